@@ -1,0 +1,49 @@
+# Assay — the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DATA   ?= .assay-data
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+PYTEST_ARGS ?=
+
+RUNTIME_STAMP := $(VENV)/.stamp-runtime
+DEV_STAMP     := $(VENV)/.stamp-dev
+
+.PHONY: run test test-fast lint bench bench-peers clean install dev
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+
+$(RUNTIME_STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+	@touch $@
+
+$(DEV_STAMP): $(RUNTIME_STAMP) pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+install: $(RUNTIME_STAMP)
+dev: $(DEV_STAMP)
+
+run: $(RUNTIME_STAMP)
+	$(BIN)/assay init --data-dir $(DATA)
+	$(BIN)/assay serve --data-dir $(DATA) --host $(HOST) --port $(PORT)
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src
+
+test: lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Skips the load and soak tests marked `slow` (CI runs them through `make test`).
+test-fast: lint
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: $(DEV_STAMP)
+	$(BIN)/assay bench all
+
+clean:
+	rm -rf $(VENV) $(DATA) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

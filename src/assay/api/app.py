@@ -1,0 +1,28 @@
+"""The ASGI application: API, gateway and web pages on one model."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from assay import __version__
+from assay.api import health
+from assay.api.problems import RequestIdMiddleware, install_problem_handlers
+from assay.instance import Instance
+
+__all__ = ["create_app"]
+
+
+def create_app(instance: Instance) -> FastAPI:
+    """Wire every router to one opened :class:`Instance`."""
+    app = FastAPI(
+        title="Assay",
+        version=__version__,
+        summary="Trust gateway and compliance engine for AI platforms",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.instance = instance
+    install_problem_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health.router)
+    return app

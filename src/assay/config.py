@@ -1,0 +1,158 @@
+"""Settings: environment (``ASSAY_*``), then ``assay.toml``, then defaults.
+
+Only the edges (CLI, server factory) call :func:`load_settings`; components
+receive the values they need as arguments.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from assay.errors import ConfigError
+
+__all__ = ["DEFAULT_DATA_DIR", "Settings", "UpstreamSettings", "load_settings"]
+
+DEFAULT_DATA_DIR = Path(".assay-data")
+_TOML_ENV = "ASSAY_CONFIG"
+
+
+class UpstreamSettings(BaseSettings):
+    """One OpenAI-compatible provider the gateway may call."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    name: str
+    base_url: str
+    api_key_env: str | None = Field(
+        default=None, description="Name of the environment variable holding the provider key."
+    )
+    models: dict[str, str] = Field(
+        default_factory=dict, description="Alias served by Assay -> model name at the provider."
+    )
+    timeout_s: float = Field(default=60.0, gt=0)
+    allow_plain_http: bool = False
+
+
+class Settings(BaseSettings):
+    """Every setting Assay reads. Environment names are ``ASSAY_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSAY_", extra="forbid", validate_default=True, env_nested_delimiter="__"
+    )
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default is SQLite (WAL) at <data_dir>/assay.db.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+    kms: Literal["local", "aws-kms"] = "local"
+    master_key: SecretStr | None = None
+    aws_kms_key_id: str | None = None
+    aws_endpoint_url: str | None = None
+    aws_region: str = "us-east-1"
+    redis_url: str | None = None
+    upstream: str | None = None
+    upstreams: list[UpstreamSettings] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    checkpoint_interval_s: float = Field(default=10.0, gt=0, le=10.0)
+    retention_interval_s: float = Field(default=3600.0, gt=0)
+    demo_model: bool = True
+    public_url: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                "must be a sqlite:/// or postgresql+psycopg:// URL, "
+                f"got one starting with {value.split(':', 1)[0]!r}"
+            )
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = _toml_path()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL actually used."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'assay.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+
+def _toml_path() -> Path | None:
+    explicit = os.environ.get(_TOML_ENV)
+    if explicit:
+        return Path(explicit)
+    local = Path("assay.toml")
+    return local if local.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning validation failures into a :class:`ConfigError`.
+
+    Overrides that are ``None`` are ignored so CLI options can be passed through.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    explicit = os.environ.get(_TOML_ENV)
+    if explicit and not Path(explicit).is_file():
+        raise ConfigError(
+            f"{_TOML_ENV} points to {explicit}, which is not a file",
+            hint="Create the file or unset ASSAY_CONFIG.",
+        )
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc), hint=_hint(exc)) from exc
+    except (OSError, ValueError) as exc:  # unreadable or malformed assay.toml
+        raise ConfigError(
+            f"could not read assay.toml: {exc}",
+            hint="Fix the TOML syntax or remove the file.",
+        ) from exc
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "settings"
+    return f"setting {field} (ASSAY_{field.split('.')[0].upper()}) is invalid: {first['msg']}"
+
+
+def _hint(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    if first["type"] == "extra_forbidden":
+        return "Remove the unknown setting; `assay doctor` lists the valid ones."
+    return "Set it in the environment or assay.toml to a valid value."

@@ -1,0 +1,96 @@
+"""Engine and session factory for SQLite (WAL) or PostgreSQL (psycopg 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from assay.errors import StoreError
+
+__all__ = ["Database", "open_database", "redact_url"]
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, safe to log or show."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown as its scheme only
+        return url.split(":", 1)[0] + "://…"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # FULL makes every commit durable across power loss, not just process crash.
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+@dataclass
+class Database:
+    """An engine plus a session factory; one per process and data directory."""
+
+    url: str
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in a transaction, committed on success, rolled back on error."""
+        with self.sessions.begin() as session:
+            yield session
+
+    def ping(self) -> None:
+        """Raise :class:`StoreError` unless a trivial query succeeds."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"database {redact_url(self.url)} is not reachable: {_first_line(exc)}",
+                hint="Check ASSAY_DATABASE_URL and that the server is running.",
+            ) from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+
+
+def open_database(url: str, *, pool_size: int = 10) -> Database:
+    """Create the engine for ``url``; nothing is connected until first use."""
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StoreError(
+            f"cannot use database URL {redact_url(url)}: {exc}",
+            hint="Use sqlite:///PATH or postgresql+psycopg://USER:PASS@HOST/DB.",
+        ) from exc
+    return Database(url=url, engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))

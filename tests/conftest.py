@@ -1,0 +1,64 @@
+"""Session fixtures: database URLs for both engines, data directories, servers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assay.config import Settings
+from assay.instance import Instance, init_instance, open_instance
+from tests.servers import PostgresServer, RedisServer, start_postgres, start_redis
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    yield from start_postgres()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    yield from start_redis()
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database(f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every storage test runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'assay.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+
+
+@pytest.fixture
+def instance(settings: Settings) -> Iterator[Instance]:
+    init_instance(settings)
+    opened = open_instance(settings)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No ASSAY_* variable or assay.toml from the developer's shell leaks into a test."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("ASSAY_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)

@@ -83,6 +83,16 @@ def serve(
     run_server(settings_for(data_dir, host=host, port=port))
 
 
+def _register_commands() -> None:
+    """Command groups of the component packages (each lives in its own module)."""
+    from assay.cli import bench
+
+    app.command("bench")(bench.bench)
+
+
+_register_commands()
+
+
 def _report(exc: AssayError) -> int:
     err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
     if exc.hint:

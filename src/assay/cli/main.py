@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -72,22 +73,33 @@ def doctor(data_dir: DataDirOption = None) -> None:
 
 
 @app.command()
-def serve(
+def serve(  # noqa: PLR0917 - one parameter per CLI option
     data_dir: DataDirOption = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    upstream: Annotated[
+        str | None, typer.Option(help="One OpenAI-compatible upstream; its models are served.")
+    ] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate (TLS 1.2+).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key for --tls-cert.")] = None,
 ) -> None:
     """Run the API, gateway and dashboard."""
     from assay.server import serve as run_server
 
-    run_server(settings_for(data_dir, host=host, port=port))
+    run_server(
+        settings_for(
+            data_dir, host=host, port=port, upstream=upstream, tls_cert=tls_cert, tls_key=tls_key
+        )
+    )
 
 
 def _register_commands() -> None:
     """Command groups of the component packages (each lives in its own module)."""
-    from assay.cli import bench
+    from assay.cli import apikeys, bench, policy
 
     app.command("bench")(bench.bench)
+    app.add_typer(policy.app, name="policy")
+    apikeys.register(app)
 
 
 _register_commands()

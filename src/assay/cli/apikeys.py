@@ -40,9 +40,7 @@ def run_with_ledger(data_dir: Any, work: Callable[[Any, Any], Awaitable[T]]) -> 
             try:
                 return await work(instance, sink)
             finally:
-                closer = getattr(sink.log, "aclose", None)
-                if closer is not None:
-                    await closer()
+                sink.close()
 
         return asyncio.run(main())
     finally:

@@ -42,6 +42,12 @@ class LedgerSink:
     def log(self) -> Any:
         return self._log
 
+    def close(self) -> None:
+        """Flush and stop the ledger writer (it owns a background thread)."""
+        closer = getattr(self._log, "close", None)
+        if closer is not None:
+            closer()
+
     async def append(
         self,
         event_type: str,
@@ -51,14 +57,14 @@ class LedgerSink:
         object_ids: Mapping[str, str],
         attributes: Mapping[str, object],
     ) -> int:
-        event = self._event(
-            type=event_type,
-            actor=actor,
-            tenant=tenant,
-            object_ids=dict(object_ids),
-            attributes=dict(attributes),
-        )
         try:
+            event = self._event(
+                type=event_type,
+                actor=actor,
+                tenant=tenant,
+                object_ids=dict(object_ids),
+                attributes=dict(attributes),
+            )
             index = await self._log.append_async(event)
         except AssayError:
             raise

@@ -177,49 +177,49 @@ class ApiKeyStore:
             expires_at=expires_at,
             created_at=now,
         )
+        key = _to_key(row)
+        # Recorded first: if the ledger refuses, the key never exists. (The ledger writes from
+        # its own connection, so it cannot run inside this transaction on SQLite.)
+        await audit.append(
+            "apikey.created",
+            actor=actor,
+            tenant=tenant,
+            object_ids={"apikey": key_id},
+            attributes={"role": role, "expires_at": key.as_dict()["expires_at"]},
+        )
         try:
             with self._db.session() as session:
                 session.add(row)
-                session.flush()
-                key = _to_key(row)
-                # Recorded before commit: if the ledger refuses, the key never exists.
-                await audit.append(
-                    "apikey.created",
-                    actor=actor,
-                    tenant=tenant,
-                    object_ids={"apikey": key_id},
-                    attributes={"role": role, "expires_at": key.as_dict()["expires_at"]},
-                )
         except SQLAlchemyError as exc:
             raise StoreError(f"could not store the key: {exc}") from exc
         return key, secret
 
     async def revoke(self, key_id: str, *, actor: str) -> ApiKey:
         audit = self._require_audit()
+        key = self.get(key_id)
+        if key.revoked_at is not None:
+            return key
+        await audit.append(
+            "apikey.revoked", actor=actor, tenant=key.tenant, object_ids={"apikey": key_id}, attributes={}
+        )
         try:
             with self._db.session() as session:
-                row = session.get(ApiKeyRow, key_id)
-                if row is None:
-                    raise NotFoundError(f"no API key with id {key_id!r}", hint="List keys with `assay keys list`.")
-                if row.revoked_at is None:
-                    row.revoked_at = self._clock.now()
-                    session.flush()
-                    await audit.append(
-                        "apikey.revoked",
-                        actor=actor,
-                        tenant=row.tenant,
-                        object_ids={"apikey": key_id},
-                        attributes={},
-                    )
-                return _to_key(row)
+                session.execute(
+                    update(ApiKeyRow)
+                    .where(ApiKeyRow.id == key_id, ApiKeyRow.revoked_at.is_(None))
+                    .values(revoked_at=self._clock.now())
+                )
         except SQLAlchemyError as exc:
-            raise StoreError(f"could not revoke the key: {exc}") from exc
+            raise StoreError(f"could not revoke the key: {exc}", hint="Retry the revocation.") from exc
+        return self.get(key_id)
 
     def get(self, key_id: str) -> ApiKey:
         with self._db.session() as session:
             row = session.get(ApiKeyRow, key_id)
             if row is None:
-                raise NotFoundError(f"no API key with id {key_id!r}")
+                raise NotFoundError(
+                    f"no API key with id {key_id!r}", hint="List keys with `assay keys api-list`."
+                )
             return _to_key(row)
 
     def list(self, tenant: str | None = None) -> list[ApiKey]:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from assay.clock import Clock
@@ -166,29 +166,25 @@ class PolicyStore:
         previous = self._load(tenant)
         body = policy.canonical_json()
         now = self._clock.now()
+        version = previous.version + 1
+        # Recorded first (the ledger writes from its own connection); the insert then fails on
+        # the primary key if another change took this version meanwhile.
+        await self._audit.append(
+            "policy.changed",
+            actor=actor,
+            tenant=tenant,
+            object_ids={"policy": f"{tenant}/{version}"},
+            attributes={
+                "version": version,
+                "previous_version": previous.version,
+                "changed": _changed_fields(previous.policy, policy),
+                "on_failure": policy.on_failure,
+            },
+        )
         try:
             with self._db.session() as session:
-                latest = session.scalar(
-                    select(func.max(TenantPolicyRow.version)).where(TenantPolicyRow.tenant == tenant)
-                )
-                version = int(latest or 0) + 1
                 session.add(
-                    TenantPolicyRow(
-                        tenant=tenant, version=version, body=body, actor=actor, created_at=now
-                    )
-                )
-                session.flush()
-                await self._audit.append(
-                    "policy.changed",
-                    actor=actor,
-                    tenant=tenant,
-                    object_ids={"policy": f"{tenant}/{version}"},
-                    attributes={
-                        "version": version,
-                        "previous_version": previous.version,
-                        "changed": _changed_fields(previous.policy, policy),
-                        "on_failure": policy.on_failure,
-                    },
+                    TenantPolicyRow(tenant=tenant, version=version, body=body, actor=actor, created_at=now)
                 )
         except IntegrityError as exc:
             raise StoreError(

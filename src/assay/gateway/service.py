@@ -121,6 +121,10 @@ class Gateway:
     async def aclose(self) -> None:
         await self.pool.aclose()
         await self.limiter.aclose()
+        if self._audit is not None:
+            close = getattr(self._audit, "close", None)
+            if close is not None:
+                close()
 
     # --- the steps before the upstream ------------------------------------------------------
 

@@ -6,13 +6,19 @@ import asyncio
 
 import pytest
 from sqlalchemy import inspect
+from tests.servers import RedisServer
 
 from assay.errors import UsageError
-from assay.gateway.limits import InProcessLimiter, Limit, RateLimitedError, RateLimiter, RedisLimiter
+from assay.gateway.limits import (
+    InProcessLimiter,
+    Limit,
+    RateLimitedError,
+    RateLimiter,
+    RedisLimiter,
+)
 from assay.gateway.models import ApiKeyRow, TenantPolicyRow
 from assay.gateway.policy import DEFAULT_INBOUND, PolicyStore, default_policy, parse_policy
 from assay.instance import Instance
-from tests.servers import RedisServer
 
 
 def _columns(instance: Instance, table: str) -> dict[str, tuple[str, bool]]:

@@ -11,7 +11,13 @@ from assay.gateway.breaker import Breaker
 from assay.gateway.keys import KeyRejectedError
 from assay.gateway.limits import RateLimitedError
 from assay.gateway.openai_errors import openai_error
-from assay.gateway.routing import ModelNotFoundError, ResolvedRoute, RouteResolver, StaticRouteResolver, Target
+from assay.gateway.routing import (
+    ModelNotFoundError,
+    ResolvedRoute,
+    RouteResolver,
+    StaticRouteResolver,
+    Target,
+)
 from assay.gateway.upstream import check_upstream_url, is_loopback_url
 
 

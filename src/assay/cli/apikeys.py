@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import importlib
+import importlib.util
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -77,12 +78,12 @@ def create(  # noqa: PLR0917 - one parameter per CLI option
     expires_at = _parse_date(expires)
 
     async def work(instance: Any, sink: Any) -> tuple[Any, str]:
+        _ensure_tenant(Vault(instance, lambda: sink.log), tenant)
         store = ApiKeyStore(instance.db, instance.clock, sink)
         key, secret = await store.create(
             tenant, role, actor=cli_actor(), name=name, expires_at=expires_at,
             allowed_models=allowed, rpm_limit=rpm, tpm_limit=tpm,
         )
-        _ensure_tenant(Vault(instance, lambda: sink.log), tenant)
         return key, secret
 
     key, secret = run_with_ledger(data_dir, work)
@@ -92,10 +93,9 @@ def create(  # noqa: PLR0917 - one parameter per CLI option
 
 def _ensure_tenant(vault: Any, tenant: str) -> None:
     """Register the tenant with the key store when that component is installed."""
-    try:
-        vault.ensure_tenant(tenant, cli_actor())
-    except ImportError:
+    if importlib.util.find_spec("assay.crypto") is None:
         return
+    vault.ensure_tenant(tenant, cli_actor())
 
 
 def revoke(

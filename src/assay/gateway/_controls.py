@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assay.errors import AssayError, CryptoError, PIIError
-from assay.gateway.policy import DEFAULT_INBOUND, TenantPolicy
+from assay.gateway.policy import TenantPolicy
 from assay.instance import Instance
 
 __all__ = ["Redaction", "RequestRedactor", "StoredRecord", "Vault"]
@@ -33,14 +33,14 @@ def _pii() -> Any:
     return pii
 
 
-def _pii_policy(pii: Any, actions: Mapping[str, str], hash_key: bytes, fail_open: bool) -> Any:
+def _pii_policy(pii: Any, actions: Mapping[str, str], hash_key: bytes | None, fail_open: bool) -> Any:
     """The detector policy for one direction of a tenant policy."""
-    if dict(actions) == DEFAULT_INBOUND and not fail_open:
-        return pii.RedactionPolicy.default_inbound(hash_key)
-    builder = getattr(pii.RedactionPolicy, "from_actions", None)
-    if builder is None:
-        raise PIIError("the redaction component cannot build a custom tenant policy")
-    return builder(dict(actions), hash_key=hash_key, fail_open=fail_open)
+    try:
+        return pii.RedactionPolicy(actions=dict(actions), hash_key=hash_key, fail_open=fail_open)
+    except AssayError:
+        raise
+    except Exception as exc:
+        raise PIIError(f"the tenant's redaction policy is not usable: {exc}") from exc
 
 
 @dataclass
@@ -53,6 +53,7 @@ class RequestRedactor:
     pseudonyms: Any
     restore: bool
     counts: dict[str, int] = field(default_factory=dict)
+    failed_open: bool = False
 
     def _run(self, text: str, policy: Any, direction: str) -> str:
         try:
@@ -61,6 +62,8 @@ class RequestRedactor:
             raise
         except Exception as exc:
             raise PIIError(f"redaction failed: {type(exc).__name__}") from exc
+        if result.failed_open:
+            self.failed_open = True
         for kind, n in result.counts.items():
             key = f"{direction}.{kind}"
             self.counts[key] = self.counts.get(key, 0) + int(n)
@@ -74,11 +77,15 @@ class RequestRedactor:
 
     def restored(self, text: str) -> str:
         """The client's own values put back where inbound pseudonymised them."""
-        restore: Callable[[str], str] | None = getattr(self.pseudonyms, "restore", None)
-        return restore(text) if (self.restore and restore is not None) else text
+        return str(self.pseudonyms.restore(text)) if self.restore else text
 
     def stream(self) -> Any:
+        """A streaming-safe outbound redactor for one text channel."""
         return _pii().StreamRedactor(self.outbound_policy, self.detector, self.pseudonyms)
+
+    def stream_restorer(self) -> Any:
+        """Restores pseudonyms in a stream of redacted deltas (None when the policy keeps them)."""
+        return _pii().PseudonymRestorer(self.pseudonyms) if self.restore else None
 
 
 class Redaction:
@@ -87,22 +94,27 @@ class Redaction:
     def __init__(self, keyring_factory: Callable[[], Any]) -> None:
         self._keyring_factory = keyring_factory
         self._detector: Any = None
-        self._policies: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._policies: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+    def _hash_key(self, tenant: str, policy: TenantPolicy) -> bytes | None:
+        """The tenant's keyed-hash secret, needed only when the policy hashes something."""
+        if "hash" not in {*policy.inbound.values(), *policy.outbound.values()}:
+            return None
+        return bytes(self._keyring_factory().derive_key(tenant, _HASH_PURPOSE))
 
     def for_request(self, tenant: str, policy_version: int, policy: TenantPolicy) -> RequestRedactor:
         pii = _pii()
         if self._detector is None:
             self._detector = pii.Detector()
-        cache_key = (tenant, str(policy_version))
-        pair = self._policies.get(cache_key)
+        pair = self._policies.get((tenant, policy_version))
         if pair is None:
-            hash_key = self._keyring_factory().derive_key(tenant, _HASH_PURPOSE)
+            hash_key = self._hash_key(tenant, policy)
             fail_open = policy.on_failure == "open"
             pair = (
                 _pii_policy(pii, policy.inbound, hash_key, fail_open),
                 _pii_policy(pii, policy.outbound, hash_key, fail_open),
             )
-            self._policies[cache_key] = pair
+            self._policies[(tenant, policy_version)] = pair
         return RequestRedactor(
             inbound_policy=pair[0],
             outbound_policy=pair[1],

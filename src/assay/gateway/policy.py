@@ -9,12 +9,13 @@ explicit ``assay policy set`` that is recorded with its actor.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -27,6 +28,7 @@ from assay.store import Database
 
 __all__ = [
     "DEFAULT_INBOUND",
+    "DEFAULT_OUTBOUND",
     "PolicyStore",
     "RedactionAction",
     "StoredPolicy",
@@ -34,17 +36,21 @@ __all__ = [
     "default_policy",
 ]
 
-RedactionAction = Literal["mask", "pseudonymize", "hash", "remove", "allow"]
+RedactionAction = Literal["mask", "partial", "hash", "pseudonym", "drop", "allow"]
 
 # Secrets and structured personal data: redacted before anything leaves for a provider.
+# Contact details become pseudonyms (the client gets its own values back); the rest is masked.
 DEFAULT_INBOUND: dict[str, RedactionAction] = {
-    "secret": "mask",
-    "email": "pseudonymize",
-    "phone": "pseudonymize",
-    "credit_card": "mask",
-    "ssn": "mask",
-    "iban": "mask",
+    "SECRET": "mask",
+    "EMAIL_ADDRESS": "pseudonym",
+    "PHONE_NUMBER": "pseudonym",
+    "CREDIT_CARD": "mask",
+    "US_SSN": "mask",
+    "IBAN_CODE": "mask",
 }
+# What the model writes is masked before the client sees it and before it is stored.
+DEFAULT_OUTBOUND: dict[str, RedactionAction] = dict.fromkeys(DEFAULT_INBOUND, "mask")
+_TYPE_NAME = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
 
 
 class TenantPolicy(BaseModel):
@@ -57,7 +63,7 @@ class TenantPolicy(BaseModel):
         description="PII type -> action applied before the request reaches the provider.",
     )
     outbound: dict[str, RedactionAction] = Field(
-        default_factory=lambda: dict(DEFAULT_INBOUND),
+        default_factory=lambda: dict(DEFAULT_OUTBOUND),
         description="PII type -> action applied to answers before the client and storage.",
     )
     restore_pseudonyms: bool = Field(
@@ -74,6 +80,14 @@ class TenantPolicy(BaseModel):
         description="When redaction, the key store or the ledger is unavailable: refuse (closed) "
         "or pass and count the bypass (open).",
     )
+
+    @field_validator("inbound", "outbound")
+    @classmethod
+    def _type_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _TYPE_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a PII type name such as EMAIL_ADDRESS (`assay pii types`)")
+        return value
 
     def canonical_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))

@@ -228,6 +228,8 @@ class Gateway:
         """Store the transcript and append the ledger event; return its index (None if bypassed)."""
         stored: StoredRecord | None = None
         policy = ctx.policy.policy
+        if ctx.redactor is not None and ctx.redactor.failed_open:
+            self._bypass(ctx, "redaction")  # the detector failed and the policy let the text pass
         if policy.store_transcripts and "vault" not in ctx.fail_open:
             blob = orjson.dumps(transcript)
             try:

@@ -27,34 +27,54 @@ _log = get_logger("assay.gateway.stream")
 
 
 class _Deltas:
-    """One streaming redactor per text channel (choice, tool call, output item)."""
+    """One streaming redactor (and pseudonym restorer) per text channel.
+
+    ``text`` keeps what is stored (redacted); what the client receives may have its own
+    pseudonymised values restored, as the tenant policy says.
+    """
 
     def __init__(self, gateway: Gateway, ctx: RequestContext) -> None:
         self._gateway = gateway
         self._ctx = ctx
-        self._open: dict[str, Any] = {}
+        self._open: dict[str, tuple[Any, Any]] = {}
         self.text: dict[str, list[str]] = {}
 
+    def _channel(self, channel: str) -> tuple[Any, Any]:
+        pair = self._open.get(channel)
+        if pair is None:
+            redactor = self._ctx.redactor
+            if redactor is None:
+                pair = (None, None)
+            else:
+                pair = (
+                    self._gateway.guarded(self._ctx, "redaction", redactor.stream, None),
+                    redactor.stream_restorer(),
+                )
+            self._open[channel] = pair
+        return pair
+
+    def _emit(self, channel: str, redacted: str, restorer: Any, final: bool) -> str:
+        self.text.setdefault(channel, []).append(redacted)
+        if restorer is None:
+            return redacted
+        shown = restorer.feed(redacted)
+        return str(shown + restorer.finish()) if final else str(shown)
+
     def feed(self, channel: str, delta: str) -> str:
-        ctx = self._ctx
-        redactor = ctx.redactor
-        if redactor is None:
-            out = delta
+        stream, restorer = self._channel(channel)
+        if stream is None:
+            redacted = delta
         else:
-            stream = self._open.get(channel)
-            if stream is None:
-                stream = self._open[channel] = self._gateway.guarded(ctx, "redaction", redactor.stream, None)
-            out = delta if stream is None else self._gateway.guarded(ctx, "redaction", lambda: stream.feed(delta), delta)
-        self.text.setdefault(channel, []).append(out)
-        return str(out)
+            redacted = str(self._gateway.guarded(self._ctx, "redaction", lambda: stream.feed(delta), delta))
+        return self._emit(channel, redacted, restorer, final=False)
 
     def finish(self, channel: str) -> str:
-        stream = self._open.pop(channel, None)
-        if stream is None:
+        pair = self._open.pop(channel, None)
+        if pair is None:
             return ""
-        tail = str(self._gateway.guarded(self._ctx, "redaction", stream.finish, ""))
-        self.text.setdefault(channel, []).append(tail)
-        return tail
+        stream, restorer = pair
+        tail = "" if stream is None else str(self._gateway.guarded(self._ctx, "redaction", stream.finish, ""))
+        return self._emit(channel, tail, restorer, final=True)
 
     def channels(self) -> list[str]:
         return list(self._open)
@@ -182,7 +202,11 @@ def _responses_event(gateway: Gateway, ctx: RequestContext, deltas: _Deltas, eve
     if redactor is not None:
         event = gateway.guarded(
             ctx, "redaction",
-            lambda: walk_strings(event, redactor.outbound, top_level_skip=frozenset({"type", "response_id"})),
+            lambda: walk_strings(
+                event,
+                lambda text: redactor.restored(redactor.outbound(text)),
+                top_level_skip=frozenset({"type", "response_id"}),
+            ),
             event,
         )
     out.append(_sse(orjson.dumps(event), kind))

@@ -41,7 +41,7 @@ def test_new_tenant_gets_the_secure_default(instance: Instance) -> None:
     stored = PolicyStore(instance.db, instance.clock).current("acme")
     assert stored.version == 0
     assert stored.policy == default_policy()
-    for kind in ("secret", "email", "phone", "credit_card", "ssn", "iban"):
+    for kind in ("SECRET", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE"):
         assert stored.policy.inbound[kind] != "allow"
     assert stored.policy.on_failure == "closed"
     assert stored.policy.store_transcripts
@@ -52,7 +52,7 @@ def test_new_tenant_gets_the_secure_default(instance: Instance) -> None:
     [
         ('{"on_failure": "maybe"}', "on_failure"),
         ('{"retention_days": 0}', "retention_days"),
-        ('{"inbound": {"email": "shred"}}', "inbound.email"),
+        ('{"inbound": {"EMAIL_ADDRESS": "shred"}}', "inbound.EMAIL_ADDRESS"),
         ('{"surprise": 1}', "surprise"),
     ],
 )

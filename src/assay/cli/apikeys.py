@@ -88,7 +88,7 @@ def create(  # noqa: PLR0917 - one parameter per CLI option
 
     key, secret = run_with_ledger(data_dir, work)
     console.print(f"Created key {key.id} ({key.role}) for tenant {key.tenant}. It is shown only once:")
-    print(secret)  # noqa: T201 - plain last line so scripts can read it with `tail -1`
+    typer.echo(secret)  # a plain last line, so scripts can read it with `tail -1`
 
 
 def _ensure_tenant(vault: Any, tenant: str) -> None:
@@ -126,7 +126,7 @@ def api_list(
     finally:
         instance.close()
     if as_json:
-        print(json.dumps([k.as_dict() for k in keys]))  # noqa: T201
+        typer.echo(json.dumps([k.as_dict() for k in keys]))
         return
     table = Table(title="API keys")
     for column in ("id", "tenant", "role", "name", "prefix", "expires", "revoked", "last used"):

@@ -30,7 +30,7 @@ def show(
         instance.close()
     body = stored.policy.model_dump(mode="json")
     if as_json:
-        print(json.dumps(body, indent=2, sort_keys=True))  # noqa: T201
+        typer.echo(json.dumps(body, indent=2, sort_keys=True))
         return
     console.print(f"Tenant {tenant}: policy version {stored.version}" + (" (default)" if stored.version == 0 else f" set by {stored.actor}"))
     console.print_json(json.dumps(body, sort_keys=True))

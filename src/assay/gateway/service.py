@@ -257,7 +257,7 @@ class Gateway:
     def _object_ids(self, ctx: RequestContext, stored: StoredRecord | None) -> dict[str, str]:
         ids = {"request": ctx.request_id, "apikey": ctx.key.id}
         if stored is not None:
-            ids["transcript"] = stored.transcript_id
+            ids["transcript_id"] = stored.transcript_id
         if ctx.route.model_version_id:
             ids["model_version"] = ctx.route.model_version_id
         return ids

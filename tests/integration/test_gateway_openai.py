@@ -104,14 +104,14 @@ def test_sync_and_async_clients_streaming_and_not(stack: Stack) -> None:
         _check_answer(text)
 
     received = stack.upstream.received_text()
-    assert len(stack.upstream.received()) == 8
+    assert len(stack.upstream.received()) == 7
     for value in NEVER_UPSTREAM:
         assert value not in received, f"{value} reached the upstream"
     assert plaintext_anywhere(stack.data, NEVER_UPSTREAM) == []
 
     events_ = assert_ledger_intact(sqlite_url(stack.data))
     served = requests_in(events_)
-    assert len(served) == 8
+    assert len(served) == 7
     for event in served:
         attrs = event["attributes"]
         assert isinstance(attrs, dict)

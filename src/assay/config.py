@@ -47,6 +47,12 @@ class UpstreamSettings(BaseSettings):
     )
     timeout_s: float = Field(default=60.0, gt=0)
     allow_plain_http: bool = False
+    breaker_threshold: int = Field(
+        default=5, ge=1, description="Consecutive failures that open the circuit breaker."
+    )
+    breaker_cooldown_s: float = Field(
+        default=30.0, gt=0, description="Seconds an open breaker waits before one probe."
+    )
 
 
 class Settings(BaseSettings):

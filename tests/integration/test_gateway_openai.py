@@ -53,6 +53,18 @@ def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
         yield Stack(data, upstream, base, key)
 
 
+@pytest.fixture(scope="module")
+def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One SQLite stack for the error-path tables (each case must leave no trace)."""
+    tmp_path = tmp_path_factory.mktemp("shared")
+    data = init_data_dir(tmp_path)
+    key = data.create_key("acme")
+    with recording_upstream(tmp_path) as upstream, running_server(
+        data.path, env=data.env, extra=("--upstream", upstream.url)
+    ) as base:
+        yield Stack(data, upstream, base, key)
+
+
 def _check_answer(text: str) -> None:
     assert text.startswith("echo: ")
     assert EMAIL in text  # pseudonymised on the way in, restored for the client
@@ -131,13 +143,13 @@ def test_sync_and_async_clients_streaming_and_not(stack: Stack) -> None:
         ("bad_key", openai.AuthenticationError),
     ],
 )
-def test_client_errors_raise_the_right_exception(stack: Stack, call: str, error: type[Exception]) -> None:
-    client = stack.sync()
+def test_client_errors_raise_the_right_exception(shared_stack: Stack, call: str, error: type[Exception]) -> None:
+    client = shared_stack.sync()
     if call == "bad_key":
-        client = openai.OpenAI(base_url=stack.base + "/v1", api_key="sk-assay-nope", max_retries=0)
+        client = openai.OpenAI(base_url=shared_stack.base + "/v1", api_key="sk-assay-nope", max_retries=0)
     with pytest.raises(error):
         client.chat.completions.create(model="nope" if call == "unknown_model" else "gpt-test", messages=[{"role": "user", "content": "x"}])
-    assert stack.upstream.received() == []
+    assert shared_stack.upstream.received() == []
 
 
 @pytest.mark.parametrize(
@@ -151,14 +163,14 @@ def test_client_errors_raise_the_right_exception(stack: Stack, call: str, error:
         (b'{"model": "gpt-test", "messages": [{"role": "user", "content": "' + b"a" * 5_000_000 + b'"}]}', {}, 413),
     ],
 )
-def test_bad_requests_are_clear_4xx_and_nothing_is_recorded(stack: Stack, body: bytes, headers: dict[str, str], status: int) -> None:
-    before = len(requests_in(assert_ledger_intact(sqlite_url(stack.data))))
+def test_bad_requests_are_clear_4xx_and_nothing_is_recorded(shared_stack: Stack, body: bytes, headers: dict[str, str], status: int) -> None:
+    before = len(requests_in(assert_ledger_intact(sqlite_url(shared_stack.data))))
     response = httpx.post(
-        stack.base + "/v1/chat/completions", content=body,
-        headers={"authorization": f"Bearer {stack.key}", "content-type": "application/json", **headers}, timeout=30,
+        shared_stack.base + "/v1/chat/completions", content=body,
+        headers={"authorization": f"Bearer {shared_stack.key}", "content-type": "application/json", **headers}, timeout=30,
     )
     assert response.status_code == status
     error = response.json()["error"]
     assert error["message"] and error["type"] == "invalid_request_error"
-    assert stack.upstream.received() == []
-    assert len(requests_in(assert_ledger_intact(sqlite_url(stack.data)))) == before
+    assert shared_stack.upstream.received() == []
+    assert len(requests_in(assert_ledger_intact(sqlite_url(shared_stack.data)))) == before

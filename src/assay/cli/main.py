@@ -100,6 +100,7 @@ def _register_commands() -> None:
     app.command("bench")(bench.bench)
     app.add_typer(policy.app, name="policy")
     apikeys.register(app)
+    import assay.gateway.checks  # noqa: F401 - registers the gateway's doctor findings
 
 
 _register_commands()

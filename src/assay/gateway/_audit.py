@@ -87,8 +87,10 @@ def ledger_sink(instance: Instance) -> LedgerSink:
         ) from exc
     try:
         return LedgerSink(audit_log_class.open(instance))
-    except AssayError:
+    except LedgerError:
         raise
+    except AssayError as exc:
+        raise LedgerError(f"the audit ledger could not be opened: {exc.message}", hint=exc.hint) from exc
     except Exception as exc:
         raise LedgerError(
             f"the audit ledger could not be opened: {exc}", hint="Run `assay doctor`."

@@ -106,6 +106,8 @@ def _embeddings(body: dict[str, Any]) -> dict[str, Any]:
 
 class DemoTransport:
     name = DEMO_UPSTREAM
+    breaker_threshold = 5
+    breaker_cooldown_s = 30.0
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
         payload = orjson.loads(body)

@@ -69,6 +69,8 @@ class UpstreamStream:
 
 class Transport(Protocol):
     name: str
+    breaker_threshold: int
+    breaker_cooldown_s: float
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]: ...
 
@@ -101,8 +103,16 @@ def check_upstream_url(name: str, url: str, allow_plain_http: bool) -> None:
 class HttpTransport:
     """One OpenAI-compatible provider reached with a pooled :class:`httpx.AsyncClient`."""
 
-    def __init__(self, name: str, base_url: str, api_key: str | None, timeout_s: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        api_key: str | None,
+        timeout_s: float,
+        breaker: tuple[int, float] = (5, 30.0),
+    ) -> None:
         self.name = name
+        self.breaker_threshold, self.breaker_cooldown_s = breaker
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
@@ -140,16 +150,10 @@ async def _sse_data(response: httpx.Response) -> AsyncIterator[bytes]:
 class UpstreamPool:
     """Every transport by name, each with its breaker; sends a request along a route."""
 
-    def __init__(
-        self,
-        transports: Sequence[Transport],
-        *,
-        breaker_threshold: int = 5,
-        breaker_cooldown_s: float = 30.0,
-    ) -> None:
+    def __init__(self, transports: Sequence[Transport]) -> None:
         self.transports = {t.name: t for t in transports}
         self.breakers = {
-            t.name: Breaker(threshold=breaker_threshold, cooldown_s=breaker_cooldown_s)
+            t.name: Breaker(threshold=t.breaker_threshold, cooldown_s=t.breaker_cooldown_s)
             for t in transports
         }
         for name in self.transports:
@@ -276,7 +280,12 @@ def build_upstreams(settings: Settings) -> UpstreamConfig:
     models: list[tuple[str, str, str]] = []
     for up in settings.upstreams:
         check_upstream_url(up.name, up.base_url, up.allow_plain_http)
-        transports.append(HttpTransport(up.name, up.base_url, _api_key(up), up.timeout_s))
+        transports.append(
+            HttpTransport(
+                up.name, up.base_url, _api_key(up), up.timeout_s,
+                (up.breaker_threshold, up.breaker_cooldown_s),
+            )
+        )
         models.extend((up.name, alias, provider) for alias, provider in up.models.items())
     if settings.upstream:
         single = _discover(settings.upstream, settings)

@@ -116,7 +116,7 @@ def test_transcripts_belong_to_the_key_tenant(env: Env) -> None:
     engine = create_engine(sqlite_url(env.data))
     try:
         with engine.connect() as conn:
-            tenants = {r[0] for r in conn.execute(text("SELECT DISTINCT tenant FROM transcripts"))}
+            tenants = {r[0] for r in conn.execute(text("SELECT DISTINCT tenant FROM crypto_transcripts"))}
     finally:
         engine.dispose()
     assert tenants == {"tenant-a"}

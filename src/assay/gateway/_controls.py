@@ -198,7 +198,9 @@ class Vault:
 def _wrap(factory: Callable[[], Any]) -> Any:
     try:
         return factory()
-    except AssayError:
+    except CryptoError:
         raise
+    except AssayError as exc:  # e.g. a master key with loose permissions: unavailable, 503
+        raise CryptoError(f"the key store could not be opened: {exc.message}", hint=exc.hint) from exc
     except Exception as exc:
         raise CryptoError(f"the key store could not be opened: {exc}") from exc

@@ -67,6 +67,19 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The answer (a JSON document, or server-sent events when stream is true)",
+        "content": {"application/json": {"schema": _OBJECT}, "text/event-stream": {"schema": {"type": "string"}}},
+    },
+    **_ERROR_RESPONSES,
+}
+_LISTING: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The models this key may use", "content": {"application/json": {"schema": _OBJECT}}},
+    **{code: value for code, value in _ERROR_RESPONSES.items() if code in (401, 403, 503)},
+}
+
+
 def _openapi(endpoint: str) -> dict[str, Any]:
     return {
         "requestBody": {"required": True, "content": {"application/json": {"schema": _SCHEMAS[endpoint]}}},
@@ -207,25 +220,25 @@ async def _stream(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
     return StreamingResponse(body, media_type="text/event-stream", headers={**_headers(ctx, None), "cache-control": "no-cache"})
 
 
-@router.post("/v1/chat/completions", openapi_extra=_openapi("chat.completions"), responses=_ERROR_RESPONSES)
+@router.post("/v1/chat/completions", openapi_extra=_openapi("chat.completions"), responses=_ANSWER)
 async def chat_completions(request: Request) -> Response:
     """Chat completions, plain or streamed as server-sent events."""
     return await _handle(request, "chat.completions", "chat/completions")
 
 
-@router.post("/v1/responses", openapi_extra=_openapi("responses"), responses=_ERROR_RESPONSES)
+@router.post("/v1/responses", openapi_extra=_openapi("responses"), responses=_ANSWER)
 async def responses(request: Request) -> Response:
     """The Responses API, plain or streamed."""
     return await _handle(request, "responses", "responses")
 
 
-@router.post("/v1/embeddings", openapi_extra=_openapi("embeddings"), responses=_ERROR_RESPONSES)
+@router.post("/v1/embeddings", openapi_extra=_openapi("embeddings"), responses=_ANSWER)
 async def embeddings(request: Request) -> Response:
     """Embeddings (the input is redacted like any prompt)."""
     return await _handle(request, "embeddings", "embeddings")
 
 
-@router.get("/v1/models", openapi_extra={"security": [{"bearer": []}]}, responses=_ERROR_RESPONSES)
+@router.get("/v1/models", openapi_extra={"security": [{"bearer": []}]}, responses=_LISTING)
 async def list_models(request: Request) -> Response:
     """The model aliases this key may use."""
     gateway = gateway_of(request)

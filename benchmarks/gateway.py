@@ -24,7 +24,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = ROOT / ".venv-peers"
 PROMPT = "Please email jane.roe@example.com about order 1234 and call +1 415 555 0134 tomorrow."
-BODY = '{"model":"bench-model","messages":[{"role":"user","content":"%s"}]}' % PROMPT
+BODY = '{"model":"bench-model","messages":[{"role":"user","content":"' + PROMPT + '"}]}'
 
 _LUA = """
 wrk.method = "POST"

@@ -31,6 +31,7 @@ from assay.ledger.events import MAX_LEAF_BYTES, Event
 from assay.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, range_hash
 from assay.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerTile
 from assay.ledger.note import Checkpoint, Signer
+from assay.ledger.proof import format_tlog_proof
 from assay.ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileBuilder, TileCache, TileError
 from assay.secrets import LEDGER_KEY, read_secret
 from assay.store.db import Database
@@ -433,6 +434,18 @@ class AuditLog:
             signed = self._wait(None)
             return signed
         return latest
+
+    def prove(self, index: int) -> str:
+        """A ``c2sp.org/tlog-proof@v1`` document for entry ``index`` against the latest checkpoint."""
+        latest = self.latest_checkpoint()
+        if latest is None or latest.size <= index:
+            latest = self.checkpoint(new=True)
+        if not 0 <= index < latest.size:
+            raise NotFoundError(
+                f"ledger entry {index} does not exist (the log has {latest.size} entries)",
+                hint="Check the index with `assay ledger checkpoint`.",
+            )
+        return format_tlog_proof(index, self.inclusion_proof(index, latest.size), latest.note)
 
     def latest_checkpoint(self) -> SignedCheckpoint | None:
         with self._db.session() as session:

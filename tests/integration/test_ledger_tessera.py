@@ -15,7 +15,7 @@ from assay.ledger.verify import verify_directory
 VECTOR = Path(__file__).resolve().parents[1] / "assets" / "ledger" / "tessera-log"
 ORIGIN = "example.com/log/testdata"
 VKEY = "example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx"
-ENTRIES = "one two three four five six seven eit nain ten ileven twelf threeten fourten fivten".split()
+ENTRIES = ["one", "two", "three", "four", "five", "six", "seven", "eit", "nain", "ten", "ileven", "twelf", "threeten", "fourten", "fivten"]
 
 
 def _tile_files(root: Path) -> dict[str, bytes]:

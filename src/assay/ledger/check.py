@@ -139,13 +139,16 @@ def _stream(conn: Connection, walk: _Walk, progress: Progress | None) -> None:
         LedgerEntry.tenant, LedgerEntry.actor, LedgerEntry.event_time,
     ).order_by(LedgerEntry.idx)
     result = conn.execution_options(stream_results=True, yield_per=_CHUNK).execute(query)
-    for chunk in result.partitions(_CHUNK):
-        for idx, raw_leaf, stored_hash, event_type, tenant, actor, when in chunk:
-            leaf = bytes(raw_leaf)
-            walk.add(idx, leaf, bytes(stored_hash))
-            _check_columns(idx, leaf, (event_type, tenant, actor, when))
-        if progress is not None:
-            progress(len(chunk))
+    try:
+        for chunk in result.partitions(_CHUNK):
+            for idx, raw_leaf, stored_hash, event_type, tenant, actor, when in chunk:
+                leaf = bytes(raw_leaf)
+                walk.add(idx, leaf, bytes(stored_hash))
+                _check_columns(idx, leaf, (event_type, tenant, actor, when))
+            if progress is not None:
+                progress(len(chunk))
+    finally:
+        result.close()
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,15 @@ class _StoredCheckpoint:
     size: int
     root_hash: bytes
     note: str
+
+
+def _check_truncation(rows: list[_StoredCheckpoint], size: int) -> None:
+    for row in rows:
+        if row.size > size:
+            raise _fail(
+                f"checkpoint {row.size}",
+                f"covers entries the log no longer has (it has {size}): entries were removed",
+            )
 
 
 def _check_checkpoints(
@@ -196,6 +208,7 @@ def verify_database(db: Database, vkey: str, origin: str, progress: Progress | N
         ]
         walk = _Walk(tiles, {row.size for row in checkpoints})
         _stream(conn, walk, progress)
+    _check_truncation(checkpoints, walk.builder.size)
     walk.finish()
     _check_checkpoints(checkpoints, walk, verifier, origin)
     root = walk.roots.get(walk.builder.size) or walk.root_now()

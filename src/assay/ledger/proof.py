@@ -6,12 +6,11 @@ Pure: standard library plus the other pure ledger modules.
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assay.ledger.merkle import verify_inclusion
-from assay.ledger.note import Checkpoint, NoteError, Verifier, open_checkpoint
+from assay.ledger.note import Checkpoint, NoteError, Verifier, open_checkpoint, strict_b64decode
 
 __all__ = ["TLOG_PROOF_HEADER", "TlogProof", "format_tlog_proof", "parse_tlog_proof", "verify_tlog_proof"]
 
@@ -42,18 +41,15 @@ def parse_tlog_proof(text: str) -> TlogProof:
         raise NoteError(f"not a tlog proof: the first line must be {TLOG_PROOF_HEADER}")
     extra = None
     position = 1
-    try:
-        if len(lines) > position and lines[position].startswith("extra "):
-            extra = base64.b64decode(lines[position][6:], validate=True)
-            position += 1
-        if len(lines) <= position or not lines[position].startswith("index "):
-            raise NoteError("the tlog proof has no index line")
-        index_text = lines[position][6:]
-        if not index_text.isdigit() or (len(index_text) > 1 and index_text[0] == "0"):
-            raise NoteError(f"tlog proof index {index_text!r} is not a decimal")
-        hashes = tuple(base64.b64decode(line, validate=True) for line in lines[position + 1 :])
-    except binascii.Error as exc:
-        raise NoteError("the tlog proof has a line that is not base64") from exc
+    if len(lines) > position and lines[position].startswith("extra "):
+        extra = strict_b64decode(lines[position][6:])
+        position += 1
+    if len(lines) <= position or not lines[position].startswith("index "):
+        raise NoteError("the tlog proof has no index line")
+    index_text = lines[position][6:]
+    if not index_text.isdigit() or (len(index_text) > 1 and index_text[0] == "0"):
+        raise NoteError(f"tlog proof index {index_text!r} is not a decimal")
+    hashes = tuple(strict_b64decode(line) for line in lines[position + 1 :])
     return TlogProof(int(index_text), hashes, note, extra)
 
 

@@ -238,7 +238,7 @@ def verify_directory(root: Path, vkey: str, origin: str | None = None) -> Direct
         raise Problem("--vkey", str(exc)) from exc
     if not root.is_dir():
         raise Problem(str(root), "is not a directory")
-    if (root / "vkey").is_file() and (root / "vkey").read_text(errors="replace").strip() != vkey.strip():
+    if (root / "vkey").is_file() and (root / "vkey").read_bytes() != (vkey.strip() + "\n").encode():
         raise Problem("vkey", "differs from the key you gave with --vkey")
     checkpoint_names, tile_names, proof_names = _classify(root)
     checkpoints = _open_checkpoints(root, checkpoint_names, verifier, origin)

@@ -53,6 +53,11 @@ def _spawn(settings: Settings, threads: int, count: int, tag: str) -> subprocess
     )
 
 
+def _drain(proc: subprocess.Popen[str], lines: list[str]) -> None:
+    assert proc.stdout is not None
+    lines.extend(iter(proc.stdout.readline, ""))
+
+
 def _acknowledged(lines: list[str]) -> list[tuple[int, int, int]]:
     return [tuple(int(x) for x in line.split()) for line in lines if line.endswith("\n")]  # type: ignore[misc]
 
@@ -78,7 +83,7 @@ def test_sigkill_never_loses_an_acknowledged_index(settings: Settings) -> None:
         assert proc.stdout is not None
         first = proc.stdout.readline()
         lines = [first]
-        reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")))  # type: ignore[union-attr]
+        reader = threading.Thread(target=_drain, args=(proc, lines))
         reader.start()
         time.sleep(rng.uniform(0.05, 0.8))
         os.kill(proc.pid, signal.SIGKILL)

@@ -115,3 +115,15 @@ def test_canonical_json_equals_rfc8785(value: object) -> None:
     except Exception:  # noqa: BLE001 - lone surrogates are not JSON; Event validation refuses them
         return
     assert canonical_json(value) == expected
+
+
+@given(st.binary(min_size=32, max_size=32), st.uuids())
+@settings(max_examples=300, deadline=None)
+def test_hashes_and_ids_are_never_mistaken_for_personal_data(digest: bytes, uid: object) -> None:
+    from assay.ledger.events import Event
+
+    Event(
+        type="gateway.request", actor=f"apikey:{uid}", tenant=str(uid),
+        object_ids={"request_id": str(uid)},
+        attributes={"ciphertext_sha256": digest.hex(), "b64": __import__("base64").b64encode(digest).decode()},
+    )

@@ -34,6 +34,7 @@ __all__ = [
 _ED25519 = 0x01
 _DASH = "\u2014 "
 _MAX_NOTE = 1 << 20
+_MAX_SIGNATURES = 100  # as golang.org/x/mod/sumdb/note: bounds the work a hostile note can cause
 
 
 class NoteError(ValueError):
@@ -140,6 +141,8 @@ def _split_note(note: str) -> tuple[str, list[str]]:
     lines = signatures[:-1].split("\n") if signatures else []
     if not lines:
         raise NoteError("the note has no signature lines")
+    if len(lines) > _MAX_SIGNATURES:
+        raise NoteError(f"the note has more than {_MAX_SIGNATURES} signature lines")
     return text, lines
 
 

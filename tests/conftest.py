@@ -12,6 +12,8 @@ from assay.config import Settings
 from assay.instance import Instance, init_instance, open_instance
 from tests.servers import PostgresServer, RedisServer, start_postgres, start_redis
 
+pytest_plugins = ["tests.crypto_support"]
+
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:

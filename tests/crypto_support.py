@@ -74,3 +74,14 @@ def tenants(instance: Instance, audit: RecordingAudit, keyring: Keyring) -> Tena
 @pytest.fixture
 def vault(instance: Instance, audit: RecordingAudit, keyring: Keyring) -> TranscriptVault:
     return TranscriptVault(instance, keyring, audit)
+
+
+@pytest.fixture
+def cli_audit(monkeypatch: pytest.MonkeyPatch) -> RecordingAudit | None:
+    """Before the ledger exists in this build, CLI commands record into memory instead."""
+    if ledger_available():
+        return None
+    memory = RecordingAudit(None)
+    monkeypatch.setattr("assay.crypto._audit._event_class", lambda: RecordedEvent)
+    monkeypatch.setattr("assay.cli._keyring.open_audit", lambda _instance: memory)
+    return memory

@@ -85,9 +85,14 @@ def serve(
 
 def _register_commands() -> None:
     """Command groups of the component packages (each lives in its own module)."""
-    from assay.cli import bench
+    from assay.cli import bench, keys, tenants, transcripts
 
     app.command("bench")(bench.bench)
+    app.add_typer(keys.app, name="keys")
+    app.add_typer(tenants.app, name="tenants")
+    app.add_typer(tenants.subjects_app, name="subjects")
+    app.add_typer(transcripts.app, name="transcripts")
+    app.add_typer(transcripts.retention_app, name="retention")
 
 
 _register_commands()

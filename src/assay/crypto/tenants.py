@@ -109,11 +109,12 @@ class TenantStore:
 
     def list(self) -> list[Tenant]:
         with self.instance.db.session() as session:
-            counts = dict(
-                session.execute(
+            counts = {
+                str(t): int(n)
+                for t, n in session.execute(
                     select(TranscriptRow.tenant, func.count()).group_by(TranscriptRow.tenant)
                 )
-            )
+            }
             rows = list(session.scalars(select(TenantRow).order_by(TenantRow.name)))
         return [_tenant(row, int(counts.get(row.name, 0))) for row in rows]
 

@@ -83,4 +83,6 @@ class AwsKMS:
     def destroy_key(self, key_ref: str) -> None:
         if self._shared_key and key_ref == self._shared_key:
             return  # shared key: erasure is the deletion of the wrapped data keys
-        self._call("schedule_key_deletion", KeyId=key_ref, PendingWindowInDays=_PENDING_WINDOW_DAYS)
+        # The bare key id is accepted everywhere the ARN is (and by every emulator).
+        key_id = key_ref.rsplit("/", 1)[-1] if ":key/" in key_ref else key_ref
+        self._call("schedule_key_deletion", KeyId=key_id, PendingWindowInDays=_PENDING_WINDOW_DAYS)

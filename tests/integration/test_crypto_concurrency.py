@@ -65,7 +65,7 @@ def test_rotation_under_concurrent_writers_and_readers(
     rotation = threading.Thread(target=guarded(rotator))
     for thread in [*threads, rotation]:
         thread.start()
-    for thread in threads[:WRITERS] + [rotation]:
+    for thread in [*threads[:WRITERS], rotation]:
         thread.join()
     done.set()
     for thread in threads[WRITERS:]:

@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.crypto_support import RecordingAudit
 from tests.helpers import run_cli
 
 
 @pytest.fixture
-def cli(tmp_path: Path, database_url: str, cli_audit: RecordingAudit | None):  # type: ignore[no-untyped-def]
+def cli(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
     data_dir = tmp_path / "data"
     env = {"ASSAY_DATABASE_URL": database_url}
 

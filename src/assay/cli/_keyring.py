@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,9 +33,10 @@ class CryptoContext:
 def cli_actor() -> str:
     """``cli:<os user>``: who ran the command, as recorded in the ledger."""
     try:
-        return f"cli:{getpass.getuser()}"
+        user = getpass.getuser()
     except (KeyError, OSError):
-        return "cli:unknown"
+        user = "unknown"
+    return "cli:" + (re.sub(r"[^A-Za-z0-9._-]", "_", user)[:200] or "unknown")
 
 
 @contextmanager

@@ -10,6 +10,7 @@ erased or retired here.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import itertools
@@ -42,7 +43,7 @@ from assay.crypto.models import DataKeyRow, KekRow, TenantRow
 from assay.errors import CryptoError, ErasedError, NotFoundError
 from assay.instance import Instance
 
-__all__ = ["DEFAULT_LEASE", "DEFAULT_NONCE_BUDGET", "KeyVersionInfo", "Keyring"]
+__all__ = ["DEFAULT_LEASE", "DEFAULT_NONCE_BUDGET", "KeyVersionInfo", "Keyring", "new_record_id"]
 
 # Random 96-bit nonces: NIST SP 800-38D caps a key at 2^32 messages. We retire a
 # data key after 2^24, keeping the nonce-collision chance below 2^-48 (ADR 0020).
@@ -50,6 +51,19 @@ DEFAULT_NONCE_BUDGET = 2**24
 DEFAULT_LEASE = 2**14
 PURPOSE_DATA = "data"
 PURPOSE_DERIVE = "derive"
+
+
+def _b32(raw: bytes) -> str:
+    return base64.b32encode(raw).decode("ascii").rstrip("=").lower()
+
+
+def new_record_id() -> str:
+    """128 random bits as 26 lower-case base32 characters.
+
+    Base32 has no long runs of digits, so an id is never mistaken for a card
+    number by the ledger's personal-data guard (hex ids sometimes are).
+    """
+    return _b32(os.urandom(16))
 
 
 def erased_message(what: str, when: datetime | None) -> str:
@@ -205,7 +219,7 @@ class Keyring:
         if not subject:
             raise CryptoError("subject id must not be empty", hint="Pass None when unknown.")
         key = self.derive_key(tenant, "subject-ref")
-        return hmac.new(key, subject.encode("utf-8"), hashlib.sha256).hexdigest()
+        return _b32(hmac.new(key, subject.encode("utf-8"), hashlib.sha256).digest())
 
     # ------------------------------------------------------------------ warm-up
 

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.orm import Session
 
+from assay.crypto import _audit
 from assay.crypto.keyring import PURPOSE_DATA, PURPOSE_DERIVE, KeyVersionInfo, erased_message
 from assay.crypto.models import DataKeyRow, KekRow, TenantRow, TranscriptRow
 from assay.errors import CryptoError, ErasedError, NotFoundError, UsageError
@@ -27,6 +28,7 @@ __all__ = ["erase_subject", "erase_tenant", "list_keys", "provision_tenant", "re
 
 def provision_tenant(keyring: Keyring, name: str, actor: str, retention_days: int) -> None:
     """Create the tenant row, its first KEK and its derivation key in one transaction."""
+    _audit.preflight(actor, name)
     inst = keyring.instance
     with inst.db.session() as session:
         existing = session.get(TenantRow, name)
@@ -103,6 +105,7 @@ def _insert_tenant(keyring: Keyring, name: str, actor: str, days: int, key_ref: 
 
 def rotate(keyring: Keyring, tenant: str, actor: str) -> int:
     """New KEK version becomes primary; current data keys retire (old data stays readable)."""
+    _audit.preflight(actor, tenant)
     row = keyring._tenant(tenant)
     previous, version = row.primary_version, row.primary_version + 1
     key_ref = keyring.kms.create_key(tenant, version)
@@ -188,6 +191,7 @@ def rewrap(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, int]:
     """Re-wrap each stale data key under its tenant's primary KEK; ciphertext is untouched."""
+    _audit.preflight(actor, tenant)
     tenants = [keyring._tenant(tenant).name] if tenant else _live_tenants(keyring)
     counts: dict[str, int] = {}
     for name in tenants:
@@ -344,6 +348,7 @@ def _checkpoint(keyring: Keyring) -> None:
 
 def erase_tenant(keyring: Keyring, tenant: str, actor: str) -> dict[str, int]:
     """Crypto-shred a whole tenant: every data key and every KEK version is destroyed."""
+    _audit.preflight(actor, tenant)
     row = keyring._tenant(tenant, allow_erased=True)
     if row.erased_at is not None:
         raise ErasedError(
@@ -384,6 +389,7 @@ def erase_tenant(keyring: Keyring, tenant: str, actor: str) -> dict[str, int]:
 
 def erase_subject(keyring: Keyring, tenant: str, subject: str, actor: str) -> dict[str, int]:
     """Crypto-shred one data subject: their data keys are destroyed, nothing else."""
+    _audit.preflight(actor, tenant)
     ref = keyring.subject_ref(tenant, subject)
     with keyring.instance.db.session() as session:
         key_ids = _shred(

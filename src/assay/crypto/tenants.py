@@ -19,7 +19,7 @@ from assay.instance import Instance
 
 __all__ = ["MAX_RETENTION_DAYS", "TENANT_NAME", "Tenant", "TenantStore", "validate_tenant_name"]
 
-TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+TENANT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 MAX_RETENTION_DAYS = 3650
 
 
@@ -27,7 +27,7 @@ def validate_tenant_name(name: str) -> str:
     if not TENANT_NAME.fullmatch(name):
         raise UsageError(
             f"invalid tenant name {name!r}",
-            hint="Use 1-63 characters: lower-case letters, digits and '-', starting with a letter or digit.",
+            hint="Use 1-63 characters: lower-case letters, digits and '-', starting with a letter.",
         )
     return name
 

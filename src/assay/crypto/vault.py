@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +19,7 @@ from sqlalchemy import delete, select
 from assay.clock import format_rfc3339
 from assay.crypto import _audit
 from assay.crypto._audit import AuditSink
-from assay.crypto.keyring import Keyring
+from assay.crypto.keyring import Keyring, new_record_id
 from assay.crypto.models import TenantRow, TranscriptRow
 from assay.crypto.tenants import MAX_RETENTION_DAYS
 from assay.errors import NotFoundError, UsageError
@@ -38,7 +37,7 @@ __all__ = [
 ]
 
 KIND = "transcript"
-RETENTION_ACTOR = "system:retention"
+RETENTION_ACTOR = "system"
 _IDS_PER_EVENT = 500
 
 
@@ -102,7 +101,7 @@ class TranscriptVault:
                 f"retention of {days} days is out of range",
                 hint=f"Choose between 0 and {MAX_RETENTION_DAYS} days.",
             )
-        record_id = uuid.uuid4().hex
+        record_id = new_record_id()
         envelope = self.keyring.encrypt(tenant, KIND, record_id, transcript, subject)
         digest = hashlib.sha256(envelope).hexdigest()
         now = self.instance.clock.now()
@@ -147,15 +146,15 @@ class TranscriptVault:
                 f"transcript {transcript_id!r} does not exist",
                 hint="It may have passed its retention deadline; see `assay transcripts list`.",
             )
-        plaintext = self.keyring.decrypt(row.tenant, KIND, row.id, row.ciphertext)
-        _audit.record(
-            self.audit,
+        event = _audit.build(
             "transcript.accessed",
             actor=actor,
             tenant=row.tenant,
-            object_ids={"transcript": row.id, "conversation": row.conversation_id},
-            attributes={"reason": reason, "ciphertext_sha256": row.ciphertext_sha256},
+            object_ids={"transcript_id": row.id},
+            attributes={"reason": reason},
         )
+        plaintext = self.keyring.decrypt(row.tenant, KIND, row.id, row.ciphertext)
+        self.audit.append(event)  # durable before anyone sees the text
         return plaintext
 
     def list(self, tenant: str, *, limit: int = 1000) -> list[TranscriptInfo]:
@@ -203,20 +202,20 @@ def run_retention(
         if not expired:
             return counts
         for tenant, ids in _by_tenant(expired).items():
+            event = _audit.build(
+                "retention.deleted",
+                actor=RETENTION_ACTOR,
+                tenant=tenant,
+                object_ids={"tenant": tenant},
+                attributes={"count": len(ids), "transcript_ids": ids, "before": format_rfc3339(now)},
+            )
             with instance.db.session() as session:
                 session.execute(
                     delete(TranscriptRow)
                     .where(TranscriptRow.id.in_(ids))
                     .execution_options(synchronize_session=False)
                 )
-            _audit.record(
-                audit,
-                "retention.deleted",
-                actor=RETENTION_ACTOR,
-                tenant=tenant,
-                object_ids={"transcripts": ids},
-                attributes={"count": len(ids), "before": format_rfc3339(now)},
-            )
+            audit.append(event)
             counts["deleted"] += len(ids)
             counts["events"] += 1
 

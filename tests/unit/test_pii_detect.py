@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from assay.errors import PIIError
@@ -170,7 +172,7 @@ def test_spans_are_sorted_non_overlapping_and_scored() -> None:
     text = "jane@example.com +1 415 555 2671 4111111111111111 536-22-1234 sk_live_4eC39HqLyjWDarjtT1zdp7dc"
     spans = DETECTOR.detect(text)
     assert [s.start for s in spans] == sorted(s.start for s in spans)
-    assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(spans))
     assert all(isinstance(s, Span) and 0.0 <= s.score <= 1.0 and s.recognizer for s in spans)
     assert len(spans) == 5
 

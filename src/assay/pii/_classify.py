@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from assay.pii import _validate as v
-from assay.pii._patterns import DIGIT_GROUP, SPOKEN_DIGITS, SPOKEN_WORD
+from assay.pii._patterns import DIGIT_GROUP, INNER, SPOKEN_DIGITS, SPOKEN_WORD
 from assay.pii.spans import Span
 
 
@@ -140,6 +140,10 @@ def _digits(match: re.Match[str], kind: str) -> Iterator[Candidate]:
     groups = [_Group(m.group(), start + m.start(), start + m.end()) for m in DIGIT_GROUP.finditer(text)]
     source = match.string
     yield from _digit_windows(groups, source, spoken=False)
+    for group in groups:  # an address or a date inside the run
+        inner = INNER.match(source, group.start, groups[-1].end)
+        if inner is not None and inner.lastgroup is not None:
+            yield from _HANDLERS[inner.lastgroup](inner, inner.lastgroup)
 
 
 def _spoken(match: re.Match[str], kind: str) -> Iterator[Candidate]:

@@ -44,6 +44,10 @@ _DIGIT_SEP = (
 )
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}[A-Za-z0-9])?"
 
+# Also searched inside digit runs, which may have swallowed an address or a date.
+_INNER = r"""(?<![.])(?P<ipv4>\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?!\.?\d)
+| (?P<date_num>(?:19|20)\d{2}-\d{2}-\d{2}|\d{1,2}(?P<dsep>[/.-])\d{1,2}(?P=dsep)(?:\d{4}|\d{2}))(?![\d])"""
+
 _WORD_START = rf"""
   (?P<email>[A-Za-z0-9][A-Za-z0-9._%+-]{{0,63}}@{_LABEL}(?:\.{_LABEL}){{0,3}}\.[A-Za-z]{{2,24}})(?![A-Za-z0-9-])
 | (?P<anthropic>sk-ant-[a-z]{{2,8}}\d{{2}}-[A-Za-z0-9_-]{{20,}})
@@ -57,19 +61,18 @@ _WORD_START = rf"""
 | (?P<jwt>eyJ[A-Za-z0-9_-]{{5,200}}\.eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)?)
 | (?P<iban>[A-Z]{{2}}\d{{2}}(?:\ ?[A-Z0-9]{{4}}){{2,7}}(?:\ ?[A-Z0-9]{{1,3}})?)(?![A-Za-z0-9])
 | (?P<date_text>(?i:{_MONTH}\.?[ \t]\d{{1,2}}(?:st|nd|rd|th)?,?[ \t](?:19|20)\d{{2}}|\d{{1,2}}(?:st|nd|rd|th)?[ \t](?:of[ \t])?{_MONTH}\.?,?[ \t](?:19|20)\d{{2}}))(?!\d)
-| (?<![.])(?P<ipv4>\d{{1,3}}\.\d{{1,3}}\.\d{{1,3}}\.\d{{1,3}})(?!\.?\d)
-| (?P<date_num>(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}|\d{{1,2}}(?P<dsep>[/.-])\d{{1,2}}(?P=dsep)(?:\d{{4}}|\d{{2}}))(?![\d])
+| {_INNER}
 | (?P<ipv6>[0-9A-Fa-f]{{1,4}}(?::[0-9A-Fa-f]{{0,4}}){{2,7}}(?:(?<=:)\d{{1,3}}(?:\.\d{{1,3}}){{3}})?)(?![\w:])
 | (?P<spoken_email>(?i:[a-z0-9][a-z0-9._-]{{0,30}}(?:[ \t](?:dot|underscore|dash|hyphen)[ \t][a-z0-9]{{1,20}}){{0,3}}[ \t]at[ \t][a-z0-9-]{{1,30}}(?:(?:[ \t]dot[ \t]|\.)[a-z0-9-]{{1,20}}){{0,2}}(?:[ \t]dot[ \t]|\.){_TLDS}))(?![A-Za-z0-9])
-| (?P<spoken>(?i:{_NUM_WORD}(?:(?:[ \t,.-]{{1,3}}|,?[ \t]{_FILLER},?[ \t])(?:{_NUM_WORD})){{2,23}}))(?![A-Za-z])
-| (?P<num>\d(?:{_DIGIT_SEP}?\d){{0,39}})(?!\d)
+| (?P<spoken>(?i:{_NUM_WORD}(?:(?:[ \t,.-]{{1,3}}|,?[ \t]{_FILLER},?[ \t])(?:{_NUM_WORD})){{2,}}))(?![A-Za-z])
+| (?P<num>\d(?:{_DIGIT_SEP}?\d)*)(?!\d)
 | (?<![+/.~!#$%^&*@-])(?=(?P<token>[A-Za-z0-9][A-Za-z0-9+/_.~!#$%^&*@-]{{11,255}}={{0,2}})(?![A-Za-z0-9+/_.~!#$%^&*@=-]))
 """
 
 _SYMBOL_START = rf"""
   (?P<placeholder>{PLACEHOLDER})
 | (?P<pem>-----BEGIN[A-Z0-9 ]{{0,40}}PRIVATE\ KEY-----(?:[A-Za-z0-9+/=\s:,-]*?-----END[A-Z0-9 ]{{0,40}}PRIVATE\ KEY-----|[A-Za-z0-9+/=\s]*))
-| (?<![\w+])(?P<num_sym>(?:\+|\()\d(?:{_DIGIT_SEP}?\d){{0,39}})(?!\d)
+| (?<![\w+])(?P<num_sym>(?:\+|\()\d(?:{_DIGIT_SEP}?\d)*)(?!\d)
 | (?<![\w:])(?P<ipv6_sym>::(?:[0-9A-Fa-f]{{1,4}}(?::[0-9A-Fa-f]{{1,4}}){{0,6}})?(?:(?<=:)\d{{1,3}}(?:\.\d{{1,3}}){{3}})?)(?![\w:])
 """
 
@@ -77,6 +80,8 @@ COMBINED = re.compile(
     rf"(?:{_SYMBOL_START}|(?<![A-Za-z0-9_])(?:{_WORD_START}))",
     re.VERBOSE,
 )
+
+INNER = re.compile(_INNER, re.VERBOSE)
 
 SPOKEN_DIGITS = {
     "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from assay.errors import PIIError
@@ -15,12 +17,11 @@ from assay.pii._patterns import (
     NEAR_AFTER,
     NEAR_BEFORE,
     NEGATIVE_CONTEXT,
-    PLACEHOLDER_RE,
     POSITIVE_CONTEXT,
 )
 from assay.pii.spans import NER_TYPES, STRUCTURED_TYPES, Span, entity_types
 
-__all__ = ["Detector", "NerBackend"]
+__all__ = ["Detector", "NerBackend", "Scan"]
 
 _RAISE = 0.3
 _LOWER = 0.35
@@ -76,28 +77,36 @@ class Detector:
 
     def detect(self, text: str) -> list[Span]:
         """Non-overlapping spans sorted by start, each with type, score and recognizer."""
-        candidates, _ = self.scan(text, 0)
+        candidates = self.scan(text, 0).candidates
         if self._ner_types and self._ner is not None:
             candidates.extend(self._ner_candidates(text))
         return resolve(candidates)
 
-    def scan(self, text: str, pos: int) -> tuple[list[Candidate], list[tuple[int, int]]]:
-        """Scored candidates starting at or after ``pos``, and the extent of every raw match.
+    def scan(self, text: str, pos: int, floor: int = 0) -> Scan:
+        """Scored candidates starting at or after ``pos``, with what streaming needs.
 
-        Text before ``pos`` is only looked at (context, look-behind). The extents let
-        the streaming redactor find a cut that no match crosses.
+        Text before ``pos`` is only looked at (context words, look-behind); ``floor``
+        is where the previous entity before ``pos`` ended (context never reaches
+        past an entity, so redacting it cannot change another one's score).
         """
-        candidates: list[Candidate] = []
-        extents: list[tuple[int, int]] = []
+        matches = _raw_matches(text, pos)
+        raw: list[Candidate] = []
+        boundaries: list[tuple[int, int]] = []
         enabled = self._enabled
-        for match in COMBINED.finditer(text, pos):
-            extents.append((match.start(), _match_end(match)))
+        for index, match in enumerate(matches):
+            if match.lastgroup == "placeholder":
+                boundaries.append((match.start(), match.end()))
+                continue
+            if _abuts_placeholder(match, matches, index):
+                continue
             for candidate in classify(match):
                 if candidate.type in enabled:
-                    scored = _with_context(candidate, text)
-                    if scored is not None:
-                        candidates.append(scored)
-        return candidates, extents
+                    raw.append(candidate)
+                    boundaries.append((candidate.start, candidate.end))
+        fences = _Fences(boundaries, floor, len(text))
+        scored = [c for c in (_with_context(c, text, fences) for c in raw) if c is not None]
+        extents = [(m.start(), _match_end(m)) for m in matches]
+        return Scan(scored, extents, boundaries)
 
     def _ner_candidates(self, text: str) -> list[Candidate]:
         assert self._ner is not None
@@ -109,6 +118,41 @@ class Detector:
         ]
 
 
+@dataclass(frozen=True, slots=True)
+class Scan:
+    candidates: list[Candidate]
+    extents: list[tuple[int, int]]  # every raw match, including rejected ones
+    boundaries: list[tuple[int, int]]  # candidates before context, and redaction placeholders
+
+
+def _raw_matches(text: str, pos: int) -> list[re.Match[str]]:
+    """The combined pattern's matches; nothing may start right where a placeholder ends.
+
+    A placeholder ends in ``]`` or ``>``, which unlike the word character the
+    redacted value may have ended with, does not block a match right after it:
+    skipping those keeps redaction idempotent.
+    """
+    found: list[re.Match[str]] = []
+    search = COMBINED.search
+    after_placeholder = -1
+    while (match := search(text, pos)) is not None:
+        start, end = match.start(), match.end()
+        pos = end if end > start else start + 1
+        if match.lastgroup == "placeholder":
+            after_placeholder = end
+        elif start == after_placeholder:
+            pos = start + 1
+            continue
+        found.append(match)
+    return found
+
+
+def _abuts_placeholder(match: re.Match[str], matches: list[re.Match[str]], index: int) -> bool:
+    """A match ending right where a placeholder starts saw the placeholder, not the value it replaced."""
+    following = matches[index + 1] if index + 1 < len(matches) else None
+    return following is not None and following.lastgroup == "placeholder" and following.start() == match.end()
+
+
 def _match_end(match: re.Match[str]) -> int:
     """End of a match, counting what the zero-width token look-ahead captured."""
     if match.lastgroup == "token":
@@ -116,24 +160,44 @@ def _match_end(match: re.Match[str]) -> int:
     return match.end()
 
 
-def _context_window(text: str, start: int, end: int, before: int, after: int) -> str:
-    window = text[max(0, start - before) : start] + " \x00 " + text[end : end + after]
-    return PLACEHOLDER_RE.sub(" ", window).lower()
+class _Fences:
+    """For a candidate, the nearest other entity (or placeholder) on each side."""
+
+    def __init__(self, boundaries: list[tuple[int, int]], floor: int, length: int) -> None:
+        self._ends = sorted(end for _, end in boundaries)
+        self._starts = sorted(start for start, _ in boundaries)
+        self._floor = floor
+        self._length = length
+
+    def before(self, start: int) -> int:
+        index = bisect.bisect_right(self._ends, start)
+        return max(self._floor, self._ends[index - 1]) if index else self._floor
+
+    def after(self, end: int) -> int:
+        index = bisect.bisect_left(self._starts, end)
+        return self._starts[index] if index < len(self._starts) else self._length
+
+
+def _context_window(text: str, candidate: Candidate, fences: _Fences, before: int, after: int) -> str:
+    left = max(fences.before(candidate.start), candidate.start - before)
+    right = min(fences.after(candidate.end), candidate.end + after)
+    window = text[left : candidate.start] + " \x00 " + text[candidate.end : max(right, candidate.end)]
+    return window.lower()
 
 
 _NEGATIVE_RULE = {"ip": "IP_ADDRESS", "birth": "DATE_OF_BIRTH", "digits": "digits"}
 
 
-def _with_context(candidate: Candidate, text: str) -> Candidate | None:
+def _with_context(candidate: Candidate, text: str, fences: _Fences) -> Candidate | None:
     """Apply context words; ``None`` when a candidate needs context it does not have."""
     if not candidate.context:
         return candidate
-    window = _context_window(text, candidate.start, candidate.end, CONTEXT_BEFORE, CONTEXT_AFTER)
+    window = _context_window(text, candidate, fences, CONTEXT_BEFORE, CONTEXT_AFTER)
     positive = POSITIVE_CONTEXT.get(candidate.type)
     near = positive is not None and positive.search(window) is not None
     negative = NEGATIVE_CONTEXT.get(_NEGATIVE_RULE.get(candidate.context, ""))
     against = negative is not None and negative.search(
-        _context_window(text, candidate.start, candidate.end, NEAR_BEFORE, NEAR_AFTER)
+        _context_window(text, candidate, fences, NEAR_BEFORE, NEAR_AFTER)
     )
     if candidate.context in ("birth", "secret"):
         return candidate if near and not against else None

@@ -27,6 +27,7 @@ class StreamRedactor:
         self._detector = detector
         self._pseudonyms = pseudonyms
         self._history = ""
+        self._floor = 0  # where the last entity before the history's end ended (in history)
         self._pending = ""
         self._failed_open = False
         self.counts: dict[str, int] = {}
@@ -51,20 +52,22 @@ class StreamRedactor:
         base = len(self._history)
         if not final and len(text) - base <= MAX_RECOGNITION:
             return ""
-        found = guarded(self._policy, lambda: self._detector.scan(text, base))
+        found = guarded(self._policy, lambda: self._detector.scan(text, base, self._floor))
         if found is None:
             self._failed_open = True
             out, self._pending = self._pending, ""
             return out
-        candidates, extents = found
-        cut = len(text) if final else _safe_cut(len(text) - MAX_RECOGNITION, extents)
+        cut = len(text) if final else _safe_cut(len(text) - MAX_RECOGNITION, found.extents)
         if cut <= base:
             return ""
-        spans = resolve([c for c in candidates if c.end <= cut])
+        spans = resolve([c for c in found.candidates if c.end <= cut])
         out, counts, _ = render(text, (base, cut), spans, self._policy, self._pseudonyms)
         for name, n in counts.items():
             self.counts[name] = self.counts.get(name, 0) + n
-        self._history = text[max(0, cut - _HISTORY) : cut]
+        floor = max([self._floor, *(end for _, end in found.boundaries if end <= cut)])
+        trimmed = max(0, cut - _HISTORY)
+        self._floor = max(0, floor - trimmed)
+        self._history = text[trimmed:cut]
         self._pending = text[cut:]
         return out
 

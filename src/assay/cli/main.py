@@ -87,6 +87,7 @@ def serve(
 _GROUPS: tuple[tuple[str, str, str], ...] = (
     ("keys", "assay.cli.keys", "app"),
     ("ledger", "assay.cli.ledger", "app"),
+    ("pii", "assay.cli.pii", "app"),
     ("retention", "assay.cli.transcripts", "retention_app"),
     ("subjects", "assay.cli.tenants", "subjects_app"),
     ("tenants", "assay.cli.tenants", "app"),

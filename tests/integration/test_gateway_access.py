@@ -151,3 +151,28 @@ def test_fail_closed_or_open(tmp_path: Path, broken: str, policy: str, status: i
     else:
         assert bypass in response.headers["x-assay-fail-open"].split(",")
         assert f'assay_gateway_fail_open_total{{component="{bypass}"}} 1.0' in metrics
+
+
+@pytest.mark.parametrize(
+    ("principal", "roles"),
+    [("app", {"app"}), ("admin", {"admin"}), ("auditor", {"auditor"}), ("revoked", None), ("unknown", None), ("malformed", None)],
+)
+def test_key_resolver_for_the_admin_api(env: Env, principal: str, roles: set[str] | None) -> None:
+    """The API's require_role dependency resolves keys through the gateway's key store."""
+    from assay.config import load_settings
+    from assay.gateway.wiring import KeyResolver
+    from assay.instance import open_instance
+
+    instance = open_instance(load_settings(data_dir=env.data.path))
+    try:
+        from assay.api.app import create_app
+
+        resolver = create_app(instance).state.key_resolver
+        assert isinstance(resolver, KeyResolver)
+        found = resolver(env.keys[principal])
+    finally:
+        instance.close()
+    if roles is None:
+        assert found is None
+    else:
+        assert found is not None and set(found.roles) == roles and found.tenant == "tenant-a"

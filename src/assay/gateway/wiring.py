@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -11,27 +12,39 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from assay.gateway import api, metrics
-from assay.gateway.keys import ApiKey
+from assay.gateway.keys import ApiKey, KeyRejectedError
 from assay.gateway.limits import make_limiter
 from assay.gateway.routing import StaticRouteResolver
 from assay.gateway.service import Gateway
 from assay.gateway.upstream import UpstreamPool, build_upstreams
 from assay.instance import Instance
 
+if TYPE_CHECKING:
+    from assay.api.auth import Principal
+
 __all__ = ["KeyResolver", "install_gateway"]
 
 
 class KeyResolver:
-    """``app.state.key_resolver``: turns a bearer token into the key it belongs to."""
+    """``app.state.key_resolver``: the principal behind a bearer token (None when refused).
+
+    A key-store failure raises (503): authentication fails closed, never open.
+    """
 
     def __init__(self, gateway: Gateway) -> None:
         self._gateway = gateway
 
-    def resolve(self, token: str | None) -> ApiKey:
+    def key(self, token: str | None) -> ApiKey:
         return self._gateway.keys.verify(token)
 
-    def __call__(self, token: str | None) -> ApiKey:
-        return self.resolve(token)
+    def __call__(self, token: str) -> Principal | None:
+        try:
+            key = self.key(token)
+        except KeyRejectedError:
+            return None
+        from assay.api.auth import Principal  # the API package imports this module
+
+        return Principal(subject=key.actor, roles=frozenset({key.role}), tenant=key.tenant)
 
 
 def install_gateway(app: FastAPI, instance: Instance) -> Gateway:

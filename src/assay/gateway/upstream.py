@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
 
+import aiohttp
 import httpx
 
 from assay.config import Settings, UpstreamSettings
@@ -100,8 +101,20 @@ def check_upstream_url(name: str, url: str, allow_plain_http: bool) -> None:
         )
 
 
+class UpstreamTimeoutError(Exception):
+    """The upstream did not answer in time (a failure before the answer started)."""
+
+
+class UpstreamConnectError(Exception):
+    """The upstream could not be reached or broke the connection before answering."""
+
+
 class HttpTransport:
-    """One OpenAI-compatible provider reached with a pooled :class:`httpx.AsyncClient`."""
+    """One OpenAI-compatible provider reached through a pooled :class:`aiohttp.ClientSession`.
+
+    aiohttp rather than httpx: in front of the same local upstream it carried about ten
+    times the requests per second at concurrency 16 (ADR 0040).
+    """
 
     def __init__(
         self,
@@ -113,38 +126,75 @@ class HttpTransport:
     ) -> None:
         self.name = name
         self.breaker_threshold, self.breaker_cooldown_s = breaker
-        headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/",
-            headers={**headers, "content-type": "application/json"},
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
-        )
+        self._base = base_url.rstrip("/") + "/"
+        self._headers = {"content-type": "application/json"}
+        if api_key:
+            self._headers["authorization"] = f"Bearer {api_key}"
+        self._timeout_s = timeout_s
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Created on first use, inside the server's event loop.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                connector=aiohttp.TCPConnector(limit=256, limit_per_host=256, keepalive_timeout=30),
+                read_bufsize=1 << 20,
+                auto_decompress=True,
+            )
+        return self._session
+
+    def _timeout(self, stream: bool) -> aiohttp.ClientTimeout:
+        connect = min(self._timeout_s, 5.0)
+        if stream:  # a stream may run long; each read must arrive within the timeout
+            return aiohttp.ClientTimeout(total=None, connect=connect, sock_read=self._timeout_s)
+        return aiohttp.ClientTimeout(total=self._timeout_s, connect=connect)
+
+    async def _send(self, path: str, body: bytes, stream: bool) -> aiohttp.ClientResponse:
+        try:
+            return await self._client().post(self._base + path.lstrip("/"), data=body, timeout=self._timeout(stream))
+        except TimeoutError as exc:
+            raise UpstreamTimeoutError(str(exc)) from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamConnectError(type(exc).__name__) from exc
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        response = await self._client.post(path.lstrip("/"), content=body)
-        return response.status_code, response.content
+        response = await self._send(path, body, stream=False)
+        try:
+            return response.status, await response.read()
+        except TimeoutError as exc:
+            raise UpstreamTimeoutError(str(exc)) from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamConnectError(type(exc).__name__) from exc
+        finally:
+            response.release()
 
     async def stream(self, path: str, body: bytes) -> tuple[int, bytes, UpstreamStream | None]:
-        request = self._client.build_request("POST", path.lstrip("/"), content=body)
-        response = await self._client.send(request, stream=True)
-        if response.status_code != 200:
-            content = await response.aread()
-            await response.aclose()
-            return response.status_code, content, None
-        return 200, b"", UpstreamStream(
-            target=Target(self.name, ""), chunks=_sse_data(response), close=response.aclose
-        )
+        response = await self._send(path, body, stream=True)
+        if response.status != 200:
+            try:
+                content = await response.read()
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                raise UpstreamConnectError(type(exc).__name__) from exc
+            finally:
+                response.release()
+            return response.status, content, None
+
+        async def close() -> None:
+            response.close()
+
+        return 200, b"", UpstreamStream(target=Target(self.name, ""), chunks=_sse_data(response), close=close)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
 
-async def _sse_data(response: httpx.Response) -> AsyncIterator[bytes]:
+async def _sse_data(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
     """The ``data:`` payloads of a server-sent event stream, one per event."""
-    async for line in response.aiter_lines():
-        if line.startswith("data:"):
-            yield line[5:].strip().encode()
+    async for line in response.content:
+        if line.startswith(b"data:"):
+            yield line[5:].strip()
 
 
 class UpstreamPool:
@@ -196,13 +246,13 @@ class UpstreamPool:
             body = _with_model(payload, target.provider_model)
             try:
                 status, content = await transport.post(path, body)
-            except httpx.TimeoutException:
+            except UpstreamTimeoutError:
                 self._failed(target, "timeout")
                 last = f"{target.upstream} timed out"
                 continue
-            except httpx.TransportError as exc:
+            except UpstreamConnectError as exc:
                 self._failed(target, "connect")
-                last = f"{target.upstream} unreachable ({type(exc).__name__})"
+                last = f"{target.upstream} unreachable ({exc})"
                 continue
             if status in _RETRYABLE_STATUS:
                 self._failed(target, f"http_{status}")
@@ -222,13 +272,13 @@ class UpstreamPool:
             body = _with_model(payload, target.provider_model)
             try:
                 status, content, opened = await transport.stream(path, body)
-            except httpx.TimeoutException:
+            except UpstreamTimeoutError:
                 self._failed(target, "timeout")
                 last = f"{target.upstream} timed out"
                 continue
-            except httpx.TransportError as exc:
+            except UpstreamConnectError as exc:
                 self._failed(target, "connect")
-                last = f"{target.upstream} unreachable ({type(exc).__name__})"
+                last = f"{target.upstream} unreachable ({exc})"
                 continue
             if opened is None:
                 if status in _RETRYABLE_STATUS:

@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = [
     "BREAKER_STATE",
+    "DETECTOR_FAIL_OPEN",
     "FAIL_OPEN",
     "OVERHEAD",
     "REDACTIONS",
@@ -41,4 +42,9 @@ BREAKER_STATE = Gauge(
 FAIL_OPEN = Counter(
     "assay_gateway_fail_open", "Requests passed without a control because the tenant policy is fail-open.",
     ["component"], registry=REGISTRY,
+)
+DETECTOR_FAIL_OPEN = Gauge(
+    "assay_pii_detector_fail_open",
+    "Times the detector failed and a fail-open policy let text through (this process).",
+    registry=REGISTRY,
 )

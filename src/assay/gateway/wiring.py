@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -78,4 +79,9 @@ def install_gateway(app: FastAPI, instance: Instance) -> Gateway:
 
 
 async def _metrics(request: Request) -> Response:
+    try:
+        pii = importlib.import_module("assay.pii")
+        metrics.DETECTOR_FAIL_OPEN.set(pii.fail_open_total())
+    except ImportError:
+        pass
     return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)

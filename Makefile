@@ -34,6 +34,8 @@ run: $(RUNTIME_STAMP)
 	@echo "    dashboard        http://$(HOST):$(PORT)/"
 	@echo "    API docs         http://$(HOST):$(PORT)/docs"
 	@echo "    readiness        curl http://$(HOST):$(PORT)/readyz"
+	@echo "    model API        http://$(HOST):$(PORT)/v1  (offline model: assay-demo)"
+	@echo "                     key: $(BIN)/assay keys create --data-dir $(DATA) --tenant demo --role app"
 	@echo "  Stop with Ctrl-C. Data lives in $(DATA)/ (remove it with make clean)."
 	@echo ""
 	$(BIN)/assay serve --data-dir $(DATA) --host $(HOST) --port $(PORT)

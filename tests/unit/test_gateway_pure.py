@@ -151,3 +151,43 @@ def test_upstream_urls_must_be_https_off_loopback(url: str, allow: bool, ok: boo
         with pytest.raises(ConfigError):
             check_upstream_url("u", url, allow)
     assert is_loopback_url("http://127.0.0.2/") is True
+
+
+@pytest.mark.parametrize(
+    ("settings", "warned"),
+    [
+        ({"upstream": "https://api.example.com/v1"}, set()),
+        ({"upstream": "http://127.0.0.1:9000/v1"}, set()),
+        ({"upstream": "http://api.example.com/v1"}, {"link upstream"}),
+        ({"upstream": "https://a.example/v1", "redis_url": "redis://cache.example:6379/0"}, {"link redis"}),
+        ({"upstream": "https://a.example/v1", "redis_url": "rediss://cache.example:6379/0"}, set()),
+        ({"upstream": "https://a.example/v1", "host": "0.0.0.0"}, {"serve TLS"}),
+        ({}, {"upstreams"}),
+    ],
+)
+def test_doctor_reports_plain_http_links(settings: dict[str, str], warned: set[str]) -> None:
+    from assay.config import Settings
+    from assay.gateway.checks import transport_security
+
+    findings = transport_security(Settings(**settings))  # type: ignore[arg-type]
+    assert {f.check for f in findings if f.status == "warn"} == warned
+
+
+def test_pool_accepts_any_route_shaped_object() -> None:
+    """A registry resolver may return its own dataclass (no fallbacks field)."""
+    import asyncio
+    from dataclasses import dataclass
+
+    from assay.gateway.demo import DemoTransport
+    from assay.gateway.upstream import UpstreamPool
+
+    @dataclass(frozen=True)
+    class OtherRoute:
+        alias: str
+        upstream: str
+        provider_model: str
+
+    pool = UpstreamPool([DemoTransport()])
+    reply = asyncio.run(pool.post(OtherRoute("x", "assay-demo", "assay-demo"), "chat/completions", {"messages": [{"role": "user", "content": "hi"}]}))  # type: ignore[arg-type]
+    assert reply.status == 200
+    assert orjson.loads(reply.body)["choices"][0]["message"]["content"].endswith("hi")

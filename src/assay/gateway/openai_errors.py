@@ -34,7 +34,7 @@ def _code(exc: AssayError) -> str | None:
     return {
         401: "invalid_api_key",
         403: "insufficient_permissions",
-        404: "model_not_found" if type(exc).__name__ == "ModelNotFoundError" else "not_found",
+        404: "model_not_found",  # the only thing a model endpoint can fail to find
         413: "request_too_large",
         429: "rate_limit_exceeded",
         502: "upstream_error",

@@ -23,6 +23,7 @@ __all__ = [
     "RouteResolver",
     "StaticRouteResolver",
     "Target",
+    "targets_of",
 ]
 
 DEMO_MODEL = "assay-demo"
@@ -69,6 +70,16 @@ class ResolvedRoute:
     def targets(self) -> tuple[Target, ...]:
         """The primary upstream then the fallbacks."""
         return (Target(self.upstream, self.provider_model), *self.fallbacks)
+
+
+def targets_of(route: object) -> tuple[Target, ...]:
+    """The primary upstream then the fallbacks of any route-shaped object.
+
+    A resolver may return its own frozen dataclass with the fields of :class:`ResolvedRoute`;
+    ``fallbacks`` is optional there.
+    """
+    primary = Target(str(getattr(route, "upstream")), str(getattr(route, "provider_model")))  # noqa: B009
+    return (primary, *tuple(getattr(route, "fallbacks", ())))
 
 
 @runtime_checkable

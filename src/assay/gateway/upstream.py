@@ -23,7 +23,7 @@ from assay.errors import ConfigError, GatewayError
 from assay.gateway import metrics
 from assay.gateway.breaker import Breaker
 from assay.gateway.demo import DemoTransport
-from assay.gateway.routing import DEMO_MODEL, DEMO_UPSTREAM, ResolvedRoute, Target
+from assay.gateway.routing import DEMO_MODEL, DEMO_UPSTREAM, ResolvedRoute, Target, targets_of
 from assay.logs import get_logger
 
 __all__ = [
@@ -212,7 +212,7 @@ class UpstreamPool:
     def _candidates(self, route: ResolvedRoute) -> list[tuple[Target, Transport]]:
         now = time.monotonic()
         chosen: list[tuple[Target, Transport]] = []
-        for target in route.targets:
+        for target in targets_of(route):
             transport = self.transports.get(target.upstream)
             if transport is None:
                 continue

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from assay.errors import AssayError, AuthError, LedgerError, UsageError
+from assay.errors import AssayError, AuthError, UsageError
 from assay.gateway import metrics
 from assay.gateway._audit import EventSink, ledger_sink
 from assay.gateway._controls import Redaction, RequestRedactor, StoredRecord, Vault
@@ -61,6 +61,8 @@ class RequestContext:
     usage: dict[str, int] = field(default_factory=dict)
     fail_open: list[str] = field(default_factory=list)
     status: int = 200
+    tenant_rpm: int | None = None
+    tenant_tpm: int | None = None
 
     @property
     def fail_open_allowed(self) -> bool:
@@ -72,11 +74,8 @@ class RequestContext:
     def limits(self) -> list[Limit]:
         return [
             Limit(f"key:{self.key.id}", self.key.rpm_limit, self.key.tpm_limit),
-            Limit(f"tenant:{self.key.tenant}", self._tenant_rpm, self._tenant_tpm),
+            Limit(f"tenant:{self.key.tenant}", self.tenant_rpm, self.tenant_tpm),
         ]
-
-    _tenant_rpm: int | None = None
-    _tenant_tpm: int | None = None
 
 
 class Gateway:
@@ -156,8 +155,10 @@ class Gateway:
             raise ModelNotFoundError(
                 f"The model `{route.alias}` does not exist or you do not have access to it."
             )
-        ctx = RequestContext(request_id, endpoint, started, key, route, policy, payload)
-        ctx._tenant_rpm, ctx._tenant_tpm = self.tenant_rpm, self.tenant_tpm
+        ctx = RequestContext(
+            request_id, endpoint, started, key, route, policy, payload,
+            tenant_rpm=self.tenant_rpm, tenant_tpm=self.tenant_tpm,
+        )
         await self.limiter.admit(ctx.limits())
         self._require_controls(ctx)
         return ctx
@@ -317,9 +318,3 @@ def total_tokens(usage: dict[str, int]) -> int:
     if "total_tokens" in usage:
         return usage["total_tokens"]
     return sum(usage.get(k, 0) for k in ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens"))
-
-
-def require_ledger_index(index: int | None, ctx: RequestContext) -> int | None:
-    if index is None and not ctx.fail_open:
-        raise LedgerError("the ledger did not return an index for the request record")
-    return index

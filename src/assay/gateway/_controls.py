@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,6 +141,10 @@ class Vault:
         self._vault: Any = None
         self._tenants: Any = None
         self._known_tenants: set[str] = set()
+        # SQLite takes one writer at a time: one writer thread queues transcripts instead of
+        # several threads contending (and backing off) on the database lock.
+        workers = 1 if instance.db.is_sqlite else 8
+        self._writer = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="assay-vault")
 
     def keyring(self) -> Any:
         if self._keyring is None:
@@ -174,12 +179,16 @@ class Vault:
             return vault.store(tenant, conversation_id, transcript, retention_days=retention_days)
 
         try:
-            stored = await asyncio.to_thread(work)
+            stored = await asyncio.get_running_loop().run_in_executor(self._writer, work)
         except AssayError:
             raise
         except Exception as exc:
             raise CryptoError(f"the transcript could not be encrypted and stored: {exc}") from exc
         return StoredRecord(str(stored.id), str(stored.ciphertext_sha256))
+
+    def close(self) -> None:
+        """Finish queued transcript writes."""
+        self._writer.shutdown(wait=True)
 
     def ensure_tenant(self, tenant: str, actor: str) -> None:
         """Create the tenant in the crypto area's tenant table if it is not there yet."""

@@ -120,6 +120,7 @@ class Gateway:
     async def aclose(self) -> None:
         await self.pool.aclose()
         await self.limiter.aclose()
+        self.vault.close()
         if self._audit is not None:
             close = getattr(self._audit, "close", None)
             if close is not None:

@@ -1,7 +1,33 @@
-"""The trust gateway: an OpenAI-compatible proxy that enforces the controls on every request."""
+"""The trust gateway: an OpenAI-compatible proxy that enforces the controls on every request.
+
+Public API (the web framework side lives in :mod:`assay.gateway.wiring` and
+:mod:`assay.gateway.api`, installed by ``assay.api.create_app``)::
+
+    ResolvedRoute, RouteResolver, StaticRouteResolver     # which upstream answers an alias
+    ApiKeyStore(db, clock, audit).create/revoke/verify    # keys: hash only, constant-time check
+    PolicyStore(db, clock, audit).current/set             # versioned tenant policy
+    TenantPolicy, default_policy()                        # secure by default
+    Breaker, InProcessLimiter, RedisLimiter, Limit        # availability and rate limits
+"""
 
 from __future__ import annotations
 
+from assay.gateway.breaker import Breaker
+from assay.gateway.keys import ROLES, ApiKey, ApiKeyStore, KeyRejectedError
+from assay.gateway.limits import (
+    InProcessLimiter,
+    Limit,
+    RateLimitedError,
+    RedisLimiter,
+    make_limiter,
+)
+from assay.gateway.policy import (
+    PolicyStore,
+    StoredPolicy,
+    TenantPolicy,
+    default_policy,
+    parse_policy,
+)
 from assay.gateway.routing import (
     DEMO_MODEL,
     ModelNotFoundError,
@@ -9,13 +35,30 @@ from assay.gateway.routing import (
     RouteResolver,
     StaticRouteResolver,
     Target,
+    targets_of,
 )
 
 __all__ = [
     "DEMO_MODEL",
+    "ROLES",
+    "ApiKey",
+    "ApiKeyStore",
+    "Breaker",
+    "InProcessLimiter",
+    "KeyRejectedError",
+    "Limit",
     "ModelNotFoundError",
+    "PolicyStore",
+    "RateLimitedError",
+    "RedisLimiter",
     "ResolvedRoute",
     "RouteResolver",
     "StaticRouteResolver",
+    "StoredPolicy",
     "Target",
+    "TenantPolicy",
+    "default_policy",
+    "make_limiter",
+    "parse_policy",
+    "targets_of",
 ]

@@ -130,3 +130,19 @@ def test_redis_limits_are_shared_between_limiters(redis_server: RedisServer) -> 
             await b.aclose()
 
     assert asyncio.run(run()) == 4
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"retention_days": 90}, []),
+        ({"on_failure": "open"}, ["on_failure"]),
+        ({"inbound": {"SECRET": "mask"}}, ["inbound.CREDIT_CARD", "inbound.EMAIL_ADDRESS", "inbound.IBAN_CODE", "inbound.PHONE_NUMBER", "inbound.US_SSN"]),
+        ({"outbound": {**dict.fromkeys(DEFAULT_INBOUND, "mask"), "US_SSN": "allow"}}, ["outbound.US_SSN"]),
+    ],
+)
+def test_loosening_is_named(change: dict[str, object], expected: list[str]) -> None:
+    from assay.gateway.policy import loosened
+
+    after = default_policy().model_copy(update=change)
+    assert loosened(default_policy(), after) == expected

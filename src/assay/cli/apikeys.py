@@ -78,8 +78,9 @@ def create(  # noqa: PLR0917 - one parameter per CLI option
     expires_at = _parse_date(expires)
 
     async def work(instance: Any, sink: Any) -> tuple[Any, str]:
-        _ensure_tenant(Vault(instance, lambda: sink.log), tenant)
         store = ApiKeyStore(instance.db, instance.clock, sink)
+        store.check_new(tenant, role, expires_at, rpm, tpm)
+        _ensure_tenant(Vault(instance, lambda: sink.log), tenant)
         key, secret = await store.create(
             tenant, role, actor=cli_actor(), name=name, expires_at=expires_at,
             allowed_models=allowed, rpm_limit=rpm, tpm_limit=tpm,

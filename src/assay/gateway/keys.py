@@ -33,7 +33,7 @@ ROLES: tuple[str, ...] = get_args(Role)
 KEY_PREFIX = "sk-assay-"
 _KEY_RE = re.compile(r"^sk-assay-([0-9a-f]{16})-([A-Za-z0-9_-]{43})$")
 _DUMMY_HASH = hashlib.sha256(b"no such key").digest()
-_TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_TENANT_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")  # the key store's tenant names
 _LAST_USED_EVERY = timedelta(minutes=1)
 
 
@@ -118,7 +118,7 @@ def validate_tenant(tenant: str) -> str:
     if not _TENANT_RE.fullmatch(tenant):
         raise UsageError(
             f"tenant name {tenant!r} is not valid",
-            hint="Use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+            hint="Use 1-63 characters: lower-case letters, digits and '-', starting with a letter.",
         )
     return tenant
 
@@ -152,15 +152,8 @@ class ApiKeyStore:
         tpm_limit: int | None = None,
     ) -> tuple[ApiKey, str]:
         """Create a key; return it and the secret, which is never shown again."""
-        validate_tenant(tenant)
-        if role not in ROLES:
-            raise UsageError(f"unknown role {role!r}", hint=f"Use one of: {', '.join(ROLES)}.")
+        self.check_new(tenant, role, expires_at, rpm_limit, tpm_limit)
         now = self._clock.now()
-        if expires_at is not None and expires_at <= now:
-            raise UsageError("the expiry date is in the past", hint="Give a future date.")
-        for limit in (rpm_limit, tpm_limit):
-            if limit is not None and limit <= 0:
-                raise UsageError("rate limits must be positive", hint="Omit a limit to use none.")
         audit = self._require_audit()
         key_id = secrets.token_hex(8)
         secret = f"{KEY_PREFIX}{key_id}-{secrets.token_urlsafe(32)}"
@@ -193,6 +186,19 @@ class ApiKeyStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"could not store the key: {exc}") from exc
         return key, secret
+
+    def check_new(
+        self, tenant: str, role: str, expires_at: datetime | None, rpm: int | None, tpm: int | None
+    ) -> None:
+        """Refuse bad arguments before anything is written (here or by the caller)."""
+        validate_tenant(tenant)
+        if role not in ROLES:
+            raise UsageError(f"unknown role {role!r}", hint=f"Use one of: {', '.join(ROLES)}.")
+        if expires_at is not None and expires_at <= self._clock.now():
+            raise UsageError("the expiry date is in the past", hint="Give a future date.")
+        for limit in (rpm, tpm):
+            if limit is not None and limit <= 0:
+                raise UsageError("rate limits must be positive", hint="Omit a limit to use none.")
 
     async def revoke(self, key_id: str, *, actor: str) -> ApiKey:
         audit = self._require_audit()

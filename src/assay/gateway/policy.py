@@ -192,6 +192,7 @@ class PolicyStore:
                 "version": version,
                 "previous_version": previous.version,
                 "changed": _changed_fields(previous.policy, policy),
+                "loosened": loosened(previous.policy, policy),
                 "on_failure": policy.on_failure,
             },
         )
@@ -209,6 +210,19 @@ class PolicyStore:
             raise StoreError(f"could not store the policy: {exc}") from exc
         self._cache.pop(tenant, None)
         return StoredPolicy(tenant, version, policy, actor, now)
+
+
+def loosened(before: TenantPolicy, after: TenantPolicy) -> list[str]:
+    """What ``after`` protects less than ``before``: redaction dropped, or fail-open turned on."""
+    found = [
+        f"{direction}.{kind}"
+        for direction, old, new in (("inbound", before.inbound, after.inbound), ("outbound", before.outbound, after.outbound))
+        for kind, action in old.items()
+        if action != "allow" and new.get(kind, "allow") == "allow"
+    ]
+    if before.on_failure == "closed" and after.on_failure == "open":
+        found.append("on_failure")
+    return sorted(found)
 
 
 def _changed_fields(before: TenantPolicy, after: TenantPolicy) -> list[str]:

@@ -74,6 +74,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         "expired": data.create_key("tenant-a", "app", "--expires", "2999-01-01"),
         "app-other-model": data.create_key("tenant-a", "app", "--models", "other-model"),
         "tenant-b-app": data.create_key("tenant-b"),
+        "limited": data.create_key("tenant-c", "app", "--rpm", "2"),
         "malformed": "not-a-key",
         "unknown": "sk-assay-0123456789abcdef-" + "A" * 43,
     }
@@ -176,3 +177,15 @@ def test_key_resolver_for_the_admin_api(env: Env, principal: str, roles: set[str
         assert found is None
     else:
         assert found is not None and set(found.roles) == roles and found.tenant == "tenant-a"
+
+
+def test_rate_limit_is_a_429_with_retry_after(env: Env) -> None:
+    codes = [_call(env, "chat", "limited") for _ in range(3)]
+    limited = [r for r in codes if r.status_code == 429]
+    if not limited:  # the minute turned between the calls and the budget restarted
+        assert all(r.status_code == 200 for r in codes)
+        return
+    assert [r.status_code for r in codes] == [200, 200, 429]
+    assert 1 <= int(limited[0].headers["retry-after"]) <= 60
+    error = limited[0].json()["error"]
+    assert (error["type"], error["code"]) == ("rate_limit_error", "rate_limit_exceeded")

@@ -191,3 +191,20 @@ def test_pool_accepts_any_route_shaped_object() -> None:
     reply = asyncio.run(pool.post(OtherRoute("x", "assay-demo", "assay-demo"), "chat/completions", {"messages": [{"role": "user", "content": "hi"}]}))  # type: ignore[arg-type]
     assert reply.status == 200
     assert orjson.loads(reply.body)["choices"][0]["message"]["content"].endswith("hi")
+
+
+@pytest.mark.parametrize(
+    ("channel", "expected"),
+    [
+        ("choice:0", (0, {"content": "tail"})),
+        ("choice:2", (2, {"content": "tail"})),
+        ("choice:1:tool:3", (1, {"tool_calls": [{"index": 3, "function": {"arguments": "tail"}}]})),
+    ],
+)
+def test_held_back_text_goes_back_to_its_channel(channel: str, expected: tuple[int, dict[str, object]]) -> None:
+    from assay.gateway.streaming import _chat_tail, _tail_delta
+
+    assert _tail_delta(channel, "tail") == expected
+    chunk = _chat_tail(channel, "tail", {"id": "c", "model": "m", "choices": [], "usage": {"total_tokens": 1}})
+    assert chunk["id"] == "c" and "usage" not in chunk
+    assert chunk["choices"][0]["delta"] == expected[1]

@@ -148,9 +148,18 @@ async def _relay(
             yield out
 
 
-def _chat_tail(channel: str, tail: str) -> dict[str, Any]:
-    index = int(channel.split(":")[1])
-    return {"object": "chat.completion.chunk", "choices": [{"index": index, "delta": {"content": tail}, "finish_reason": None}]}
+def _tail_delta(channel: str, tail: str) -> tuple[int, dict[str, Any]]:
+    """(choice index, delta) carrying text a streaming redactor held back on ``channel``."""
+    parts = channel.split(":")  # choice:<i> or choice:<i>:tool:<j>
+    if len(parts) == 4:
+        return int(parts[1]), {"tool_calls": [{"index": int(parts[3]), "function": {"arguments": tail}}]}
+    return int(parts[1]), {"content": tail}
+
+
+def _chat_tail(channel: str, tail: str, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    index, delta = _tail_delta(channel, tail)
+    head = {k: v for k, v in (base or {}).items() if k not in ("choices", "usage")}
+    return {**head, "object": "chat.completion.chunk", "choices": [{"index": index, "delta": delta, "finish_reason": None}]}
 
 
 def _chat_event(gateway: Gateway, ctx: RequestContext, deltas: _Deltas, chunk: dict[str, Any]) -> list[bytes]:
@@ -171,8 +180,8 @@ def _chat_event(gateway: Gateway, ctx: RequestContext, deltas: _Deltas, chunk: d
         if choice.get("finish_reason") is not None:
             for name in [c for c in deltas.channels() if c == channel or c.startswith(channel + ":")]:
                 tail = deltas.finish(name)
-                if tail and ":tool:" not in name:
-                    out.append(_sse(orjson.dumps({**chunk, "choices": [{"index": choice.get("index", 0), "delta": {"content": tail}, "finish_reason": None}]})))
+                if tail:
+                    out.append(_sse(orjson.dumps(_chat_tail(name, tail, chunk))))
     if isinstance(chunk.get("usage"), dict):
         ctx.usage = usage_of(chunk)
     out.append(_sse(orjson.dumps(chunk)))

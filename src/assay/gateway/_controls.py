@@ -56,7 +56,7 @@ class RequestRedactor:
     counts: dict[str, int] = field(default_factory=dict)
     failed_open: bool = False
 
-    def _run(self, text: str, policy: Any, direction: str) -> str:
+    def _run(self, text: str, policy: Any, direction: str, tally: bool = True) -> str:
         try:
             result = _pii().redact(text, policy, self.detector, self.pseudonyms)
         except AssayError:
@@ -65,6 +65,8 @@ class RequestRedactor:
             raise PIIError(f"redaction failed: {type(exc).__name__}") from exc
         if result.failed_open:
             self.failed_open = True
+        if not tally:
+            return str(result.text)
         for kind, n in result.counts.items():
             key = f"{direction}.{kind}"
             self.counts[key] = self.counts.get(key, 0) + int(n)
@@ -75,6 +77,10 @@ class RequestRedactor:
 
     def outbound(self, text: str) -> str:
         return self._run(text, self.outbound_policy, "out")
+
+    def outbound_repeat(self, text: str) -> str:
+        """Outbound redaction of text already counted once (a stream's summary events)."""
+        return self._run(text, self.outbound_policy, "out", tally=False)
 
     def restored(self, text: str) -> str:
         """The client's own values put back where inbound pseudonymised them."""

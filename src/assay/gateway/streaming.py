@@ -213,7 +213,7 @@ def _responses_event(gateway: Gateway, ctx: RequestContext, deltas: _Deltas, eve
             ctx, "redaction",
             lambda: walk_strings(
                 event,
-                lambda text: redactor.restored(redactor.outbound(text)),
+                lambda text: redactor.restored(redactor.outbound_repeat(text)),
                 top_level_skip=frozenset({"type", "response_id"}),
             ),
             event,

@@ -189,3 +189,17 @@ def test_rate_limit_is_a_429_with_retry_after(env: Env) -> None:
     assert 1 <= int(limited[0].headers["retry-after"]) <= 60
     error = limited[0].json()["error"]
     assert (error["type"], error["code"]) == ("rate_limit_error", "rate_limit_exceeded")
+
+
+def test_key_store_unavailable_fails_closed(tmp_path: Path) -> None:
+    data = init_data_dir(tmp_path)
+    key = data.create_key("acme")
+    with recording_upstream(tmp_path) as upstream, running_server(data.path, env=data.env, extra=("--upstream", upstream.url)) as base:
+        _sql(data, "ALTER TABLE api_keys RENAME TO api_keys_unavailable")  # the store breaks under a running server
+        response = httpx.post(
+            base + "/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
+            json={"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]}, timeout=30,
+        )
+    assert response.status_code == 503
+    assert "key store is unavailable" in response.json()["error"]["message"]
+    assert upstream.received() == []

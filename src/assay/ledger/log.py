@@ -17,7 +17,7 @@ import contextlib
 import functools
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +29,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from assay.clock import Clock, SystemClock
 from assay.errors import AssayError, ConfigError, LedgerError, NotFoundError, UsageError
 from assay.ledger.events import MAX_LEAF_BYTES, Event
-from assay.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, range_hash
+from assay.ledger.merkle import (
+    NodeReader,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    range_hash,
+)
 from assay.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerTile
 from assay.ledger.note import Checkpoint, Signer
 from assay.ledger.proof import format_tlog_proof
@@ -409,17 +415,20 @@ class AuditLog:
             )
         return row.hashes
 
-    def _node(self, height: int, index: int) -> bytes:
+    @contextlib.contextmanager
+    def _tiles(self) -> Iterator[NodeReader]:
+        """The tile cache as a node reader, held for one whole proof."""
         with self._cache_lock:
             try:
-                return self._cache.node(height, index)
+                yield self._cache.node
             except TileError as exc:
                 raise LedgerError(str(exc), hint="Run `assay ledger verify`.") from exc
 
     def root(self, size: int) -> bytes:
         """The Merkle root of the first ``size`` entries."""
         self._require_size(size)
-        return range_hash(0, size, self._node)
+        with self._tiles() as read:
+            return range_hash(0, size, read)
 
     def _require_size(self, size: int) -> None:
         if 0 <= size <= self._known_size:
@@ -436,7 +445,8 @@ class AuditLog:
         self._require_size(size)
         if not 0 <= index < size:
             raise NotFoundError(f"entry {index} is not in a tree of size {size}")
-        return inclusion_proof(index, size, self._node)
+        with self._tiles() as read:
+            return inclusion_proof(index, size, read)
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         """RFC 6962 consistency proof between two tree sizes."""
@@ -446,7 +456,8 @@ class AuditLog:
                 f"no consistency proof from size {old_size} to size {new_size}",
                 hint="Use 0 < OLD_SIZE <= NEW_SIZE <= the log size.",
             )
-        return consistency_proof(old_size, new_size, self._node)
+        with self._tiles() as read:
+            return consistency_proof(old_size, new_size, read)
 
     def checkpoint(self, *, new: bool = False) -> SignedCheckpoint:
         """The latest signed checkpoint; with ``new``, one covering every durable entry."""

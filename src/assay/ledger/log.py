@@ -274,6 +274,21 @@ class AuditLog:
             return jobs, self._closing and not self._queue
 
     def _run(self) -> None:
+        try:
+            self._sequence()
+        finally:
+            self._fail_waiting()
+
+    def _fail_waiting(self) -> None:
+        """If the sequencer stops for any reason, nobody may wait forever."""
+        with self._cond:
+            self._closing = True
+            jobs, self._queue = list(self._queue), deque()
+        error = LedgerError("the audit log stopped before recording this event", hint="Reopen the log and retry.")
+        for job in jobs:
+            job.deliver(None, error)
+
+    def _sequence(self) -> None:
         next_checkpoint = self._clock.monotonic() + self._interval
         while True:
             jobs, finished = self._take(next_checkpoint)

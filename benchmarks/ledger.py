@@ -46,7 +46,7 @@ def _timed_threads(threads: int, work: Any) -> float:
     return time.perf_counter() - start
 
 
-def _append_batched(log: AuditLog, events: list[Event], total: int, threads: int = 4) -> float:
+def _append_batched(log: AuditLog, events: list[Event], total: int, threads: int = 16) -> float:
     per_thread = total // threads
 
     def work(_: int) -> None:
@@ -129,5 +129,5 @@ def run(*, quick: bool = False) -> dict[str, object]:
         "verify_vs_sha256": round(verify_per_s / baseline, 3),
         "entries": size,
         "conditions": f"SQLite WAL synchronous=FULL on local disk, {os.cpu_count()} cores shared; "
-        f"batched = 4 threads x append_batch({BATCH}); concurrent = 64 threads x append()",
+        f"batched = 16 threads x append_batch({BATCH}); concurrent = 64 threads x append()",
     }

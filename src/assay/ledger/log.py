@@ -101,8 +101,19 @@ Deliver = Callable[[Any, BaseException | None], None]
 
 @dataclass
 class _Job:
-    entries: list[_Prepared] | None  # None: a checkpoint request
+    # Events are prepared by the sequencer (so callers and the event loop do no CPU work);
+    # prepared leaves come from the conformance path. None on both: a checkpoint request.
+    events: Sequence[Event] | None
     deliver: Deliver
+    prepared: list[_Prepared] | None = None
+
+    @property
+    def is_append(self) -> bool:
+        return self.events is not None or self.prepared is not None
+
+    @property
+    def count(self) -> int:
+        return len(self.events or self.prepared or ())
 
 
 def _future_deliver(future: Future[Any]) -> Deliver:
@@ -192,8 +203,6 @@ class AuditLog:
         now = self._clock.now()
         prepared = []
         for position, event in enumerate(events):
-            if not isinstance(event, Event):
-                raise UsageError(f"item {position} is a {type(event).__name__}, not an Event")
             when = event.time or now
             leaf = event.leaf_bytes(when)
             if len(leaf) > MAX_LEAF_BYTES:
@@ -211,35 +220,40 @@ class AuditLog:
             self._queue.append(job)
             self._cond.notify()
 
-    def _wait(self, entries: list[_Prepared] | None) -> Any:
+    def _wait(self, events: Sequence[Event] | None, prepared: list[_Prepared] | None = None) -> Any:
         future: Future[Any] = Future()
-        self._submit(_Job(entries, _future_deliver(future)))
+        self._submit(_Job(events, _future_deliver(future), prepared))
         return future.result()
 
     def append(self, event: Event) -> int:
         """Record ``event``; returns its index once it is durable."""
-        indices: list[int] = self._wait(self._prepare([event]))
+        _require_event(event, 0)
+        indices: list[int] = self._wait([event])
         return indices[0]
 
     def append_batch(self, events: Sequence[Event]) -> list[int]:
         """Record all of ``events`` in one transaction, or none of them."""
         if not events:
             return []
-        indices: list[int] = self._wait(self._prepare(list(events)))
+        batch = list(events)
+        for position, event in enumerate(batch):
+            _require_event(event, position)
+        indices: list[int] = self._wait(batch)
         return indices
 
     async def append_async(self, event: Event) -> int:
         """Like :meth:`append`, without blocking the event loop."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[int]] = loop.create_future()
-        self._submit(_Job(self._prepare([event]), _loop_deliver(loop, future)))
+        _require_event(event, 0)
+        self._submit(_Job([event], _loop_deliver(loop, future)))
         indices = await future
         return indices[0]
 
     def _append_raw(self, leaves: Sequence[bytes], when: datetime) -> list[int]:
         """Append arbitrary leaf data (conformance tests against other logs' vectors)."""
         prepared = [_Prepared(leaf, leaf_hash(leaf), "raw.leaf", None, "system", when) for leaf in leaves]
-        indices: list[int] = self._wait(prepared)
+        indices: list[int] = self._wait(None, prepared)
         return indices
 
     def close(self) -> None:
@@ -270,7 +284,7 @@ class AuditLog:
             while self._queue and count < self._max_batch:
                 job = self._queue.popleft()
                 jobs.append(job)
-                count += len(job.entries or ())
+                count += job.count
             return jobs, self._closing and not self._queue
 
     def _run(self) -> None:
@@ -292,11 +306,11 @@ class AuditLog:
         next_checkpoint = self._clock.monotonic() + self._interval
         while True:
             jobs, finished = self._take(next_checkpoint)
-            appends = [job for job in jobs if job.entries is not None]
+            appends = [job for job in jobs if job.is_append]
             if appends:
                 self._commit_appends(appends)
             for job in jobs:
-                if job.entries is None:
+                if not job.is_append:
                     self._run_checkpoint_job(job)
             if finished or self._clock.monotonic() >= next_checkpoint:
                 self._periodic_checkpoint()
@@ -304,21 +318,35 @@ class AuditLog:
             if finished:
                 return
 
+    def _prepared(self, jobs: list[_Job]) -> list[tuple[_Job, list[_Prepared]]]:
+        """Prepare every job's leaves; a job that cannot be prepared fails alone."""
+        ready = []
+        for job in jobs:
+            try:
+                leaves = job.prepared if job.prepared is not None else self._prepare(job.events or ())
+            except AssayError as exc:
+                job.deliver(None, exc)
+            else:
+                ready.append((job, leaves))
+        return ready
+
     def _commit_appends(self, jobs: list[_Job]) -> None:
-        entries = [entry for job in jobs for entry in job.entries or ()]
+        ready = self._prepared(jobs)
+        entries = [entry for _, leaves in ready for entry in leaves]
+        if not entries:
+            return
         try:
             first = self._write(entries)
         except Exception as exc:  # noqa: BLE001 - every waiting caller must hear about it
             self._builder = None
             error = _as_ledger_error(exc, f"could not record {len(entries)} audit event(s)")
-            for job in jobs:
+            for job, _ in ready:
                 job.deliver(None, error)
             return
         position = first
-        for job in jobs:
-            count = len(job.entries or ())
-            job.deliver(list(range(position, position + count)), None)
-            position += count
+        for job, leaves in ready:
+            job.deliver(list(range(position, position + len(leaves))), None)
+            position += len(leaves)
 
     def _run_checkpoint_job(self, job: _Job) -> None:
         try:
@@ -540,6 +568,11 @@ class AuditLog:
                 .order_by(LedgerEntry.idx)
             ).scalars().all()
         return list(rows)
+
+
+def _require_event(event: object, position: int) -> None:
+    if not isinstance(event, Event):
+        raise UsageError(f"item {position} is a {type(event).__name__}, not an Event")
 
 
 def _signed(row: LedgerCheckpoint) -> SignedCheckpoint:

@@ -135,13 +135,39 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
 
 
-def _loop_deliver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> Deliver:
-    def deliver(result: Any, error: BaseException | None) -> None:
-        # A closed loop means nobody is waiting any more.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(_settle, future, result, error)
+class _LoopDeliver:
+    """Resolves an asyncio future; the sequencer batches these per event loop."""
 
-    return deliver
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
+        self.loop = loop
+        self.future = future
+
+    def __call__(self, result: Any, error: BaseException | None) -> None:
+        _deliver_to_loop(self.loop, [(self.future, result, error)])
+
+
+def _settle_all(items: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, result, error in items:
+        _settle(future, result, error)
+
+
+def _deliver_to_loop(
+    loop: asyncio.AbstractEventLoop, items: list[tuple[asyncio.Future[Any], Any, BaseException | None]]
+) -> None:
+    # One wake-up per loop and batch, not per event. A closed loop means nobody waits any more.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(_settle_all, items)
+
+
+def _deliver_results(outcomes: list[tuple[Deliver, Any, BaseException | None]]) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
+    for deliver, result, error in outcomes:
+        if isinstance(deliver, _LoopDeliver):
+            by_loop.setdefault(deliver.loop, []).append((deliver.future, result, error))
+        else:
+            deliver(result, error)
+    for loop, items in by_loop.items():
+        _deliver_to_loop(loop, items)
 
 
 class AuditLog:
@@ -246,7 +272,7 @@ class AuditLog:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[int]] = loop.create_future()
         _require_event(event, 0)
-        self._submit(_Job([event], _loop_deliver(loop, future)))
+        self._submit(_Job([event], _LoopDeliver(loop, future)))
         indices = await future
         return indices[0]
 
@@ -340,13 +366,14 @@ class AuditLog:
         except Exception as exc:  # noqa: BLE001 - every waiting caller must hear about it
             self._builder = None
             error = _as_ledger_error(exc, f"could not record {len(entries)} audit event(s)")
-            for job, _ in ready:
-                job.deliver(None, error)
+            _deliver_results([(job.deliver, None, error) for job, _ in ready])
             return
+        outcomes: list[tuple[Deliver, Any, BaseException | None]] = []
         position = first
         for job, leaves in ready:
-            job.deliver(list(range(position, position + len(leaves))), None)
+            outcomes.append((job.deliver, list(range(position, position + len(leaves))), None))
             position += len(leaves)
+        _deliver_results(outcomes)
 
     def _run_checkpoint_job(self, job: _Job) -> None:
         try:

@@ -91,15 +91,6 @@ def _time_text(raw: object) -> str:
     return seconds.replace(" ", "T") + (f".{fraction}" if fraction else "") + "Z"
 
 
-def _columns_agree(idx: int, leaf: bytes, columns: tuple[str, str | None, str, object]) -> None:
-    """Fast path: canonical JSON puts actor first and tenant, time, type last."""
-    event_type, tenant, actor, when = columns
-    text = _time_text(when)
-    if leaf.startswith(_head(actor)) and leaf.endswith(_tail(tenant, text, event_type)):
-        return
-    _check_columns(idx, leaf, (event_type, tenant, actor, text))
-
-
 class _Walk:
     """State of one pass over the entries."""
 
@@ -111,17 +102,6 @@ class _Walk:
         self.pending: list[bytes] = []
         if 0 in checkpoint_sizes:
             self.roots[0] = EMPTY_ROOT
-
-    def add(self, idx: int, leaf: bytes, stored_hash: bytes) -> None:
-        expected = self.builder.size + len(self.pending)
-        if idx != expected:
-            raise _fail(f"entry {expected}", f"is missing (the next stored entry is {idx})")
-        digest = _sha256(b"\x00" + leaf).digest()
-        if stored_hash != digest:
-            raise _fail(f"entry {idx}", "the stored leaf_hash does not match the leaf bytes")
-        self.pending.append(digest)
-        if (idx + 1) % TILE_WIDTH == 0 or idx + 1 in self.wanted:
-            self.flush()
 
     def flush(self) -> None:
         """Compare the pending leaf hashes with their level-0 tile, then grow the tree."""
@@ -194,14 +174,30 @@ def _stream(conn: Connection, walk: _Walk, progress: Progress | None) -> None:
     try:
         cursor.execute(_SELECT)
         while chunk := cursor.fetchmany(_CHUNK):
-            for idx, raw_leaf, stored_hash, event_type, tenant, actor, when in chunk:
-                leaf = bytes(raw_leaf)
-                walk.add(idx, leaf, bytes(stored_hash))
-                _columns_agree(idx, leaf, (event_type, tenant, actor, when))
+            _check_chunk(walk, chunk)
             if progress is not None:
                 progress(len(chunk))
     finally:
         cursor.close()
+
+
+def _check_chunk(walk: _Walk, chunk: list[tuple[Any, ...]]) -> None:
+    """Per entry: position, leaf hash, columns; per tile: the stored tile (see _Walk.flush)."""
+    sha, head, tail, time_text, wanted = _sha256, _head, _tail, _time_text, walk.wanted
+    for idx, raw_leaf, stored_hash, event_type, tenant, actor, when in chunk:
+        leaf = raw_leaf if type(raw_leaf) is bytes else bytes(raw_leaf)
+        expected = walk.builder.size + len(walk.pending)
+        if idx != expected:
+            raise _fail(f"entry {expected}", f"is missing (the next stored entry is {idx})")
+        digest = sha(b"\x00" + leaf).digest()
+        if stored_hash != digest:
+            raise _fail(f"entry {idx}", "the stored leaf_hash does not match the leaf bytes")
+        walk.pending.append(digest)
+        text = time_text(when)
+        if not (leaf.startswith(head(actor)) and leaf.endswith(tail(tenant, text, event_type))):
+            _check_columns(idx, leaf, (event_type, tenant, actor, text))
+        if (idx + 1) % TILE_WIDTH == 0 or idx + 1 in wanted:
+            walk.flush()
 
 
 @dataclass(frozen=True)

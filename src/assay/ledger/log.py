@@ -88,6 +88,9 @@ _INSERT_ENTRY = (
 )
 
 
+_COPY_ENTRIES = (
+    "COPY ledger_entries (idx, event_type, tenant, actor, event_time, leaf, leaf_hash) FROM STDIN"
+)
 _SQLITE_ROWS = 128  # 7 columns x 128 rows stays under SQLite's oldest 999-parameter limit
 
 
@@ -435,10 +438,16 @@ class AuditLog:
     def _insert_entries(self, conn: Connection, first: int, entries: list[_Prepared]) -> None:
         """The hot path, in plain DB-API calls.
 
-        PostgreSQL: one ``executemany``. SQLite: multi-row statements, one call (and one
+        PostgreSQL: one ``COPY`` in the transaction. SQLite: multi-row statements, one call (and one
         GIL release) per 128 rows, with the timestamp in the exact text form SQLAlchemy's
         DateTime writes, so ORM reads agree.
         """
+        if self._db.is_postgres:
+            raw: Any = conn.connection.dbapi_connection
+            with raw.cursor() as cursor, cursor.copy(_COPY_ENTRIES) as copy:
+                for i, e in enumerate(entries, start=first):
+                    copy.write_row(e.values(i, e.event_time))
+            return
         if not self._db.is_sqlite:
             rows = [e.values(first + i, e.event_time) for i, e in enumerate(entries)]
             conn.exec_driver_sql(_INSERT_ENTRY, rows)

@@ -8,11 +8,12 @@ the newest data.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from assay.ledger.merkle import HASH_SIZE, NodeReader, node_hash
+from assay.ledger.merkle import HASH_SIZE, NodeReader
 
 __all__ = [
     "TILE_HEIGHT",
@@ -149,10 +150,11 @@ def parse_bundle(data: bytes) -> list[bytes]:
 
 def _tile_levels(hashes: Sequence[bytes]) -> list[list[bytes]]:
     """Every complete level of the subtree a tile spans, bottom first."""
+    sha = hashlib.sha256  # inlined node_hash: this loop is most of the tree's hashing
     levels = [list(hashes)]
     while len(levels[-1]) > 1:
         below = levels[-1]
-        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+        levels.append([sha(b"\x01" + below[i] + below[i + 1]).digest() for i in range(0, len(below) - 1, 2)])
     return levels
 
 

@@ -1,9 +1,10 @@
 """AuditLog: group-committed durable appends, tiles, proofs and signed checkpoints.
 
-One sequencer thread per process owns writing. Callers hand it prepared leaves
-and wait; it takes everything queued (up to ``max_batch`` entries) into one
-transaction, so many concurrent appends share one commit and one fsync, and each
-caller learns its index only after that commit returned. Inside the transaction
+One sequencer thread per process owns writing. Callers hand it validated events
+and wait; it takes everything queued (up to ``max_batch`` entries), turns them
+into leaves and writes them in one transaction, so many concurrent appends share
+one commit and one fsync, and each caller learns its index only after that
+commit returned. Inside the transaction
 the sequencer takes the log's write lock (``BEGIN IMMEDIATE`` on SQLite, a
 transaction-scoped advisory lock on PostgreSQL), re-reads the size, and reloads
 its in-memory right edge of the tree if another process appended meanwhile; so

@@ -14,21 +14,29 @@ several processes share one ordered log without gaps or duplicates.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Table, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, func, select
 
 from assay.clock import Clock, SystemClock
 from assay.errors import AssayError, ConfigError, LedgerError, NotFoundError, UsageError
+from assay.ledger._delivery import Deliver, LoopDeliver, deliver_results, future_deliver
+from assay.ledger._storage import (
+    CHECKPOINTS,
+    Prepared,
+    insert_entries,
+    load_builder,
+    lock,
+    stored_size,
+    upsert_tiles,
+)
 from assay.ledger.events import MAX_LEAF_BYTES, Event
 from assay.ledger.merkle import (
     NodeReader,
@@ -40,7 +48,7 @@ from assay.ledger.merkle import (
 from assay.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerTile
 from assay.ledger.note import Checkpoint, Signer
 from assay.ledger.proof import format_tlog_proof
-from assay.ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileBuilder, TileCache, TileError
+from assay.ledger.tiles import TILE_WIDTH, TileBuilder, TileCache, TileError
 from assay.secrets import LEDGER_KEY, read_secret
 from assay.store.db import Database
 
@@ -49,12 +57,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AuditLog", "SignedCheckpoint", "ledger_origin"]
 
-#: Constant key of the PostgreSQL advisory lock that makes one sequencer at a time.
-ADVISORY_LOCK_KEY = 0x4C454447_45520001
-_SQLITE_CACHE_KIB = 64 * 1024
-_ENTRIES: Table = LedgerEntry.__table__  # type: ignore[assignment]
-_TILES: Table = LedgerTile.__table__  # type: ignore[assignment]
-_CHECKPOINTS: Table = LedgerCheckpoint.__table__  # type: ignore[assignment]
 
 
 def ledger_origin(instance_id: str) -> str:
@@ -70,56 +72,13 @@ class SignedCheckpoint:
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    leaf: bytes
-    leaf_hash: bytes
-    event_type: str
-    tenant: str | None
-    actor: str
-    event_time: datetime
-
-    def values(self, idx: int, when: object) -> tuple[object, ...]:
-        return (idx, self.event_type, self.tenant, self.actor, when, self.leaf, self.leaf_hash)
-
-
-_INSERT_ENTRY = (
-    "INSERT INTO ledger_entries (idx, event_type, tenant, actor, event_time, leaf, leaf_hash) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s)"
-)
-
-
-_COPY_ENTRIES = (
-    "COPY ledger_entries (idx, event_type, tenant, actor, event_time, leaf, leaf_hash) FROM STDIN"
-)
-_SQLITE_ROWS = 128  # 7 columns x 128 rows stays under SQLite's oldest 999-parameter limit
-
-
-@functools.lru_cache(maxsize=_SQLITE_ROWS + 1)
-def _sqlite_insert(rows: int) -> str:
-    head = _INSERT_ENTRY.split(" VALUES ", maxsplit=1)[0]
-    return head + " VALUES " + ",".join(["(?,?,?,?,?,?,?)"] * rows)
-
-
-@functools.lru_cache(maxsize=4096)
-def _sqlite_time(value: datetime) -> str:
-    utc = value.astimezone(UTC)
-    return (
-        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d} "
-        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}"
-    )
-
-
-Deliver = Callable[[Any, BaseException | None], None]
-
-
 @dataclass
 class _Job:
     # Events are prepared by the sequencer (so callers and the event loop do no CPU work);
     # prepared leaves come from the conformance path. None on both: a checkpoint request.
     events: Sequence[Event] | None
     deliver: Deliver
-    prepared: list[_Prepared] | None = None
+    prepared: list[Prepared] | None = None
 
     @property
     def is_append(self) -> bool:
@@ -130,58 +89,6 @@ class _Job:
         return len(self.events or self.prepared or ())
 
 
-def _future_deliver(future: Future[Any]) -> Deliver:
-    def deliver(result: Any, error: BaseException | None) -> None:
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
-
-    return deliver
-
-
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
-
-
-class _LoopDeliver:
-    """Resolves an asyncio future; the sequencer batches these per event loop."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
-        self.loop = loop
-        self.future = future
-
-    def __call__(self, result: Any, error: BaseException | None) -> None:
-        _deliver_to_loop(self.loop, [(self.future, result, error)])
-
-
-def _settle_all(items: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
-    for future, result, error in items:
-        _settle(future, result, error)
-
-
-def _deliver_to_loop(
-    loop: asyncio.AbstractEventLoop, items: list[tuple[asyncio.Future[Any], Any, BaseException | None]]
-) -> None:
-    # One wake-up per loop and batch, not per event. A closed loop means nobody waits any more.
-    with contextlib.suppress(RuntimeError):
-        loop.call_soon_threadsafe(_settle_all, items)
-
-
-def _deliver_results(outcomes: list[tuple[Deliver, Any, BaseException | None]]) -> None:
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
-    for deliver, result, error in outcomes:
-        if isinstance(deliver, _LoopDeliver):
-            by_loop.setdefault(deliver.loop, []).append((deliver.future, result, error))
-        else:
-            deliver(result, error)
-    for loop, items in by_loop.items():
-        _deliver_to_loop(loop, items)
 
 
 class AuditLog:
@@ -239,7 +146,7 @@ class AuditLog:
 
     # -- appending --------------------------------------------------------------
 
-    def _prepare(self, events: Sequence[Event]) -> list[_Prepared]:
+    def _prepare(self, events: Sequence[Event]) -> list[Prepared]:
         now = self._clock.now()
         prepared = []
         for position, event in enumerate(events):
@@ -250,7 +157,7 @@ class AuditLog:
                     f"event {position} is {len(leaf)} bytes as canonical JSON; the limit is {MAX_LEAF_BYTES}",
                     hint="Record ids and hashes, not content.",
                 )
-            prepared.append(_Prepared(leaf, leaf_hash(leaf), event.type, event.tenant, event.actor, when))
+            prepared.append(Prepared(leaf, leaf_hash(leaf), event.type, event.tenant, event.actor, when))
         return prepared
 
     def _submit(self, job: _Job) -> None:
@@ -260,9 +167,9 @@ class AuditLog:
             self._queue.append(job)
             self._cond.notify()
 
-    def _wait(self, events: Sequence[Event] | None, prepared: list[_Prepared] | None = None) -> Any:
+    def _wait(self, events: Sequence[Event] | None, prepared: list[Prepared] | None = None) -> Any:
         future: Future[Any] = Future()
-        self._submit(_Job(events, _future_deliver(future), prepared))
+        self._submit(_Job(events, future_deliver(future), prepared))
         return future.result()
 
     def append(self, event: Event) -> int:
@@ -286,13 +193,13 @@ class AuditLog:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[int]] = loop.create_future()
         _require_event(event, 0)
-        self._submit(_Job([event], _LoopDeliver(loop, future)))
+        self._submit(_Job([event], LoopDeliver(loop, future)))
         indices = await future
         return indices[0]
 
     def _append_raw(self, leaves: Sequence[bytes], when: datetime) -> list[int]:
         """Append arbitrary leaf data (conformance tests against other logs' vectors)."""
-        prepared = [_Prepared(leaf, leaf_hash(leaf), "raw.leaf", None, "system", when) for leaf in leaves]
+        prepared = [Prepared(leaf, leaf_hash(leaf), "raw.leaf", None, "system", when) for leaf in leaves]
         indices: list[int] = self._wait(None, prepared)
         return indices
 
@@ -358,7 +265,7 @@ class AuditLog:
             if finished:
                 return
 
-    def _prepared(self, jobs: list[_Job]) -> list[tuple[_Job, list[_Prepared]]]:
+    def _prepared(self, jobs: list[_Job]) -> list[tuple[_Job, list[Prepared]]]:
         """Prepare every job's leaves; a job that cannot be prepared fails alone."""
         ready = []
         for job in jobs:
@@ -380,14 +287,14 @@ class AuditLog:
         except Exception as exc:  # noqa: BLE001 - every waiting caller must hear about it
             self._builder = None
             error = _as_ledger_error(exc, f"could not record {len(entries)} audit event(s)")
-            _deliver_results([(job.deliver, None, error) for job, _ in ready])
+            deliver_results([(job.deliver, None, error) for job, _ in ready])
             return
         outcomes: list[tuple[Deliver, Any, BaseException | None]] = []
         position = first
         for job, leaves in ready:
             outcomes.append((job.deliver, list(range(position, position + len(leaves))), None))
             position += len(leaves)
-        _deliver_results(outcomes)
+        deliver_results(outcomes)
 
     def _run_checkpoint_job(self, job: _Job) -> None:
         try:
@@ -406,80 +313,31 @@ class AuditLog:
 
     # -- storage (sequencer thread only) -------------------------------------------
 
-    def _lock(self, conn: Connection) -> None:
-        if self._db.is_sqlite:
-            # A bigger page cache keeps the three secondary indexes' hot pages in memory
-            # as the log grows (SQLite's default is 2 MiB per connection).
-            conn.exec_driver_sql(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB}")
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        elif self._db.is_postgres:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-
     def _sync(self, conn: Connection) -> TileBuilder:
-        size = int(conn.execute(select(func.coalesce(func.max(_ENTRIES.c.idx) + 1, 0))).scalar_one())
+        """The right edge of the tree at the stored size (reloaded if another process appended)."""
+        size = stored_size(conn)
         builder = self._builder
         if builder is None or builder.size != size:
-            builder = _load_builder(conn, size)
+            builder = load_builder(conn, size)
             self._builder = builder
         return builder
 
-    def _write(self, entries: list[_Prepared]) -> int:
+    def _write(self, entries: list[Prepared]) -> int:
         with self._db.engine.connect() as conn:
-            self._lock(conn)
+            lock(self._db, conn)
             builder = self._sync(conn)
             first = builder.size
-            self._insert_entries(conn, first, entries)
+            insert_entries(self._db, conn, first, entries)
             builder.extend([entry.leaf_hash for entry in entries])
             full, partial = builder.drain()
-            self._upsert_tiles(conn, full + partial)
+            upsert_tiles(self._db, conn, full + partial)
             conn.commit()
         self._known_size = max(self._known_size, builder.size)
         return first
 
-    def _insert_entries(self, conn: Connection, first: int, entries: list[_Prepared]) -> None:
-        """The hot path, in plain DB-API calls.
-
-        PostgreSQL: one ``COPY`` in the transaction. SQLite: multi-row statements, one call (and one
-        GIL release) per 128 rows, with the timestamp in the exact text form SQLAlchemy's
-        DateTime writes, so ORM reads agree.
-        """
-        if self._db.is_postgres:
-            raw: Any = conn.connection.dbapi_connection
-            with raw.cursor() as cursor, cursor.copy(_COPY_ENTRIES) as copy:
-                for i, e in enumerate(entries, start=first):
-                    copy.write_row(e.values(i, e.event_time))
-            return
-        if not self._db.is_sqlite:
-            rows = [e.values(first + i, e.event_time) for i, e in enumerate(entries)]
-            conn.exec_driver_sql(_INSERT_ENTRY, rows)
-            return
-        for start in range(0, len(entries), _SQLITE_ROWS):
-            chunk = entries[start : start + _SQLITE_ROWS]
-            params = [
-                value
-                for i, e in enumerate(chunk, start=first + start)
-                for value in e.values(i, _sqlite_time(e.event_time))
-            ]
-            conn.exec_driver_sql(_sqlite_insert(len(chunk)), tuple(params))
-
-    def _upsert_tiles(self, conn: Connection, tiles: list[tuple[int, int, bytes]]) -> None:
-        if not tiles:
-            return
-        dialect = postgresql if self._db.is_postgres else sqlite
-        stmt = dialect.insert(_TILES)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[_TILES.c.level, _TILES.c.tile_index],
-            set_={"width": stmt.excluded.width, "hashes": stmt.excluded.hashes},
-        )
-        rows = [
-            {"level": level, "tile_index": index, "width": len(data) // 32, "hashes": data}
-            for level, index, data in tiles
-        ]
-        conn.execute(stmt, rows)
-
     def _checkpoint(self, *, force: bool) -> SignedCheckpoint | None:
         with self._db.engine.connect() as conn:
-            self._lock(conn)
+            lock(self._db, conn)
             builder = self._sync(conn)
             last = conn.execute(select(func.max(LedgerCheckpoint.size))).scalar()
             if last is not None and last >= builder.size:
@@ -492,7 +350,7 @@ class AuditLog:
             note = self._signer.sign(Checkpoint(self.origin, builder.size, root).text)
             signed = SignedCheckpoint(builder.size, root, note, self._clock.now())
             conn.execute(
-                _CHECKPOINTS.insert(),
+                CHECKPOINTS.insert(),
                 {"size": signed.size, "root_hash": root, "note": note, "created_at": signed.created_at},
             )
             conn.commit()
@@ -517,7 +375,7 @@ class AuditLog:
             )
         return row.hashes
 
-    @contextlib.contextmanager
+    @contextmanager
     def _tiles(self) -> Iterator[NodeReader]:
         """The tile cache as a node reader, held for one whole proof."""
         with self._cache_lock:
@@ -636,29 +494,6 @@ def _require_event(event: object, position: int) -> None:
 
 def _signed(row: LedgerCheckpoint) -> SignedCheckpoint:
     return SignedCheckpoint(row.size, row.root_hash, row.note, row.created_at)
-
-
-def _load_builder(conn: Connection, size: int) -> TileBuilder:
-    """Rebuild the right edge (the partial tiles) of a tree of ``size`` from storage."""
-    builder = TileBuilder(size=size)
-    level = 0
-    while size >> (TILE_HEIGHT * level):
-        count = size >> (TILE_HEIGHT * level)
-        width, index = count % TILE_WIDTH, count // TILE_WIDTH
-        data = b""
-        if width:
-            row = conn.execute(
-                select(_TILES.c.hashes).where(_TILES.c.level == level, _TILES.c.tile_index == index)
-            ).scalar()
-            if row is None or len(row) < width * 32:
-                raise LedgerError(
-                    f"ledger tile {level}/{index} is missing or shorter than the log needs",
-                    hint="Run `assay ledger verify`; the database may have been altered.",
-                )
-            data = bytes(row[: width * 32])
-        builder.partial.append(bytearray(data))
-        level += 1
-    return builder
 
 
 def _as_ledger_error(exc: BaseException, what: str) -> AssayError:

@@ -113,14 +113,24 @@ def test_cache_is_bounded_by_count(
     assert len(bounded._cache) <= 2
 
 
-def test_expired_cache_entries_are_reloaded(
+def test_expired_cache_entries_are_swept_and_reloaded(
     instance: Instance, audit: RecordingAudit, tenants: TenantStore
 ) -> None:
     short = Keyring.open(instance, audit, cache_ttl_s=0.0)
     tenants.create("acme", "cli:alice")
     envelope = short.encrypt("acme", "k", "r", PLAIN)
+    assert short.sweep() >= 1
+    assert short._cache == {} and short._active == {}
     assert short.decrypt("acme", "k", "r", envelope) == PLAIN
-    assert short.encrypt("acme", "k", "r2", PLAIN)[8:24] == envelope[8:24]
+    assert short.encrypt("acme", "k", "r2", PLAIN)[8:24] == envelope[8:24]  # same key adopted
+
+
+def test_empty_record_ids_are_refused(tenants: TenantStore, keyring: Keyring) -> None:
+    tenants.create("acme", "cli:alice")
+    with pytest.raises(CryptoError, match="record id"):
+        keyring.encrypt("acme", "k", "", PLAIN)
+    with pytest.raises(CryptoError, match="record kind"):
+        keyring.encrypt("acme", "", "r", PLAIN)
 
 
 def test_rotating_an_erased_tenant_is_refused(tenants: TenantStore, keyring: Keyring) -> None:

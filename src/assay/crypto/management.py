@@ -16,7 +16,13 @@ from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.orm import Session
 
 from assay.crypto import _audit
-from assay.crypto.keyring import PURPOSE_DATA, PURPOSE_DERIVE, KeyVersionInfo, erased_message
+from assay.crypto.keyring import (
+    PURPOSE_DATA,
+    PURPOSE_DERIVE,
+    KeyVersionInfo,
+    erased_message,
+    slot_parts,
+)
 from assay.crypto.models import DataKeyRow, KekRow, TenantRow, TranscriptRow
 from assay.errors import CryptoError, ErasedError, NotFoundError, UsageError
 
@@ -180,7 +186,7 @@ def _switch_primary(keyring: Keyring, tenant: str, previous: int, key_ref: str) 
 
 def _drop_active(keyring: Keyring, tenant: str) -> None:
     with keyring._lock:
-        for slot in [s for s in keyring._active if s[0] == tenant]:
+        for slot in [s for s in keyring._active if slot_parts(s)[0] == tenant]:
             del keyring._active[slot]
 
 

@@ -207,7 +207,11 @@ def run_retention(
                 actor=RETENTION_ACTOR,
                 tenant=tenant,
                 object_ids={"tenant": tenant},
-                attributes={"count": len(ids), "transcript_ids": ids, "before": format_rfc3339(now)},
+                attributes={
+                    "count": len(ids),
+                    "transcript_ids": ids,
+                    "before": format_rfc3339(now),
+                },
             )
             with instance.db.session() as session:
                 session.execute(

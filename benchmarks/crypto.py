@@ -53,9 +53,11 @@ def _raw_op(payload: bytes, batch: int) -> Any:
     aead = AESGCM(AESGCM.generate_key(bit_length=256))
     aad = os.urandom(24 + 4 * 3 + len("bench") + len("transcript") + len("record-000001"))
 
+    urandom = os.urandom
+
     def op() -> int:
         for _ in range(batch):
-            nonce = os.urandom(12)
+            nonce = urandom(12)
             sealed = aead.encrypt(nonce, payload, aad)
             aead.decrypt(nonce, sealed, aad)
         return batch

@@ -346,10 +346,19 @@ def _shred(session: Session, keyring: Keyring, *conditions: ColumnElement[bool])
 
 
 def _checkpoint(keyring: Keyring) -> None:
-    """Fold the WAL into the database file and truncate it, so old pages leave the WAL."""
-    if keyring.instance.db.is_sqlite:
-        with keyring.instance.db.engine.connect() as conn:
+    """Push shredded key bytes out of the places that keep old versions.
+
+    SQLite: fold the WAL into the (secure-deleted) database file and truncate it.
+    PostgreSQL: VACUUM the key table so the dead tuple versions become free space.
+    """
+    db = keyring.instance.db
+    with db.engine.connect() as conn:
+        if db.is_sqlite:
             conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        elif db.is_postgres:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+                text("VACUUM crypto_data_keys, crypto_keks, crypto_local_keks")
+            )
 
 
 def erase_tenant(keyring: Keyring, tenant: str, actor: str) -> dict[str, int]:

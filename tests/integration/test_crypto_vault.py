@@ -174,3 +174,20 @@ def test_retention_scheduler_runs_and_stops(
     assert scheduler.runs == 1
     assert vault.list("acme") == []
     assert len(audit.of_type("retention.deleted")) == 1
+
+
+def test_scheduler_opens_and_closes_its_own_ledger(instance: Instance) -> None:
+    import time
+
+    from assay.crypto import start_retention_scheduler
+
+    scheduler = start_retention_scheduler(instance, 3600.0)
+    try:
+        for _ in range(600):
+            if scheduler.runs:
+                break
+            time.sleep(0.05)
+    finally:
+        scheduler.stop()
+    assert scheduler.runs == 1
+    assert not scheduler._thread.is_alive()

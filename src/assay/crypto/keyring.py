@@ -182,7 +182,7 @@ class Keyring:
         audit: AuditSink,
         kms: KMS | None = None,
         *,
-        cache_ttl_s: float = 300.0,
+        cache_ttl_s: float = 60.0,
         cache_max_keys: int = 10_000,
         lease_size: int = DEFAULT_LEASE,
         nonce_budget: int = DEFAULT_NONCE_BUDGET,

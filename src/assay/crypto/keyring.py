@@ -228,7 +228,7 @@ class Keyring:
         if not record_id:  # decrypt needs no check: nothing is ever sealed under an empty id
             associated_data(key.header, tenant, kind, record_id)  # raises the clear error
         aad = prefix + record_id.encode()
-        return b"".join((key.header, nonce, key.aead.encrypt(nonce, plaintext, aad)))
+        return key.header + nonce + key.aead.encrypt(nonce, plaintext, aad)
 
     def decrypt(self, tenant: str, kind: str, record_id: str, envelope: bytes) -> bytes:
         """Open an envelope; :class:`ErasedError` if its key was shredded, else CryptoError."""

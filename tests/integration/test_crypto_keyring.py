@@ -142,3 +142,21 @@ def test_rotating_an_erased_tenant_is_refused(tenants: TenantStore, keyring: Key
         tenants.erase("acme", "cli:alice")
     with pytest.raises(UsageError, match="was erased on"):
         tenants.create("acme", "cli:alice")
+
+
+def test_database_failure_on_the_key_path_fails_closed(
+    instance: Instance, audit: RecordingAudit, tenants: TenantStore
+) -> None:
+    from sqlalchemy import text
+
+    from assay.errors import StoreError
+
+    tenants.create("acme", "cli:alice")
+    envelope = Keyring.open(instance, audit).encrypt("acme", "k", "r", PLAIN)
+    with instance.db.engine.begin() as conn:
+        conn.execute(text("DROP TABLE crypto_data_keys"))
+    cold = Keyring.open(instance, audit)
+    with pytest.raises(StoreError, match="could not prepare an encryption key"):
+        cold.encrypt("acme", "k", "r2", PLAIN)
+    with pytest.raises(StoreError, match="could not load a data key"):
+        cold.decrypt("acme", "k", "r", envelope)

@@ -18,6 +18,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from assay.crypto import _audit
 from assay.crypto._audit import AuditSink
@@ -37,7 +39,7 @@ from assay.crypto.envelope import (
 )
 from assay.crypto.kms import BACKENDS, KMS, open_kms
 from assay.crypto.models import DataKeyRow, KekRow, TenantRow
-from assay.errors import CryptoError, ErasedError, NotFoundError
+from assay.errors import CryptoError, ErasedError, NotFoundError, StoreError
 from assay.instance import Instance
 
 __all__ = ["DEFAULT_LEASE", "DEFAULT_NONCE_BUDGET", "KeyVersionInfo", "Keyring", "new_record_id"]
@@ -52,6 +54,18 @@ SWEEP_S = 1.0
 _urandom = os.urandom
 PURPOSE_DATA = "data"
 PURPOSE_DERIVE = "derive"
+
+
+@contextmanager
+def _store_errors(what: str) -> Iterator[None]:
+    """Database failures on the key path become a :class:`StoreError` (fail closed)."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StoreError(
+            f"could not {what}: the database failed ({type(exc).__name__})",
+            hint="Check the database with `assay doctor`; nothing was encrypted or returned.",
+        ) from exc
 
 
 def _b32(raw: bytes) -> str:
@@ -305,7 +319,7 @@ class Keyring:
     # ------------------------------------------------------------------ warm-up
 
     def _activate(self, slot: Slot) -> _Active:
-        with self._lock:
+        with self._lock, _store_errors("prepare an encryption key"):
             current = self._active.get(slot)
             if current is not None and current.take():
                 return current
@@ -397,7 +411,7 @@ class Keyring:
 
     def _load(self, key_id: bytes) -> _DataKey:
         """Fetch, unwrap (one KMS call) and cache a data key."""
-        with self.instance.db.session() as session:
+        with _store_errors("load a data key"), self.instance.db.session() as session:
             row = session.get(DataKeyRow, key_id.hex())
             kek = None if row is None else session.get(KekRow, (row.tenant, row.kek_version))
         if row is None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import ColumnElement, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from assay.crypto import _audit
@@ -51,6 +52,12 @@ def provision_tenant(keyring: Keyring, name: str, actor: str, retention_days: in
     key_ref = keyring.kms.create_key(name, 1)
     try:
         _insert_tenant(keyring, name, actor, retention_days, key_ref)
+    except IntegrityError as exc:  # created concurrently by someone else
+        keyring.kms.destroy_key(key_ref)
+        raise UsageError(
+            f"tenant {name!r} already exists",
+            hint="Choose another name; `assay tenants list` shows the taken ones.",
+        ) from exc
     except Exception:
         keyring.kms.destroy_key(key_ref)
         raise

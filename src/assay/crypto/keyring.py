@@ -190,6 +190,24 @@ class KeyVersionInfo:
 class Keyring:
     """Envelope encryption under per-tenant (and optionally per-subject) data keys."""
 
+    # Slots make the attribute reads on the hot path cheaper; __weakref__ lets the sweeper
+    # hold keyrings without keeping them alive.
+    __slots__ = (
+        "__weakref__",
+        "_active",
+        "_backends",
+        "_budget",
+        "_cache",
+        "_derived",
+        "_lease",
+        "_lock",
+        "_max_keys",
+        "_ttl",
+        "audit",
+        "instance",
+        "kms",
+    )
+
     def __init__(
         self,
         instance: Instance,

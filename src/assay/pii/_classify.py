@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from assay.pii import _validate as v
-from assay.pii._patterns import DIGIT_GROUP, INNER, SPOKEN_DIGITS, SPOKEN_WORD
+from assay.pii._patterns import DIGIT_GROUP, INNER, SPOKEN_DIGITS, SPOKEN_WORD, TOKEN, TOKEN_SYMBOLS
 from assay.pii.spans import Span
 
 
@@ -144,6 +144,11 @@ def _digits(match: re.Match[str], kind: str) -> Iterator[Candidate]:
         inner = INNER.match(source, group.start, groups[-1].end)
         if inner is not None and inner.lastgroup is not None:
             yield from _HANDLERS[inner.lastgroup](inner, inner.lastgroup)
+    end = groups[-1].end
+    if end < len(source) and source[end] in TOKEN_SYMBOLS:  # digits opening a credential
+        token = TOKEN.match(source, start)
+        if token is not None:
+            yield from _token(token, "token")
 
 
 def _spoken(match: re.Match[str], kind: str) -> Iterator[Candidate]:

@@ -48,6 +48,12 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}[A-Za-z0-9])?"
 _INNER = r"""(?<![.])(?P<ipv4>\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?!\.?\d)
 | (?P<date_num>(?:19|20)\d{2}-\d{2}-\d{2}|\d{1,2}(?P<dsep>[/.-])\d{1,2}(?P=dsep)(?:\d{4}|\d{2}))(?![\d])"""
 
+# A credential-like token; a zero-width look-ahead, so it never hides what starts inside it.
+_CREDENTIAL = (
+    r"(?<![+/.~!#$%^&*@-])(?=(?P<token>[A-Za-z0-9+/_.~!#$%^&*@-]{12,256}={0,2})(?![A-Za-z0-9+/_.~!#$%^&*@=-]))"
+)
+TOKEN_SYMBOLS = frozenset("+/_.~!#$%^&*@-=")
+
 _WORD_START = rf"""
   (?P<email>[A-Za-z0-9][A-Za-z0-9._%+-]{{0,63}}@{_LABEL}(?:\.{_LABEL}){{0,3}}\.[A-Za-z]{{2,24}})(?![A-Za-z0-9-])
 | (?P<anthropic>sk-ant-[a-z]{{2,8}}\d{{2}}-[A-Za-z0-9_-]{{20,}})
@@ -65,14 +71,14 @@ _WORD_START = rf"""
 | (?P<ipv6>[0-9A-Fa-f]{{1,4}}(?::[0-9A-Fa-f]{{0,4}}){{2,7}}(?:(?<=:)\d{{1,3}}(?:\.\d{{1,3}}){{3}})?)(?![\w:])
 | (?P<spoken_email>(?i:[a-z0-9][a-z0-9._-]{{0,30}}(?:[ \t](?:dot|underscore|dash|hyphen)[ \t][a-z0-9]{{1,20}}){{0,3}}[ \t]at[ \t][a-z0-9-]{{1,30}}(?:(?:[ \t]dot[ \t]|\.)[a-z0-9-]{{1,20}}){{0,2}}(?:[ \t]dot[ \t]|\.){_TLDS}))(?![A-Za-z0-9])
 | (?P<spoken>(?i:{_NUM_WORD}(?:(?:[ \t,.-]{{1,3}}|,?[ \t]{_FILLER},?[ \t])(?:{_NUM_WORD})){{2,}}))(?![A-Za-z])
-| (?P<num>\d(?:{_DIGIT_SEP}?\d)*)(?!\d)
-| (?<![+/.~!#$%^&*@-])(?=(?P<token>[A-Za-z0-9][A-Za-z0-9+/_.~!#$%^&*@-]{{11,255}}={{0,2}})(?![A-Za-z0-9+/_.~!#$%^&*@=-]))
+| (?P<num>\d(?:{_DIGIT_SEP}?\d)*)(?![\dA-Za-z])
+| {_CREDENTIAL}
 """
 
 _SYMBOL_START = rf"""
   (?P<placeholder>{PLACEHOLDER})
 | (?P<pem>-----BEGIN[A-Z0-9 ]{{0,40}}PRIVATE\ KEY-----(?:[A-Za-z0-9+/=\s:,-]*?-----END[A-Z0-9 ]{{0,40}}PRIVATE\ KEY-----|[A-Za-z0-9+/=\s]*))
-| (?<![\w+])(?P<num_sym>(?:\+|\()\d(?:{_DIGIT_SEP}?\d)*)(?!\d)
+| (?<![\w+])(?P<num_sym>(?:\+|\()\d(?:{_DIGIT_SEP}?\d)*)(?![\dA-Za-z])
 | (?<![\w:])(?P<ipv6_sym>::(?:[0-9A-Fa-f]{{1,4}}(?::[0-9A-Fa-f]{{1,4}}){{0,6}})?(?:(?<=:)\d{{1,3}}(?:\.\d{{1,3}}){{3}})?)(?![\w:])
 """
 
@@ -82,6 +88,7 @@ COMBINED = re.compile(
 )
 
 INNER = re.compile(_INNER, re.VERBOSE)
+TOKEN = re.compile(_CREDENTIAL)
 
 SPOKEN_DIGITS = {
     "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",

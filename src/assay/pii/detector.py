@@ -105,7 +105,7 @@ class Detector:
                     boundaries.append((candidate.start, candidate.end))
         fences = _Fences(boundaries, floor, len(text))
         scored = [c for c in (_with_context(c, text, fences) for c in raw) if c is not None]
-        extents = [(m.start(), _match_end(m)) for m in matches]
+        extents = [(m.start(), _match_end(m)) for m in matches] + boundaries
         return Scan(scored, extents, boundaries)
 
     def _ner_candidates(self, text: str) -> list[Candidate]:

@@ -7,7 +7,15 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from assay.pii import _validate as v
-from assay.pii._patterns import DIGIT_GROUP, INNER, SPOKEN_DIGITS, SPOKEN_WORD, TOKEN, TOKEN_SYMBOLS
+from assay.pii._patterns import (
+    DIGIT_GROUP,
+    INNER,
+    SPOKEN_DIGITS,
+    SPOKEN_LOCAL,
+    SPOKEN_WORD,
+    TOKEN,
+    TOKEN_SYMBOLS,
+)
 from assay.pii.spans import Span
 
 
@@ -87,8 +95,11 @@ def _email(match: re.Match[str], kind: str) -> Iterator[Candidate]:
 
 
 def _spoken_email(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+    """``at example dot com`` found; the local part is the words just before it."""
     start, end, _ = _group_span(match, kind)
-    yield Candidate(start, end, "EMAIL_ADDRESS", 0.75, "email.spoken", "")
+    local = SPOKEN_LOCAL.search(match.string, max(0, start - 120), start)
+    if local is not None:
+        yield Candidate(local.start(), end, "EMAIL_ADDRESS", 0.75, "email.spoken", "")
 
 
 def _iban(match: re.Match[str], kind: str) -> Iterator[Candidate]:
@@ -234,6 +245,9 @@ _HANDLERS: dict[str, _Handler] = {
     "jwt": _jwt,
     "token": _token,
     "email": _email,
+    "email_": _email,
+    "date_text_": _date_text,
+    "ipv6_": _ipv6,
     "spoken_email": _spoken_email,
     "iban": _iban,
     "ipv4": _ipv4,

@@ -37,7 +37,8 @@ PLACEHOLDER = (
 _NUM_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|double|triple)"
 _FILLER = r"(?:um|uh|er|erm|ah|hmm)"
 _TLDS = r"(?:com|net|org|edu|gov|io|co|uk|de|fr|us|ca|au|info|biz|me|ai|dev)"
-_MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+# Any capitalisation of a month's first three letters, then letters; the classifier checks the name.
+_MONTH = r"(?:[Jj][Aa][Nn]|[Ff][Ee][Bb]|[Mm][Aa][RrYy]|[Aa][Pp][Rr]|[Jj][Uu][NnLl]|[Aa][Uu][Gg]|[Ss][Ee][Pp]|[Oo][Cc][Tt]|[Nn][Oo][Vv]|[Dd][Ee][Cc])[A-Za-z]{0,6}"
 _DIGIT_SEP = (
     r"(?:[ \t]{0,2}[-./][ \t]{0,2}|[ \t]{1,3}|[ \t]?\([ \t]?|[ \t]?\)[ \t]?"
     rf"|,|,?[ \t]{_FILLER},?[ \t])"
@@ -54,25 +55,34 @@ _CREDENTIAL = (
 )
 TOKEN_SYMBOLS = frozenset("+/_.~!#$%^&*@-=")
 
-_WORD_START = rf"""
-  (?P<email>[A-Za-z0-9][A-Za-z0-9._%+-]{{0,63}}@{_LABEL}(?:\.{_LABEL}){{0,3}}\.[A-Za-z]{{2,24}})(?![A-Za-z0-9-])
-| (?P<anthropic>sk-ant-[a-z]{{2,8}}\d{{2}}-[A-Za-z0-9_-]{{20,}})
-| (?P<openai>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{{20,}})
-| (?P<stripe>[rs]k_(?:live|test)_[A-Za-z0-9]{{16,}})
-| (?P<github>gh[pousr]_[A-Za-z0-9]{{36,}}|github_pat_[A-Za-z0-9_]{{22,}})
-| (?P<slack>xox[abposr]-[A-Za-z0-9-]{{10,}})
-| (?P<slack_webhook>https://hooks\.slack\.com/services/[A-Za-z0-9/_-]{{20,}})
-| (?P<aws>(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA)[A-Z0-9]{{16}})(?![A-Za-z0-9])
-| (?P<google>AIza[0-9A-Za-z_-]{{35}})(?![A-Za-z0-9_-])
-| (?P<jwt>eyJ[A-Za-z0-9_-]{{5,200}}\.eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)?)
-| (?P<iban>[A-Z]{{2}}\d{{2}}(?:\ ?[A-Z0-9]{{4}}){{2,7}}(?:\ ?[A-Z0-9]{{1,3}})?)(?![A-Za-z0-9])
-| (?P<date_text>(?i:{_MONTH}\.?[ \t]\d{{1,2}}(?:st|nd|rd|th)?,?[ \t](?:19|20)\d{{2}}|\d{{1,2}}(?:st|nd|rd|th)?[ \t](?:of[ \t])?{_MONTH}\.?,?[ \t](?:19|20)\d{{2}}))(?!\d)
+# Alternatives are grouped by their first character so that most positions are
+# rejected by one character test instead of trying every alternative in turn.
+_DIGIT_START = rf"""
+  (?=[A-Za-z0-9._%+-]*+@)(?P<email>[A-Za-z0-9][A-Za-z0-9._%+-]{{0,63}}@{_LABEL}(?:\.{_LABEL}){{0,3}}\.[A-Za-z]{{2,24}})(?![A-Za-z0-9-])
+| (?P<date_text>\d{{1,2}}(?:st|nd|rd|th)?[ \t](?:of[ \t])?{_MONTH}\.?,?[ \t](?:19|20)\d{{2}})(?!\d)
 | {_INNER}
 | (?P<ipv6>[0-9A-Fa-f]{{1,4}}(?::[0-9A-Fa-f]{{0,4}}){{2,7}}(?:(?<=:)\d{{1,3}}(?:\.\d{{1,3}}){{3}})?)(?![\w:])
-| (?P<spoken_email>(?i:[a-z0-9][a-z0-9._-]{{0,30}}(?:[ \t](?:dot|underscore|dash|hyphen)[ \t][a-z0-9]{{1,20}}){{0,3}}[ \t]at[ \t][a-z0-9-]{{1,30}}(?:(?:[ \t]dot[ \t]|\.)[a-z0-9-]{{1,20}}){{0,2}}(?:[ \t]dot[ \t]|\.){_TLDS}))(?![A-Za-z0-9])
-| (?P<spoken>(?i:{_NUM_WORD}(?:(?:[ \t,.-]{{1,3}}|,?[ \t]{_FILLER},?[ \t])(?:{_NUM_WORD})){{2,}}))(?![A-Za-z])
 | (?P<num>\d(?:{_DIGIT_SEP}?\d)*)(?![\dA-Za-z])
-| {_CREDENTIAL}
+"""
+
+_LETTER_START = rf"""
+  (?=[A-Za-z0-9._%+-]*+@)(?P<email_>[A-Za-z0-9][A-Za-z0-9._%+-]{{0,63}}@{_LABEL}(?:\.{_LABEL}){{0,3}}\.[A-Za-z]{{2,24}})(?![A-Za-z0-9-])
+| (?=[srgxhAe])(?:
+    (?P<anthropic>sk-ant-[a-z]{{2,8}}\d{{2}}-[A-Za-z0-9_-]{{20,}})
+  | (?P<openai>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{{20,}})
+  | (?P<stripe>[rs]k_(?:live|test)_[A-Za-z0-9]{{16,}})
+  | (?P<github>gh[pousr]_[A-Za-z0-9]{{36,}}|github_pat_[A-Za-z0-9_]{{22,}})
+  | (?P<slack>xox[abposr]-[A-Za-z0-9-]{{10,}})
+  | (?P<slack_webhook>https://hooks\.slack\.com/services/[A-Za-z0-9/_-]{{20,}})
+  | (?P<aws>(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA)[A-Z0-9]{{16}})(?![A-Za-z0-9])
+  | (?P<google>AIza[0-9A-Za-z_-]{{35}})(?![A-Za-z0-9_-])
+  | (?P<jwt>eyJ[A-Za-z0-9_-]{{5,200}}\.eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)?)
+  )
+| (?P<iban>[A-Z]{{2}}\d{{2}}(?:\ ?[A-Z0-9]{{4}}){{2,7}}(?:\ ?[A-Z0-9]{{1,3}})?)(?![A-Za-z0-9])
+| (?=[JjFfMmAaSsOoNnDd])(?P<date_text_>{_MONTH}\.?[ \t]\d{{1,2}}(?:st|nd|rd|th)?,?[ \t](?:19|20)\d{{2}})(?!\d)
+| (?P<ipv6_>[0-9A-Fa-f]{{1,4}}(?::[0-9A-Fa-f]{{0,4}}){{2,7}}(?:(?<=:)\d{{1,3}}(?:\.\d{{1,3}}){{3}})?)(?![\w:])
+| (?P<spoken_email>at[ \t][a-z0-9-]{{1,30}}(?:(?:[ \t]dot[ \t]|\.)[a-z0-9-]{{1,20}}){{0,2}}(?:[ \t]dot[ \t]|\.){_TLDS})(?![A-Za-z0-9])
+| (?=[ZzOoTtFfSsEeNnDd][ehnwoiuhr][rvxgnoiue]?)(?P<spoken>(?i:{_NUM_WORD}(?:(?:[ \t,.-]{{1,3}}|,?[ \t]{_FILLER},?[ \t])(?:{_NUM_WORD})){{2,}}))(?![A-Za-z])
 """
 
 _SYMBOL_START = rf"""
@@ -83,7 +93,7 @@ _SYMBOL_START = rf"""
 """
 
 COMBINED = re.compile(
-    rf"(?:{_SYMBOL_START}|(?<![A-Za-z0-9_])(?:{_WORD_START}))",
+    rf"(?:(?=[\[<\-+(:])(?:{_SYMBOL_START})|(?<![A-Za-z0-9_])(?:(?=\d)(?:{_DIGIT_START})|(?=[A-Za-z])(?:{_LETTER_START})|{_CREDENTIAL}))",
     re.VERBOSE,
 )
 
@@ -95,6 +105,11 @@ SPOKEN_DIGITS = {
     "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
 }
 SPOKEN_WORD = re.compile(r"[A-Za-z]+")
+# The local part before a spelled-out "at example dot com".
+SPOKEN_LOCAL = re.compile(
+    r"(?<![A-Za-z0-9_])[A-Za-z0-9][A-Za-z0-9._-]{0,30}"
+    r"(?:[ \t](?:dot|underscore|dash|hyphen)[ \t][A-Za-z0-9]{1,20}){0,3}[ \t]\Z"
+)
 DIGIT_GROUP = re.compile(r"\d+")
 PLACEHOLDER_RE = re.compile(PLACEHOLDER)
 

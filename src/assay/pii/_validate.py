@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from collections import Counter
 from datetime import date
 
@@ -89,26 +90,43 @@ def ipv6_ok(text: str) -> bool:
     return True
 
 
+_metadata_loaded = False
+
+
+def preload_phone_metadata() -> None:
+    """Load every region's numbering plan now, not lazily inside a latency-sensitive call."""
+    global _metadata_loaded  # noqa: PLW0603 - one-time process-wide cache
+    if not _metadata_loaded:
+        phonenumbers.PhoneMetadata.load_all()
+        _metadata_loaded = True
+
+
 _NATIONAL_REGIONS = ("GB", "DE", "FR", "AU", "IN", "IT", "ES", "NL")
 
 
 def phone_ok(number: str, *, international: bool) -> bool:
     """A dialable number: ``+`` numbers by their country code, others as US or a 0-prefixed national number."""
-    regions: tuple[str | None, ...]
     if international:
-        regions = (None,)
-    elif number[0] == "0":
-        regions = _NATIONAL_REGIONS
-    else:
-        regions = ("US",)
-    for region in regions:
-        try:
-            parsed = phonenumbers.parse(number, region)
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_valid_number(parsed):
-            return True
-    return False
+        return _valid(number, None, None)
+    if number[0] == "0":
+        return any(_valid(number, region, region) for region in _NATIONAL_REGIONS)
+    national = number[1:] if len(number) == 11 else number
+    if not _NANP.fullmatch(national):  # cheap rejection before the full numbering plan
+        return False
+    return _valid(number, "US", "US") or _valid(number, "US", "CA")
+
+
+_NANP = re.compile(r"[2-9](?!11)\d\d[2-9](?!11)\d\d\d{4}")
+
+
+def _valid(number: str, region: str | None, check_region: str | None) -> bool:
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return False
+    if check_region is None:
+        return bool(phonenumbers.is_valid_number(parsed))
+    return bool(phonenumbers.is_valid_number_for_region(parsed, check_region))
 
 
 def shannon_entropy(text: str) -> float:

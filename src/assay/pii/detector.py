@@ -19,6 +19,7 @@ from assay.pii._patterns import (
     NEGATIVE_CONTEXT,
     POSITIVE_CONTEXT,
 )
+from assay.pii._validate import preload_phone_metadata
 from assay.pii.spans import NER_TYPES, STRUCTURED_TYPES, Span, entity_types
 
 __all__ = ["Detector", "NerBackend", "Scan"]
@@ -54,6 +55,8 @@ class Detector:
                 hint=f"Choose from: {', '.join(sorted(known))} (`assay pii types` lists them).",
             )
         self._enabled = frozenset(enabled)
+        if "PHONE_NUMBER" in enabled:
+            preload_phone_metadata()
         self._ner = ner_backend
         self._ner_types = frozenset(ner_backend.entity_types) & self._enabled if ner_backend else frozenset()
 

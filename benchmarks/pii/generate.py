@@ -11,6 +11,9 @@ each provider's published shape. Kinds:
 * ``call`` - contact-centre transcripts: speaker turns, spoken and spaced digits,
   fillers inside numbers, e-mails spelled out;
 * ``dev`` - secrets pasted by developers (env files, curl, JSON, PEM keys);
+* ``varied`` - formats and phrasings added after the detector was written, to keep
+  the set from only containing what it was tuned for (odd phone punctuation,
+  upper-case e-mails, two-digit years, IPs in URLs, ISBNs, emergency numbers);
 * ``negative`` - look-alikes that are not personal data (order numbers, versions,
   failed checksums, dates that are not birth dates, hashes).
 """
@@ -29,7 +32,7 @@ import phonenumbers
 
 SEED = 20261126
 OUT = Path(__file__).with_name("dataset.jsonl")
-COUNTS = {"chat": 900, "call": 700, "dev": 420, "negative": 400}
+COUNTS = {"chat": 900, "call": 700, "dev": 420, "negative": 400, "varied": 360}
 
 FIRST = ["James", "Maria", "Wei", "Aisha", "Olga", "Carlos", "Priya", "Tom", "Fatima", "Liam", "Yuki", "Noah",
          "Sofia", "Ahmed", "Emma", "Lucas", "Chloe", "Ivan", "Zara", "Mateo"]
@@ -347,9 +350,48 @@ def negative(rng: random.Random) -> Sample:
     return s.add(texts[choice]())
 
 
+def varied(rng: random.Random) -> Sample:
+    s = Sample()
+    d = us_phone_digits(rng)
+    choice = rng.randrange(16)
+    if choice == 0:
+        return s.add("ring me: ", (rng.choice([f"{d[:3]} {d[3:6]}{d[6:]}", f"+1.{d[:3]}.{d[3:6]}.{d[6:]}", f"1-{d[:3]}-{d[3:6]}-{d[6:]}", f"({d[:3]}){d[3:6]}-{d[6:]}"]), "PHONE_NUMBER"), " any time")
+    if choice == 1:
+        return s.add("Contact: ", (email(rng).upper() if rng.random() < 0.5 else email(rng).title(), "EMAIL_ADDRESS"))
+    if choice == 2:
+        y, m, dd = rng.randint(40, 99), rng.randint(1, 12), rng.randint(1, 28)
+        return s.add("I'm a Pisces, born ", (f"{m}/{dd}/{y}", "DATE_OF_BIRTH"), ".")
+    if choice == 3:
+        return s.add("see http://", (ipv4(rng), "IP_ADDRESS"), f":{rng.randint(1024, 65535)}/admin for the dashboard")
+    if choice == 4:
+        return s.add(f"ISBN 978-{rng.randint(0, 9)}-{rng.randint(10, 99)}-{rng.randint(100000, 999999)}-{rng.randint(0, 9)} is out of print; call 911 if urgent.")
+    if choice == 5:
+        return s.add("SSN#", (group(ssn_digits(rng), [3, 2, 4], "-"), "US_SSN"), " on file")
+    if choice == 6:
+        digits = card_digits(rng)
+        return s.add("cc no. ", (digits, "CREDIT_CARD"), f" cvv {rng.randint(100, 999)}")
+    if choice == 7:
+        return s.add("Customer: my number is ", (spoken(rng, d, [3, 3, 4]).replace(", ", "... "), "PHONE_NUMBER"), "\nAgent: got it")
+    if choice == 8:
+        return s.add(f"Room {rng.randint(100, 999)}, floor {rng.randint(1, 30)}, badge {rng.randint(10000, 99999)}.")
+    if choice == 9:
+        return s.add("birthday: ", (dob(rng), "DATE_OF_BIRTH"), "; anniversary: ", f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/{rng.randint(2000, 2020)}")
+    if choice == 10:
+        return s.add("ipv6 route via ", (f"fe80::{rng.randint(0, 0xffff):x}:{rng.randint(0, 0xffff):x}", "IP_ADDRESS"), " is down")
+    if choice == 11:
+        return s.add("set GITHUB_TOKEN to ", ("ghp_" + rand(rng, 36), "SECRET"), " and AWS key ", ("AKIA" + rand(rng, 16, string.ascii_uppercase + string.digits), "SECRET"))
+    if choice == 12:
+        return s.add("Payment from IBAN ", (iban(rng).lower() if rng.random() < 0.2 else iban(rng), "IBAN_CODE"), " received")
+    if choice == 13:
+        return s.add("Customer: it's ", (spoken(rng, card_digits(rng), [4, 4, 4, 4]).replace(", ", " ... "), "CREDIT_CARD"), "\nAgent: thanks")
+    if choice == 14:
+        return s.add(f"Pi is 3.14159, e is 2.71828 and the answer is {rng.randint(10, 99)}; build {rng.randint(1000, 9999)} passed.")
+    return s.add("postgres://app:", (keyword_secret(rng), "SECRET"), "@db.internal:5432/app is the connection string")
+
+
 def main() -> None:
     rng = random.Random(SEED)
-    makers = {"chat": chat, "call": call, "dev": dev, "negative": negative}
+    makers = {"chat": chat, "call": call, "dev": dev, "negative": negative, "varied": varied}
     rows = []
     for kind, count in COUNTS.items():
         for _ in range(count):

@@ -85,6 +85,8 @@ def test_ssn(text: str, expected: list[tuple[str, str]]) -> None:
         ("my number is four one five, five five five, two six seven one",
          [("PHONE_NUMBER", "four one five, five five five, two six seven one")]),
         ("the year 2024 had 365 days", []),
+        ("my number is four one five... five five five ... uh ... two six seven one",
+         [("PHONE_NUMBER", "four one five... five five five ... uh ... two six seven one")]),
     ],
 )
 def test_phone(text: str, expected: list[tuple[str, str]]) -> None:
@@ -98,6 +100,7 @@ def test_phone(text: str, expected: list[tuple[str, str]]) -> None:
         ("DE89370400440532013000", [("IBAN_CODE", "DE89370400440532013000")]),
         ("GB82 WEST 1234 5698 7654 32 THEN", [("IBAN_CODE", "GB82 WEST 1234 5698 7654 32")]),
         ("GB83 WEST 1234 5698 7654 32", []),
+        ("iban gb82 west 1234 5698 7654 32", [("IBAN_CODE", "gb82 west 1234 5698 7654 32")]),
     ],
 )
 def test_iban(text: str, expected: list[tuple[str, str]]) -> None:
@@ -132,6 +135,7 @@ def test_ip(text: str, expected: list[tuple[str, str]]) -> None:
         ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "secret.jwt"),
         ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----", "secret.pem_private_key"),
         ("password: Xk9#mP2$vL8qR4nZ", "secret.keyword_entropy"),
+        ("postgres://app:S3cr3t!pw@db.internal:5432/app", "secret.url_password"),
         ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "secret.keyword_entropy"),
     ],
 )

@@ -67,6 +67,11 @@ def _provider(match: re.Match[str], kind: str) -> Iterator[Candidate]:
     yield Candidate(start, end, "SECRET", 0.99, _PROVIDER_SECRETS[kind], "")
 
 
+def _url_password(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+    start, end, _ = _group_span(match, "password")
+    yield Candidate(start, end, "SECRET", 0.9, "secret.url_password", "")
+
+
 def _pem(match: re.Match[str], kind: str) -> Iterator[Candidate]:
     start, _end, text = _group_span(match, kind)
     yield Candidate(start, start + len(text.rstrip()), "SECRET", 1.0, "secret.pem_private_key", "")
@@ -97,18 +102,21 @@ def _email(match: re.Match[str], kind: str) -> Iterator[Candidate]:
 def _spoken_email(match: re.Match[str], kind: str) -> Iterator[Candidate]:
     """``at example dot com`` found; the local part is the words just before it."""
     start, end, _ = _group_span(match, kind)
-    local = SPOKEN_LOCAL.search(match.string, max(0, start - 120), start)
-    if local is not None:
+    # Every possible start of the local part: the longest wins unless it collides with
+    # another entity, and then a shorter one still covers the words next to "at".
+    position = max(0, start - 120)
+    while (local := SPOKEN_LOCAL.search(match.string, position, start)) is not None:
         yield Candidate(local.start(), end, "EMAIL_ADDRESS", 0.75, "email.spoken", "")
+        position = local.start() + 1
 
 
 def _iban(match: re.Match[str], kind: str) -> Iterator[Candidate]:
     start, _, text = _group_span(match, kind)
     # The pattern may run into a following upper-case word: retry without trailing groups.
-    pieces = list(re.finditer(r"[A-Z0-9]+", text))
+    pieces = list(re.finditer(r"[A-Za-z0-9]+", text))
     for last in range(len(pieces), 0, -1):
         candidate = text[: pieces[last - 1].end()]
-        compact = candidate.replace(" ", "")
+        compact = candidate.replace(" ", "").upper()
         if len(compact) >= 15 and v.iban_ok(compact):
             yield Candidate(start, start + len(candidate), "IBAN_CODE", 0.95, "iban", "")
             return
@@ -242,6 +250,7 @@ _Handler = Callable[[re.Match[str], str], Iterator[Candidate]]
 _HANDLERS: dict[str, _Handler] = {
     **dict.fromkeys(_PROVIDER_SECRETS, _provider),
     "pem": _pem,
+    "url_password": _url_password,
     "jwt": _jwt,
     "token": _token,
     "email": _email,

@@ -67,6 +67,7 @@ _DIGIT_START = rf"""
 
 _LETTER_START = rf"""
   (?=[A-Za-z0-9._%+-]*+@)(?P<email_>[A-Za-z0-9][A-Za-z0-9._%+-]{{0,63}}@{_LABEL}(?:\.{_LABEL}){{0,3}}\.[A-Za-z]{{2,24}})(?![A-Za-z0-9-])
+| (?=[a-z][a-z0-9+.-]{{0,19}}://[^\s:/@]{{1,64}}:)(?P<url_password>[a-z][a-z0-9+.-]{{0,19}}://[^\s:/@]{{1,64}}:(?P<password>[^\s@/]{{1,128}})@)
 | (?=[srgxhAe])(?:
     (?P<anthropic>sk-ant-[a-z]{{2,8}}\d{{2}}-[A-Za-z0-9_-]{{20,}})
   | (?P<openai>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{{20,}})
@@ -78,11 +79,11 @@ _LETTER_START = rf"""
   | (?P<google>AIza[0-9A-Za-z_-]{{35}})(?![A-Za-z0-9_-])
   | (?P<jwt>eyJ[A-Za-z0-9_-]{{5,200}}\.eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)?)
   )
-| (?P<iban>[A-Z]{{2}}\d{{2}}(?:\ ?[A-Z0-9]{{4}}){{2,7}}(?:\ ?[A-Z0-9]{{1,3}})?)(?![A-Za-z0-9])
+| (?P<iban>[A-Za-z]{{2}}\d{{2}}(?:\ ?[A-Za-z0-9]{{4}}){{2,7}}(?:\ ?[A-Za-z0-9]{{1,3}})?)(?![A-Za-z0-9])
 | (?=[JjFfMmAaSsOoNnDd])(?P<date_text_>{_MONTH}\.?[ \t]\d{{1,2}}(?:st|nd|rd|th)?,?[ \t](?:19|20)\d{{2}})(?!\d)
 | (?P<ipv6_>[0-9A-Fa-f]{{1,4}}(?::[0-9A-Fa-f]{{0,4}}){{2,7}}(?:(?<=:)\d{{1,3}}(?:\.\d{{1,3}}){{3}})?)(?![\w:])
 | (?P<spoken_email>at[ \t][a-z0-9-]{{1,30}}(?:(?:[ \t]dot[ \t]|\.)[a-z0-9-]{{1,20}}){{0,2}}(?:[ \t]dot[ \t]|\.){_TLDS})(?![A-Za-z0-9])
-| (?=[ZzOoTtFfSsEeNnDd][ehnwoiuhr][rvxgnoiue]?)(?P<spoken>(?i:{_NUM_WORD}(?:(?:[ \t,.-]{{1,3}}|,?[ \t]{_FILLER},?[ \t])(?:{_NUM_WORD})){{2,}}))(?![A-Za-z])
+| (?=[ZzOoTtFfSsEeNnDd][ehnwoiuhr][rvxgnoiue]?)(?P<spoken>(?i:{_NUM_WORD}(?:(?:[ \t,.-]{{1,5}}|[ \t,.]{{0,5}}[ \t]{_FILLER}[ \t,.]{{1,5}})(?:{_NUM_WORD})){{2,}}))(?![A-Za-z])
 """
 
 _SYMBOL_START = rf"""

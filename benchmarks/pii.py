@@ -127,6 +127,13 @@ def presidio_scores(samples: list[dict[str, Any]], peer: dict[str, Any]) -> dict
     return best
 
 
+def _subset_rate(samples: list[dict[str, Any]], peer: dict[str, Any], kind: str) -> float | None:
+    """Presidio's CPU-time MB/s over the samples of one kind."""
+    pairs = [(s, t) for s, t in zip(samples, peer["cpu_seconds"], strict=False) if s["kind"] == kind]
+    seconds = sum(t for _, t in pairs)
+    return sum(len(s["text"].encode()) for s, _ in pairs) / seconds / 1e6 if seconds else None
+
+
 def run(*, quick: bool) -> dict[str, object]:
     """Figures by CPU time (the machine is shared, so wall time mostly measures the scheduler);
     wall-clock figures are reported alongside."""
@@ -139,6 +146,9 @@ def run(*, quick: bool) -> dict[str, object]:
     mb_cpu, mb_wall = assay_throughput(peer_texts, 0.5 if quick else 3.0)
     p99_cpu, p99_wall = p99_ms(texts, 500 if quick else 3000)
     presidio_cpu = peer["mb_per_s_cpu"] if peer else None
+    prose = [s["text"] for s in samples[: len(peer_texts)] if s["kind"] == "prose"]
+    prose_cpu, _ = assay_throughput(prose, 0.3 if quick else 1.5)
+    presidio_prose = _subset_rate(samples, peer, "prose") if peer else None
 
     def per_type(figures: dict[str, dict[str, float]] | None, key: str) -> dict[str, float | None]:
         return {t: (figures[t][key] if figures and (figures is assay or t in PRESIDIO_TYPES) else None) for t in TYPES}
@@ -155,6 +165,9 @@ def run(*, quick: bool) -> dict[str, object]:
         "presidio_precision": per_type(peer_scores, "precision"),
         "presidio_recall": per_type(peer_scores, "recall"),
         "support": {t: assay[t]["support"] for t in TYPES},
+        "prose_mb_per_s": round(prose_cpu, 3),
+        "presidio_prose_mb_per_s": round(presidio_prose, 4) if presidio_prose else None,
+        "prose_speedup_vs_presidio": round(prose_cpu / presidio_prose, 1) if presidio_prose else None,
         "wall_mb_per_s": round(mb_wall, 3),
         "wall_presidio_mb_per_s": round(peer["mb_per_s"], 4) if peer else None,
         "wall_p99_ms_500_chars": round(p99_wall, 3),

@@ -14,6 +14,8 @@ each provider's published shape. Kinds:
 * ``varied`` - formats and phrasings added after the detector was written, to keep
   the set from only containing what it was tuned for (odd phone punctuation,
   upper-case e-mails, two-digit years, IPs in URLs, ISBNs, emergency numbers);
+* ``prose`` - ordinary assistant-style paragraphs with no personal data, the bulk
+  of real traffic (used for precision and for a prose-only throughput figure);
 * ``negative`` - look-alikes that are not personal data (order numbers, versions,
   failed checksums, dates that are not birth dates, hashes).
 """
@@ -32,7 +34,7 @@ import phonenumbers
 
 SEED = 20261126
 OUT = Path(__file__).with_name("dataset.jsonl")
-COUNTS = {"chat": 900, "call": 700, "dev": 420, "negative": 400, "varied": 360}
+COUNTS = {"chat": 900, "call": 700, "dev": 420, "negative": 400, "varied": 360, "prose": 300}
 
 FIRST = ["James", "Maria", "Wei", "Aisha", "Olga", "Carlos", "Priya", "Tom", "Fatima", "Liam", "Yuki", "Noah",
          "Sofia", "Ahmed", "Emma", "Lucas", "Chloe", "Ivan", "Zara", "Mateo"]
@@ -389,9 +391,27 @@ def varied(rng: random.Random) -> Sample:
     return s.add("postgres://app:", (keyword_secret(rng), "SECRET"), "@db.internal:5432/app is the connection string")
 
 
+SUBJECTS = ["The report", "Our team", "This function", "The model", "A customer", "The new policy",
+            "Each request", "The dashboard", "The migration", "Your summary"]
+VERBS = ["explains", "improves", "describes", "reduces", "tracks", "compares", "summarises", "validates",
+         "highlights", "records"]
+OBJECTS = ["the quarterly results", "response latency", "the onboarding flow", "error rates in production",
+           "how retries are scheduled", "the main risks", "what changed since last week", "the test coverage",
+           "the cost of each step", "the open questions"]
+TAILS = ["in plain language.", "for the next review.", "without extra configuration.", "across all regions.",
+         "in about 3 minutes.", "before the release on Friday.", "with two examples.", "step by step.",
+         "for version 2 of the API.", "so that nobody has to guess."]
+
+
+def prose(rng: random.Random) -> Sample:
+    sentences = [f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(TAILS)}"
+                 for _ in range(rng.randint(4, 9))]
+    return Sample().add(" ".join(sentences))
+
+
 def main() -> None:
     rng = random.Random(SEED)
-    makers = {"chat": chat, "call": call, "dev": dev, "negative": negative, "varied": varied}
+    makers = {"chat": chat, "call": call, "dev": dev, "negative": negative, "varied": varied, "prose": prose}
     rows = []
     for kind, count in COUNTS.items():
         for _ in range(count):

@@ -207,3 +207,24 @@ def test_placeholders_are_not_detected() -> None:
 def test_ner_types_uncovered_without_backend() -> None:
     assert {"PERSON", "LOCATION"} <= Detector().uncovered_types
     assert "EMAIL_ADDRESS" in Detector().covered_types
+
+
+def test_phone_plans_agree_with_phonenumbers() -> None:
+    """The compiled numbering plans decide like phonenumbers' own validation."""
+    import random
+
+    import phonenumbers
+
+    from assay.pii._validate import phone_ok
+
+    rng = random.Random(7)
+    agree = total = 0
+    for _ in range(3000):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(9, 11)))
+        number = "+" + rng.choice(["1", "44", "49", "33", "91", "61"]) + digits[:9]
+        parsed = phonenumbers.parse(number)
+        total += 1
+        agree += phone_ok(number, international=True) == phonenumbers.is_valid_number(parsed)
+    us = "".join(rng.choice("23456789") for _ in range(1)) + "15555" + "2671"
+    assert phone_ok(us, international=False) == phonenumbers.is_valid_number(phonenumbers.parse(us, "US"))
+    assert agree / total >= 0.995

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import threading
 from collections import Counter
 from datetime import date
 
@@ -90,43 +91,85 @@ def ipv6_ok(text: str) -> bool:
     return True
 
 
-_metadata_loaded = False
+_TYPE_DESCS = (
+    "fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number",
+    "voip", "pager", "uan", "voicemail",
+)
+_plans: dict[str, re.Pattern[str] | None] = {}
+_plans_lock = threading.Lock()
+
+
+def _plan(region: str) -> re.Pattern[str] | None:
+    """One compiled pattern for every valid national number of ``region`` (phonenumbers metadata).
+
+    Matching it is what ``phonenumbers.is_valid_number_for_region`` decides, without the
+    per-call parsing and per-type loop.
+    """
+    plan = _plans.get(region, _MISSING)
+    if plan is not _MISSING:
+        return plan
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    patterns = []
+    if metadata is not None:
+        for name in _TYPE_DESCS:
+            desc = getattr(metadata, name, None)
+            if desc is not None and desc.national_number_pattern:
+                patterns.append(f"(?:{desc.national_number_pattern})")
+    compiled = re.compile("|".join(patterns)) if patterns else None
+    with _plans_lock:
+        _plans[region] = compiled
+    return compiled
+
+
+_MISSING = re.compile("")
 
 
 def preload_phone_metadata() -> None:
-    """Load every region's numbering plan now, not lazily inside a latency-sensitive call."""
-    global _metadata_loaded  # noqa: PLW0603 - one-time process-wide cache
-    if not _metadata_loaded:
+    """Compile every region's numbering plan now, not lazily inside a latency-sensitive call."""
+    if not _plans:
         phonenumbers.PhoneMetadata.load_all()
-        _metadata_loaded = True
+        for regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.values():
+            for region in regions:
+                _plan(region)
+
+
+def _valid_national(national: str, region: str) -> bool:
+    plan = _plan(region)
+    return plan is not None and plan.fullmatch(national) is not None
+
+
+def _valid_international(digits: str) -> bool:
+    """``digits`` after a ``+``: a country calling code, then a valid national number there."""
+    for size in (1, 2, 3):
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size]))
+        if regions:
+            national = digits[size:]
+            # "+49 030 ..." (a trunk prefix kept after the country code) is accepted too.
+            return any(_valid_national(national, r) or _valid_trunk(national, r) for r in regions if r != "001")
+    return False
 
 
 _NATIONAL_REGIONS = ("GB", "DE", "FR", "AU", "IN", "IT", "ES", "NL")
 
 
 def phone_ok(number: str, *, international: bool) -> bool:
-    """A dialable number: ``+`` numbers by their country code, others as US or a 0-prefixed national number."""
+    """A dialable number: ``+`` numbers by their country code, others as US/Canada or a 0-prefixed national number."""
     if international:
-        return _valid(number, None, None)
+        return _valid_international(number.lstrip("+"))
     if number[0] == "0":
-        return any(_valid(number, region, region) for region in _NATIONAL_REGIONS)
+        if number.startswith("00"):  # "0049 30 ...": the international call prefix instead of "+"
+            return _valid_international(number[2:])
+        return any(_valid_trunk(number, region) for region in _NATIONAL_REGIONS)
     national = number[1:] if len(number) == 11 else number
-    if not _NANP.fullmatch(national):  # cheap rejection before the full numbering plan
-        return False
-    return _valid(number, "US", "US") or _valid(number, "US", "CA")
+    return _valid_national(national, "US") or _valid_national(national, "CA")
 
 
-_NANP = re.compile(r"[2-9](?!11)\d\d[2-9](?!11)\d\d\d{4}")
-
-
-def _valid(number: str, region: str | None, check_region: str | None) -> bool:
-    try:
-        parsed = phonenumbers.parse(number, region)
-    except phonenumbers.NumberParseException:
-        return False
-    if check_region is None:
-        return bool(phonenumbers.is_valid_number(parsed))
-    return bool(phonenumbers.is_valid_number_for_region(parsed, check_region))
+def _valid_trunk(number: str, region: str) -> bool:
+    """A national number as dialled inside ``region`` (with its trunk prefix, where it has one)."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    prefix = metadata.national_prefix if metadata is not None else None
+    national = number[len(prefix) :] if prefix and number.startswith(prefix) else number
+    return _valid_national(national, region)
 
 
 def shannon_entropy(text: str) -> float:

@@ -228,3 +228,22 @@ def test_phone_plans_agree_with_phonenumbers() -> None:
     us = "".join(rng.choice("23456789") for _ in range(1)) + "15555" + "2671"
     assert phone_ok(us, international=False) == phonenumbers.is_valid_number(phonenumbers.parse(us, "US"))
     assert agree / total >= 0.995
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain prose with nothing in it at all",
+        "mail a@b.io, call +1 (415) 555-2671, ip fe80::1, key sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+        "four one one one one one one one one one one one one one one one",
+        "password: Xk9#mP2$vL8qR4nZ -----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----",
+        "[EMAIL_ADDRESS] <PERSON_2> 2024-01-01 GB82 WEST 1234 5698 7654 32",
+    ],
+)
+def test_pattern_variants_match_like_the_full_pattern(text: str) -> None:
+    from assay.pii._patterns import COMBINED, combined_for
+
+    def shape(pattern: object) -> list[tuple[int, int, str | None]]:
+        return [(m.start(), m.end(), m.lastgroup) for m in pattern.finditer(text)]  # type: ignore[attr-defined]
+
+    assert shape(combined_for(text)) == shape(COMBINED)

@@ -11,13 +11,14 @@ from typing import Protocol, runtime_checkable
 from assay.errors import PIIError
 from assay.pii._classify import Candidate, classify
 from assay.pii._patterns import (
-    COMBINED,
     CONTEXT_AFTER,
     CONTEXT_BEFORE,
     NEAR_AFTER,
     NEAR_BEFORE,
     NEGATIVE_CONTEXT,
     POSITIVE_CONTEXT,
+    combined_for,
+    compile_variants,
 )
 from assay.pii._validate import preload_phone_metadata
 from assay.pii.spans import NER_TYPES, STRUCTURED_TYPES, Span, entity_types
@@ -57,6 +58,7 @@ class Detector:
         self._enabled = frozenset(enabled)
         if "PHONE_NUMBER" in enabled:
             preload_phone_metadata()
+        compile_variants()
         self._ner = ner_backend
         self._ner_types = frozenset(ner_backend.entity_types) & self._enabled if ner_backend else frozenset()
 
@@ -136,7 +138,7 @@ def _raw_matches(text: str, pos: int) -> list[re.Match[str]]:
     skipping those keeps redaction idempotent.
     """
     found: list[re.Match[str]] = []
-    search = COMBINED.search
+    search = combined_for(text[pos - 1 :] if pos else text).search
     after_placeholder = -1
     while (match := search(text, pos)) is not None:
         start, end = match.start(), match.end()

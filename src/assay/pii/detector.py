@@ -83,8 +83,7 @@ class Detector:
     def detect(self, text: str) -> list[Span]:
         """Non-overlapping spans sorted by start, each with type, score and recognizer."""
         candidates = self.scan(text, 0).candidates
-        if self._ner_types and self._ner is not None:
-            candidates.extend(self._ner_candidates(text))
+        candidates.extend(self.ner_candidates(text))
         return resolve(candidates)
 
     def scan(self, text: str, pos: int, floor: int = 0) -> Scan:
@@ -113,13 +112,15 @@ class Detector:
         extents = [(m.start(), _match_end(m)) for m in matches] + boundaries
         return Scan(scored, extents, boundaries)
 
-    def _ner_candidates(self, text: str) -> list[Candidate]:
-        assert self._ner is not None
-        spans = self._ner.analyze(text)
+    def ner_candidates(self, text: str, start: int = 0, end: int | None = None) -> list[Candidate]:
+        """Named-entity candidates in ``text[start:end]`` (offsets into ``text``); none without a backend."""
+        if self._ner is None or not self._ner_types:
+            return []
+        region = text[start:end]
         return [
-            Candidate(s.start, s.end, s.type, s.score, s.recognizer, "")
-            for s in spans
-            if s.type in self._ner_types and 0 <= s.start < s.end <= len(text)
+            Candidate(start + s.start, start + s.end, s.type, s.score, s.recognizer, "")
+            for s in self._ner.analyze(region)
+            if s.type in self._ner_types and 0 <= s.start < s.end <= len(region)
         ]
 
 

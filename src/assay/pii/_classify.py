@@ -195,8 +195,8 @@ def _digit_windows(groups: list[_Group], source: str, *, spoken: bool) -> Iterat
             digits += groups[last].digits
             if len(digits) > 19:
                 break
-            window = groups[first : last + 1]
-            yield from _classify_window(window, digits, source, spoken=spoken)
+            if len(digits) >= 7:  # nothing recognised here is shorter
+                yield from _classify_window(groups[first : last + 1], digits, source, spoken=spoken)
 
 
 def _classify_window(window: list[_Group], digits: str, source: str, *, spoken: bool) -> Iterator[Candidate]:

@@ -51,7 +51,7 @@ def luhn_ok(digits: str) -> bool:
 
 def card_ok(digits: str) -> bool:
     """A card number: a known issuer range with that issuer's length, and the Luhn check."""
-    if not 12 <= len(digits) <= 19 or len(set(digits)) < 2:
+    if not 12 <= len(digits) <= 19 or digits[0] not in "23456" or len(set(digits)) < 2:
         return False
     for low, high, lengths in _CARD_RANGES:
         width = len(str(low))

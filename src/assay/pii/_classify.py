@@ -159,8 +159,8 @@ def _digits(match: re.Match[str], kind: str) -> Iterator[Candidate]:
     groups = [_Group(m.group(), start + m.start(), start + m.end()) for m in DIGIT_GROUP.finditer(text)]
     source = match.string
     yield from _digit_windows(groups, source, spoken=False)
-    for group in groups:  # an address or a date inside the run
-        inner = INNER.match(source, group.start, groups[-1].end)
+    for group in groups:  # an address or a date inside the run (it may end past the run)
+        inner = INNER.match(source, group.start)
         if inner is not None and inner.lastgroup is not None:
             yield from _HANDLERS[inner.lastgroup](inner, inner.lastgroup)
     end = groups[-1].end

@@ -21,7 +21,7 @@ from assay.pii._patterns import (
     compile_variants,
 )
 from assay.pii._validate import preload_phone_metadata
-from assay.pii.spans import NER_TYPES, STRUCTURED_TYPES, Span, entity_types
+from assay.pii.spans import STRUCTURED_TYPES, Span, entity_types
 
 __all__ = ["Detector", "NerBackend", "Scan"]
 
@@ -225,6 +225,3 @@ def resolve(candidates: list[Candidate]) -> list[Span]:
     kept.sort(key=lambda c: c.start)
     return [Span(c.start, c.end, c.type, c.score, c.recognizer) for c in kept]
 
-
-# Re-exported for callers that want the list without a Detector.
-ALL_NER_TYPES = NER_TYPES

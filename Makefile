@@ -54,3 +54,11 @@ bench: $(DEV_STAMP)
 
 clean:
 	rm -rf $(VENV) $(DATA) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
+
+# Benchmark-only peers (Presidio over a blank spaCy pipeline) in their own virtualenv.
+PEERS := .venv-peers
+bench-peers: $(PEERS)/.stamp
+$(PEERS)/.stamp: benchmarks/peers-constraints.txt
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/pip install --quiet -c benchmarks/peers-constraints.txt presidio-analyzer
+	@touch $@

@@ -52,6 +52,15 @@ test-fast: lint
 bench: $(DEV_STAMP)
 	$(BIN)/assay bench all
 
+# Peer tools the benchmarks compare against, in their own virtualenv (never Assay dependencies).
+PEERS := .venv-peers
+PEER_PACKAGES += 'litellm[proxy]==1.108.7'
+
+bench-peers:
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade "pip>=24"
+	$(PEERS)/bin/pip install --quiet -c benchmarks/peers-constraints.txt $(PEER_PACKAGES)
+
 clean:
 	rm -rf $(VENV) $(DATA) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
 

@@ -8,6 +8,7 @@ from assay.api import create_app
 from assay.config import Settings
 from assay.instance import open_instance
 from assay.logs import configure_logging, get_logger
+from assay.web import ensure_first_admin
 
 __all__ = ["serve"]
 
@@ -20,6 +21,7 @@ def serve(settings: Settings) -> None:
     log = get_logger("assay.server")
     base = f"http://{settings.host}:{settings.port}"
     log.info("serving", url=base, docs=f"{base}/docs", ready=f"{base}/readyz")
+    ensure_first_admin(instance, settings.public_url or base)
     try:
         uvicorn.run(
             app,

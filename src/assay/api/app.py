@@ -8,6 +8,7 @@ from assay import __version__
 from assay.api import health
 from assay.api.problems import RequestIdMiddleware, install_problem_handlers
 from assay.instance import Instance
+from assay.web import router as web_router
 
 __all__ = ["create_app"]
 
@@ -25,4 +26,5 @@ def create_app(instance: Instance) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
+    app.include_router(web_router)
     return app

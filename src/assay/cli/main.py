@@ -85,9 +85,10 @@ def serve(
 
 def _register_commands() -> None:
     """Command groups of the component packages (each lives in its own module)."""
-    from assay.cli import bench
+    from assay.cli import bench, users
 
     app.command("bench")(bench.bench)
+    app.add_typer(users.app, name="users")
 
 
 _register_commands()

@@ -1,0 +1,219 @@
+"""The signed-in pages: overview, controls, gateway, ledger, tenants, evidence, export."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Form, Request
+from starlette.responses import Response
+
+from assay.web import data
+from assay.web._core import action, page, redirect, render, services, who
+from assay.web.audit import record
+from assay.web.charts import bar_chart, line_chart
+from assay.web.roles import Capability as Cap
+from assay.web.settings_store import TRUST_CATEGORIES
+
+_Text = Annotated[str, Form()]
+
+
+@page("/", Cap.VIEW_OVERVIEW)
+def overview(request: Request) -> Response:
+    gone = data.missing("compliance")
+    categories = [{"name": c, "score": None} for c in TRUST_CATEGORIES]
+    trend = line_chart([], title="Readiness over time", y_max=100, unit="%")
+    return render(
+        request,
+        "overview.html",
+        missing=gone,
+        categories=categories,
+        trend=trend,
+        failing=[],
+        components=[(name, data.component_present(name)) for name in data.COMPONENTS],
+    )
+
+
+@page("/controls", Cap.VIEW_CONTROLS)
+def controls(
+    request: Request, category: str = "", criterion: str = "", status: str = ""
+) -> Response:
+    return render(
+        request,
+        "controls.html",
+        missing=data.missing("compliance"),
+        controls=[],
+        categories=TRUST_CATEGORIES,
+        filters={"category": category, "criterion": criterion, "status": status},
+    )
+
+
+@page("/controls/{control_id}", Cap.VIEW_CONTROLS)
+def control_detail(request: Request, control_id: str) -> Response:
+    return render(
+        request,
+        "error.html",
+        404,
+        title="No such control",
+        message=f"There is no control {control_id!r} in this build.",
+        hint="The control library arrives with the compliance engine.",
+    )
+
+
+@page("/gateway", Cap.VIEW_GATEWAY)
+def gateway(request: Request) -> Response:
+    instance = services(request).instance
+    upstreams = [(u.name, u.base_url) for u in instance.settings.upstreams]
+    return render(
+        request,
+        "gateway.html",
+        missing=data.missing("gateway"),
+        upstreams=upstreams,
+        traffic=line_chart([], title="Requests per hour"),
+        redactions=bar_chart([], title="Redactions by type"),
+    )
+
+
+@page("/ledger", Cap.VIEW_LEDGER)
+def ledger(request: Request, verified: str = "") -> Response:
+    return render(
+        request,
+        "ledger.html",
+        missing=data.missing("ledger"),
+        checkpoint=None,
+        verification=None,
+    )
+
+
+@action("/ledger/verify", Cap.VERIFY_LEDGER)
+def ledger_verify(request: Request) -> Response:
+    return render(
+        request,
+        "ledger.html",
+        503,
+        missing=data.missing("ledger"),
+        checkpoint=None,
+        verification=None,
+    )
+
+
+@page("/ledger/entries", Cap.VIEW_LEDGER)
+def ledger_lookup(request: Request, index: str = "") -> Response:
+    if not index.isdigit():
+        return render(
+            request,
+            "error.html",
+            400,
+            title="Not an entry number",
+            message="Give the entry index as a whole number (0, 1, 2 …).",
+        )
+    return redirect(f"/ledger/entries/{int(index)}")
+
+
+@page("/ledger/entries/{index}", Cap.VIEW_LEDGER)
+def ledger_entry(request: Request, index: int) -> Response:
+    return _no_ledger_entry(request, index)
+
+
+@page("/ledger/entries/{index}/proof", Cap.DOWNLOAD_PROOF)
+def ledger_proof(request: Request, index: int) -> Response:
+    return _no_ledger_entry(request, index)
+
+
+def _no_ledger_entry(request: Request, index: int) -> Response:
+    return render(
+        request,
+        "error.html",
+        404,
+        title="No such entry",
+        message=f"The ledger has no entry {index}.",
+        hint="The audit ledger is not part of this build yet.",
+    )
+
+
+@page("/tenants", Cap.VIEW_TENANTS)
+def tenants(request: Request) -> Response:
+    return render(request, "tenants.html", missing=data.missing("crypto"), tenants=[])
+
+
+@action("/tenants", Cap.MANAGE_TENANTS)
+def tenant_create(request: Request, name: _Text) -> Response:
+    return _no_key_store(request)
+
+
+@page("/tenants/{tenant_id}/confirm/{what}", Cap.MANAGE_TENANTS)
+def tenant_confirm(request: Request, tenant_id: str, what: str) -> Response:
+    if what not in {"rotate", "erase"}:
+        return render(request, "error.html", 404, title="Unknown action", message=what)
+    return render(request, "confirm.html", tenant_id=tenant_id, what=what)
+
+
+@action("/tenants/{tenant_id}/rotate", Cap.MANAGE_TENANTS)
+def tenant_rotate(request: Request, tenant_id: str) -> Response:
+    return _no_key_store(request)
+
+
+@action("/tenants/{tenant_id}/erase", Cap.MANAGE_TENANTS)
+def tenant_erase(request: Request, tenant_id: str, confirm_name: _Text) -> Response:
+    return _no_key_store(request)
+
+
+def _no_key_store(request: Request) -> Response:
+    return render(
+        request,
+        "error.html",
+        503,
+        title="No key store",
+        message="The tenant key store is not part of this build yet.",
+    )
+
+
+@page("/transcripts/{tenant_id}/{transcript_id}", Cap.READ_TRANSCRIPTS)
+def transcript(request: Request, tenant_id: str, transcript_id: str) -> Response:
+    svc = services(request)
+    actor = f"user:{who(request).user_id}"
+    record(
+        svc.instance,
+        "transcript.read_requested",
+        actor,
+        tenant=tenant_id,
+        object_ids=[f"transcript:{transcript_id}"],
+    )
+    return _no_key_store(request)
+
+
+@page("/evidence", Cap.VIEW_EVIDENCE)
+def evidence(request: Request) -> Response:
+    return render(request, "evidence.html", missing=data.missing("compliance"), items=[])
+
+
+@action("/evidence", Cap.UPLOAD_EVIDENCE)
+def evidence_upload(request: Request) -> Response:
+    return render(
+        request,
+        "error.html",
+        503,
+        title="No evidence store",
+        message="Evidence is kept by the compliance engine, which is not part of this build yet.",
+    )
+
+
+@page("/export", Cap.EXPORT_AUDIT)
+def export(request: Request) -> Response:
+    return render(request, "export.html", missing=data.missing("compliance"))
+
+
+@action("/export", Cap.EXPORT_AUDIT)
+def export_submit(request: Request, start: _Text, end: _Text) -> Response:
+    return render(
+        request,
+        "error.html",
+        503,
+        title="No export yet",
+        message="The audit export is built by the compliance engine, not part of this build yet.",
+    )
+
+
+@page("/account", Cap.ACCOUNT)
+def account(request: Request) -> Response:
+    svc = services(request)
+    return render(request, "account.html", me=svc.accounts.get(who(request).user_id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from assay.instance import Instance
 from assay.web import ROUTES, allowed
 from assay.web._core import SESSION_COOKIE, router
 from assay.web.accounts import LOCK_MINUTES, MAX_FAILURES
+from assay.web.audit import close_ledger
 from assay.web.roles import ROLES
 
 EXAMPLES = {
@@ -56,6 +58,12 @@ def concrete(path: str) -> str:
 def database_url(tmp_path: Path) -> str:
     """HTTP-level tests: one engine is enough (storage itself is tested on both)."""
     return f"sqlite:///{tmp_path / 'data' / 'assay.db'}"
+
+
+@pytest.fixture(autouse=True)
+def _stop_ledger(instance: Instance) -> Iterator[None]:
+    yield
+    close_ledger(instance)
 
 
 @pytest.fixture

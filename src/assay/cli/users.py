@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -14,12 +16,21 @@ from assay.cli._common import DataDirOption, JsonOption, console, instance_for
 from assay.clock import format_rfc3339
 from assay.instance import Instance
 from assay.web import Accounts
-from assay.web.audit import record
+from assay.web.audit import close_ledger, record
 
 app = typer.Typer(help="People who sign in to the dashboard.", no_args_is_help=True)
 
 EmailOption = Annotated[str, typer.Option("--email", help="The person's e-mail address.")]
 RoleOption = Annotated[str, typer.Option("--role", help="admin, compliance, auditor or viewer.")]
+
+
+def _cli_actor() -> str:
+    """``cli:<os user>``: who ran the command on this machine."""
+    try:
+        name = getpass.getuser()
+    except (OSError, KeyError):
+        name = "unknown"
+    return "cli:" + (re.sub(r"[^A-Za-z0-9._@:-]", "_", name)[:200] or "unknown")
 
 
 def _open(data_dir: Path | None) -> tuple[Instance, Accounts]:
@@ -44,11 +55,12 @@ def create(email: EmailOption, role: RoleOption, data_dir: DataDirOption = None)
         record(
             instance,
             "user.created",
-            "cli:local",
-            object_ids=[f"user:{user_id}"],
+            _cli_actor(),
+            object_ids={"user": user_id},
             attributes={"role": role},
         )
     finally:
+        close_ledger(instance)
         instance.close()
     console.print(f"Created {escape(email.strip())} ({role}). One-time setup link, valid 72 h:")
     console.print(_link(instance, token), soft_wrap=True, highlight=False)
@@ -61,8 +73,9 @@ def link(email: EmailOption, data_dir: DataDirOption = None) -> None:
     try:
         user = accounts.find(email)
         token = accounts.new_setup_link(user.id)
-        record(instance, "user.link", "cli:local", object_ids=[f"user:{user.id}"])
+        record(instance, "user.link", _cli_actor(), object_ids={"user": user.id})
     finally:
+        close_ledger(instance)
         instance.close()
     console.print(_link(instance, token), soft_wrap=True, highlight=False)
 
@@ -74,8 +87,9 @@ def unlock(email: EmailOption, data_dir: DataDirOption = None) -> None:
     try:
         user = accounts.find(email)
         accounts.unlock(user.id)
-        record(instance, "user.unlock", "cli:local", object_ids=[f"user:{user.id}"])
+        record(instance, "user.unlock", _cli_actor(), object_ids={"user": user.id})
     finally:
+        close_ledger(instance)
         instance.close()
     console.print(f"Unlocked {escape(user.email)}")
 
@@ -87,6 +101,7 @@ def list_users(data_dir: DataDirOption = None, as_json: JsonOption = False) -> N
     try:
         users = accounts.list()
     finally:
+        close_ledger(instance)
         instance.close()
     rows = [
         {

@@ -49,6 +49,10 @@ class SignInFailedError(AuthError):
     title = "Sign-in failed"
     default_hint = "Check your e-mail, password and authenticator code."
 
+    def __init__(self, message: str, *, hint: str | None = None, user_id: str | None = None):
+        super().__init__(message, hint=hint)
+        self.user_id = user_id  # for the ledger record only; never shown
+
 
 @dataclass(frozen=True)
 class UserView:
@@ -196,20 +200,20 @@ class Accounts:
             if user is None or user.password_hash is None:
                 _verify_quietly(self.hasher, _dummy_hash(self.hasher), password)
                 raise SignInFailedError("wrong e-mail or password")
-            self._refuse_unusable(user)
+            self._refuse_unusable(user, user.id)
             matched = _verify_quietly(self.hasher, user.password_hash, password)
             if not matched:
                 self._count_failure(user)  # committed when the block ends, before raising
             user_id = user.id
         if not matched:
-            raise SignInFailedError("wrong e-mail or password")
+            raise SignInFailedError("wrong e-mail or password", user_id=user_id)
         return user_id
 
     def check_totp(self, user_id: str, code: str) -> None:
         """Second factor; a wrong or replayed code counts as a failure."""
         with self.instance.db.session() as s:
             user = self._user(s, user_id)
-            self._refuse_unusable(user)
+            self._refuse_unusable(user, user_id)
             if not self._code_ok(user, code):
                 self._count_failure(user)
                 failed = True
@@ -218,15 +222,18 @@ class Accounts:
                 user.last_sign_in_at = self.now
                 failed = False
         if failed:
-            raise SignInFailedError("wrong or already used authenticator code")
+            raise SignInFailedError("wrong or already used authenticator code", user_id=user_id)
 
-    def _refuse_unusable(self, user: User) -> None:
+    def _refuse_unusable(self, user: User, user_id: str) -> None:
         if user.disabled_at is not None:
-            raise SignInFailedError("this account is disabled", hint="Ask an admin.")
+            raise SignInFailedError(
+                "this account is disabled", hint="Ask an admin.", user_id=user_id
+            )
         if user.locked_until is not None and user.locked_until > self.now:
             raise SignInFailedError(
                 "too many failed attempts; this account is locked for a while",
                 hint=f"Try again in {LOCK_MINUTES} minutes or ask an admin to unlock it.",
+                user_id=user_id,
             )
 
     def _count_failure(self, user: User) -> None:

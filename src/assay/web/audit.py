@@ -1,27 +1,42 @@
 """Ledger events for sign-ins and privileged dashboard actions.
 
-The ledger is the record of who did what; while it is not installed in this build the events
-go to the structured log only, and the dashboard says so on the ledger page.
+One :class:`AuditLog` per opened instance (it owns a sequencer thread), shared by the pages
+that read the ledger and by :func:`record`. Recording fails closed: if the ledger cannot
+append, the error propagates and the action is reported as failed.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import logging
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Mapping
 from typing import Any
 
 from assay.instance import Instance
+from assay.ledger import AuditLog, Event
 
-__all__ = ["ledger_available", "record"]
+__all__ = ["close_ledger", "ledger_for", "record"]
 
-# Plain stdlib logging: the server routes it to its JSON log; a CLI run stays quiet.
-_log = logging.getLogger("assay.web.audit")
+_lock = threading.Lock()
+_open: dict[int, tuple[Instance, AuditLog]] = {}
 
 
-def ledger_available() -> bool:
-    return importlib.util.find_spec("assay.ledger") is not None
+def ledger_for(instance: Instance) -> AuditLog:
+    """The shared log of ``instance`` (opened on first use)."""
+    with _lock:
+        found = _open.get(id(instance))
+        if found is not None and found[0] is instance:
+            return found[1]
+        log = AuditLog.open(instance)
+        _open[id(instance)] = (instance, log)
+        return log
+
+
+def close_ledger(instance: Instance) -> None:
+    """Stop the log's sequencer (CLI commands and tests, before closing the instance)."""
+    with _lock:
+        found = _open.pop(id(instance), None)
+    if found is not None and found[0] is instance:
+        found[1].close()
 
 
 def record(
@@ -30,26 +45,15 @@ def record(
     actor: str,
     *,
     tenant: str | None = None,
-    object_ids: Sequence[str] = (),
+    object_ids: Mapping[str, str] | None = None,
     attributes: Mapping[str, Any] | None = None,
-) -> int | None:
-    """Append one event; return its ledger index (None when no ledger is installed).
-
-    Fails closed: if the ledger exists but cannot append, the error propagates and the
-    action it records is reported as failed.
-    """
-    attrs = dict(attributes or {})
-    if not ledger_available():
-        _log.info("web_event type=%s actor=%s objects=%s", event_type, actor, list(object_ids))
-        return None
-    ledger: Any = importlib.import_module("assay.ledger")
-    AuditLog, Event = ledger.AuditLog, ledger.Event  # noqa: N806 - class names
+) -> int:
+    """Append one event once it is durable; return its ledger index."""
     event = Event(
         type=event_type,
         actor=actor,
         tenant=tenant,
-        object_ids=list(object_ids),
-        attributes=attrs,
+        object_ids=dict(object_ids or {}),
+        attributes=dict(attributes or {}),
     )
-    index: int = AuditLog.open(instance).append(event)
-    return index
+    return ledger_for(instance).append(event)

@@ -41,8 +41,8 @@ def ensure_first_admin(
         record(
             instance,
             "user.created",
-            "system:first-run",
-            object_ids=[f"user:{user_id}"],
+            "system",
+            object_ids={"user": user_id},
             attributes={"role": "admin"},
         )
     else:

@@ -10,9 +10,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from assay.errors import NotFoundError, UsageError
-from assay.web import data
+from assay.web import data, ledger_view
 from assay.web._core import action, page, public, redirect, render, services, who
-from assay.web.audit import record
+from assay.web.audit import ledger_for, record
 from assay.web.roles import ROLES
 from assay.web.roles import Capability as Cap
 from assay.web.settings_store import (
@@ -53,7 +53,7 @@ def user_create(request: Request, email: _Text, role: _Text) -> Response:
         svc.instance,
         "user.created",
         actor,
-        object_ids=[f"user:{user_id}"],
+        object_ids={"user": user_id},
         attributes={"role": role},
     )
     link = f"{_base_url(request)}/setup/{token}"
@@ -86,7 +86,7 @@ def user_change(
         svc.instance,
         f"user.{change}",
         f"user:{me.user_id}",
-        object_ids=[f"user:{user_id}"],
+        object_ids={"user": user_id},
         attributes={"role": role} if change == "role" else None,
     )
     if link:
@@ -144,8 +144,7 @@ def trust_page(request: Request) -> Response:
         trust=current,
         public_page=True,
         unlisted_providers=[p for p in providers if p not in listed],
-        ledger_missing=data.missing("ledger"),
-        checkpoint=None,
+        checkpoint=ledger_view.latest(ledger_for(svc.instance)),
         status_missing=data.missing("compliance"),
     )
 

@@ -48,7 +48,8 @@ def login_submit(
     try:
         user_id = svc.accounts.check_password(email, password)
     except SignInFailedError as exc:
-        record(svc.instance, "web.sign_in_failed", "anonymous", attributes={"factor": "password"})
+        actor = f"user:{exc.user_id}" if exc.user_id else "system"
+        record(svc.instance, "web.sign_in_failed", actor, attributes={"factor": "password"})
         return render(
             request, "login.html", 401, next=_safe_next(next), error=exc.message, email_value=email
         )
@@ -134,7 +135,7 @@ def setup_submit(request: Request, token: str, password: _Text, password_again: 
         return render(
             request, "setup.html", 400, valid=True, error=error, token=token, setup_email=email
         )
-    record(svc.instance, "web.password_set", f"user:{user_id}", object_ids=[f"user:{user_id}"])
+    record(svc.instance, "web.password_set", f"user:{user_id}", object_ids={"user": user_id})
     raw = svc.sessions.start(user_id, STAGE_ENROL, replacing=_current_session(request))
     response = redirect("/enrol")
     set_session_cookie(request, response, raw)
@@ -162,7 +163,7 @@ def enrol_submit(request: Request, code: _Text) -> Response:
     if not svc.accounts.confirm_totp(person.user_id, code):
         return _enrol_page(request, "That code did not match; check the device's clock.", 400)
     actor = f"user:{person.user_id}"
-    record(svc.instance, "web.totp_enrolled", actor, object_ids=[actor])
+    record(svc.instance, "web.totp_enrolled", actor, object_ids={"user": person.user_id})
     record(svc.instance, "web.signed_in", actor, attributes={"role": person.role})
     svc.accounts.mark_signed_in(person.user_id)
     raw = svc.sessions.start(person.user_id, STAGE_FULL, replacing=person.session_id)

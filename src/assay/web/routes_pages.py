@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import Form, Request
 from starlette.responses import Response
 
-from assay.web import data
+from assay.web import data, ledger_view
 from assay.web._core import action, page, redirect, render, services, who
-from assay.web.audit import record
+from assay.web.audit import ledger_for, record
 from assay.web.charts import bar_chart, line_chart
+from assay.web.ledger_view import Verification
 from assay.web.roles import Capability as Cap
 from assay.web.settings_store import TRUST_CATEGORIES
 
@@ -74,31 +76,38 @@ def gateway(request: Request) -> Response:
 
 
 @page("/ledger", Cap.VIEW_LEDGER)
-def ledger(request: Request, verified: str = "") -> Response:
+def ledger(request: Request) -> Response:
+    return _ledger_page(request, None)
+
+
+def _ledger_page(request: Request, verification: Verification | None) -> Response:
+    log = ledger_for(services(request).instance)
     return render(
         request,
         "ledger.html",
-        missing=data.missing("ledger"),
-        checkpoint=None,
-        verification=None,
+        missing=None,
+        checkpoint=ledger_view.latest(log),
+        size=log.size(),
+        verification=verification,
     )
 
 
 @action("/ledger/verify", Cap.VERIFY_LEDGER)
 def ledger_verify(request: Request) -> Response:
-    return render(
-        request,
-        "ledger.html",
-        503,
-        missing=data.missing("ledger"),
-        checkpoint=None,
-        verification=None,
+    svc = services(request)
+    result = ledger_view.verify_log(ledger_for(svc.instance))
+    record(
+        svc.instance,
+        "ledger.verified_online",
+        f"user:{who(request).user_id}",
+        attributes={"ok": result.ok},
     )
+    return _ledger_page(request, result)
 
 
 @page("/ledger/entries", Cap.VIEW_LEDGER)
 def ledger_lookup(request: Request, index: str = "") -> Response:
-    if not index.isdigit():
+    if not index.strip().isdigit():
         return render(
             request,
             "error.html",
@@ -111,22 +120,23 @@ def ledger_lookup(request: Request, index: str = "") -> Response:
 
 @page("/ledger/entries/{index}", Cap.VIEW_LEDGER)
 def ledger_entry(request: Request, index: int) -> Response:
-    return _no_ledger_entry(request, index)
+    found = ledger_view.entry(ledger_for(services(request).instance), index)
+    pretty = json.dumps(found.event, indent=2, sort_keys=True)
+    return render(request, "entry.html", entry=found, pretty=pretty)
 
 
 @page("/ledger/entries/{index}/proof", Cap.DOWNLOAD_PROOF)
 def ledger_proof(request: Request, index: int) -> Response:
-    return _no_ledger_entry(request, index)
-
-
-def _no_ledger_entry(request: Request, index: int) -> Response:
-    return render(
-        request,
-        "error.html",
-        404,
-        title="No such entry",
-        message=f"The ledger has no entry {index}.",
-        hint="The audit ledger is not part of this build yet.",
+    log = ledger_for(services(request).instance)
+    body = ledger_view.proof_file(log, index)
+    return Response(
+        body.encode(),
+        media_type="text/plain; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="assay-entry-{index}.tlog-proof"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
@@ -176,7 +186,7 @@ def transcript(request: Request, tenant_id: str, transcript_id: str) -> Response
         "transcript.read_requested",
         actor,
         tenant=tenant_id,
-        object_ids=[f"transcript:{transcript_id}"],
+        object_ids={"transcript_id": transcript_id},
     )
     return _no_key_store(request)
 

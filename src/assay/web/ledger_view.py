@@ -101,9 +101,9 @@ def proof_file(log: AuditLog, index: int) -> str:
         "extra " + base64.b64encode(row.leaf).decode(),
         f"index {index}",
         *(base64.b64encode(h).decode() for h in proof),
-        "",
     ]
-    return "\n".join(lines) + cp.note
+    # Proof lines, then one empty line, then the checkpoint note verbatim.
+    return "\n".join(lines) + "\n\n" + cp.note
 
 
 def verify_log(log: AuditLog) -> Verification:

@@ -45,6 +45,7 @@ def login_submit(
     next: Annotated[str, Form()] = "/",  # noqa: A002
 ) -> Response:
     svc = services(request)
+    svc.sessions.purge_expired()
     try:
         user_id = svc.accounts.check_password(email, password)
     except SignInFailedError as exc:

@@ -177,17 +177,14 @@ def _no_key_store(request: Request) -> Response:
     )
 
 
-@page("/transcripts/{tenant_id}/{transcript_id}", Cap.READ_TRANSCRIPTS)
-def transcript(request: Request, tenant_id: str, transcript_id: str) -> Response:
-    svc = services(request)
-    actor = f"user:{who(request).user_id}"
-    record(
-        svc.instance,
-        "transcript.read_requested",
-        actor,
-        tenant=tenant_id,
-        object_ids={"transcript_id": transcript_id},
-    )
+@page("/transcripts/{transcript_id}", Cap.READ_TRANSCRIPTS)
+def transcript_form(request: Request, transcript_id: str) -> Response:
+    """Reading a transcript needs a stated reason; the read itself is a ledger event."""
+    return render(request, "transcript.html", transcript_id=transcript_id, text=None)
+
+
+@action("/transcripts/{transcript_id}", Cap.READ_TRANSCRIPTS)
+def transcript_read(request: Request, transcript_id: str, reason: _Text) -> Response:
     return _no_key_store(request)
 
 

@@ -168,3 +168,11 @@ def test_totp_secret_round_trips_through_an_authenticator(instance: Instance) ->
     assert accounts.pending_totp_secret(user_id) == secret  # stable until confirmed
     uri = accounts.provisioning_uri(user_id, secret)
     assert pyotp.parse_uri(uri).secret == secret and "Assay" in uri
+
+
+def test_doctor_says_whether_an_admin_can_sign_in(instance: Instance) -> None:
+    from assay.web.health import dashboard_admins
+
+    assert dashboard_admins(instance.settings)[0].status == "warn"
+    _ready(instance, "root@example.com", "admin")
+    assert dashboard_admins(instance.settings)[0].status == "ok"

@@ -176,3 +176,13 @@ def test_doctor_says_whether_an_admin_can_sign_in(instance: Instance) -> None:
     assert dashboard_admins(instance.settings)[0].status == "warn"
     _ready(instance, "root@example.com", "admin")
     assert dashboard_admins(instance.settings)[0].status == "ok"
+
+
+def test_overview_activity_comes_from_the_ledger(instance: Instance) -> None:
+    from assay.web.ledger_view import events_per_day, recent_events
+
+    assert recent_events(instance.db) == []
+    ensure_first_admin(instance, "http://x", out=io.StringIO())
+    days = events_per_day(instance.db, instance.clock.now().date())
+    assert len(days) == 14 and days[-1][1] == 1.0 and sum(v for _, v in days) == 1.0
+    assert [e.event_type for e in recent_events(instance.db)] == ["user.created"]

@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+
+from sqlalchemy import func, select
 
 from assay.errors import NotFoundError
 from assay.ledger import AuditLog
@@ -23,7 +25,9 @@ from assay.ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from assay.ledger.models import LedgerEntry
 from assay.ledger.note import NoteError, Verifier, open_note
+from assay.store import Database
 
 __all__ = ["CheckpointView", "EntryView", "Verification", "latest", "proof_file", "verify_log"]
 
@@ -141,3 +145,48 @@ def _leaf_hashes(log: AuditLog, size: int) -> list[bytes]:
             leaf_hash(leaf) for leaf in log.entry_leaves(start, min(size, start + _CHUNK))
         )
     return hashes
+
+
+@dataclass(frozen=True)
+class RecentEvent:
+    index: int
+    event_type: str
+    actor: str
+    tenant: str | None
+    time: datetime
+
+
+def recent_events(db: Database, limit: int = 10) -> list[RecentEvent]:
+    """The newest entries, newest first (metadata columns only)."""
+    with db.session() as s:
+        rows = s.execute(
+            select(
+                LedgerEntry.idx,
+                LedgerEntry.event_type,
+                LedgerEntry.actor,
+                LedgerEntry.tenant,
+                LedgerEntry.event_time,
+            )
+            .order_by(LedgerEntry.idx.desc())
+            .limit(limit)
+        ).all()
+    return [RecentEvent(*row) for row in rows]
+
+
+def events_per_day(db: Database, today: date, days: int = 14) -> list[tuple[str, float]]:
+    """``(YYYY-MM-DD, count)`` for the last ``days`` days, oldest first, zeros included."""
+    points: list[tuple[str, float]] = []
+    with db.session() as s:
+        for back in range(days - 1, -1, -1):
+            day = today - timedelta(days=back)
+            start = datetime.combine(day, time.min, tzinfo=UTC)
+            count = s.scalar(
+                select(func.count())
+                .select_from(LedgerEntry)
+                .where(
+                    LedgerEntry.event_time >= start,
+                    LedgerEntry.event_time < start + timedelta(days=1),
+                )
+            )
+            points.append((day.isoformat(), float(count or 0)))
+    return points

@@ -21,16 +21,18 @@ _Text = Annotated[str, Form()]
 
 @page("/", Cap.VIEW_OVERVIEW)
 def overview(request: Request) -> Response:
-    gone = data.missing("compliance")
+    instance = services(request).instance
     categories = [{"name": c, "score": None} for c in TRUST_CATEGORIES]
-    trend = line_chart([], title="Readiness over time", y_max=100, unit="%")
+    activity = ledger_view.events_per_day(instance.db, instance.clock.now().date())
     return render(
         request,
         "overview.html",
-        missing=gone,
+        missing=data.missing("compliance"),
         categories=categories,
-        trend=trend,
+        trend=line_chart([], title="Readiness over time", y_max=100, unit="%"),
         failing=[],
+        activity=bar_chart(activity[-7:], title="Audit events per day, last 7 days"),
+        recent=ledger_view.recent_events(instance.db),
         components=[(name, data.component_present(name)) for name in data.COMPONENTS],
     )
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pyotp
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from assay.api import create_app
@@ -58,9 +60,22 @@ class Person:
         return csrf_of(self.client.get(path).text)
 
 
-def client_for(instance: Instance, *, https: bool = False) -> TestClient:
+_apps: list[FastAPI] = []
+
+
+def client_for(instance: Instance, *, https: bool = False, **kw: Any) -> TestClient:
     base = "https://testserver" if https else "http://testserver"
-    return TestClient(create_app(instance), base_url=base, follow_redirects=False)
+    app = create_app(instance)
+    _apps.append(app)
+    return TestClient(app, base_url=base, follow_redirects=False, **kw)
+
+
+def close_apps() -> None:
+    """Stop the ledger sequencer each test app opened (call before closing the instance)."""
+    while _apps:
+        log = getattr(_apps.pop().state, "audit_log", None)
+        if log is not None:
+            log.close()
 
 
 def set_up_person(instance: Instance, email: str, role: str, client: TestClient | None = None) -> Person:

@@ -11,14 +11,14 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select
-from tests.web_support import PASSWORD, accounts_for, fixed_clock, fresh_code
+from tests.web_support import PASSWORD, accounts_for, close_apps, fixed_clock, fresh_code
 
 from assay.errors import NotFoundError, UsageError
 from assay.instance import Instance
+from assay.ledger import AuditLog
 from assay.store import Base
 from assay.web import ensure_first_admin
 from assay.web.accounts import MAX_FAILURES, SignInFailedError
-from assay.web.audit import close_ledger, ledger_for
 from assay.web.bootstrap import FIRST_ADMIN_EMAIL
 from assay.web.models import User
 
@@ -28,7 +28,7 @@ WEB_TABLES = {"users", "web_setup_tokens", "web_sessions", "web_settings"}
 @pytest.fixture(autouse=True)
 def _stop_ledger(instance: Instance) -> Iterator[None]:
     yield
-    close_ledger(instance)
+    close_apps()
 
 
 def _ready(instance: Instance, email: str, role: str = "viewer") -> tuple[str, str]:
@@ -147,8 +147,8 @@ def test_first_run_creates_one_admin_and_prints_a_24h_link(instance: Instance) -
     fixed_clock(instance).set(instance.clock.now() + timedelta(hours=24, seconds=1))
     assert accounts.setup_user(again.rsplit("/", 1)[1]) is None
     # The creation is in the ledger, by the system, with no e-mail in it.
-    log = ledger_for(instance)
-    leaves = log.entry_leaves(0, log.size())
+    with AuditLog.open(instance) as log:
+        leaves = log.entry_leaves(0, log.size())
     assert any(b'"user.created"' in leaf for leaf in leaves)
     assert not any(b"admin@localhost" in leaf for leaf in leaves)
 

@@ -8,11 +8,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from tests.web_support import (
     PASSWORD,
     Person,
     client_for,
+    close_apps,
     csrf_of,
     fixed_clock,
     fresh_code,
@@ -20,12 +20,11 @@ from tests.web_support import (
     sign_in,
 )
 
-from assay.api import create_app
 from assay.instance import Instance
+from assay.ledger import AuditLog
 from assay.web import ROUTES, allowed
 from assay.web._core import SESSION_COOKIE, router
 from assay.web.accounts import LOCK_MINUTES, MAX_FAILURES
-from assay.web.audit import close_ledger
 from assay.web.roles import ROLES
 
 EXAMPLES = {
@@ -64,7 +63,7 @@ def database_url(tmp_path: Path) -> str:
 @pytest.fixture(autouse=True)
 def _stop_ledger(instance: Instance) -> Iterator[None]:
     yield
-    close_ledger(instance)
+    close_apps()
 
 
 @pytest.fixture
@@ -136,10 +135,10 @@ def test_session_id_changes_at_each_step_and_old_ids_die(instance: Instance, peo
     full = client.cookies.get(SESSION_COOKIE)
     assert full and full != half
     # The pre-authentication id (say, planted by an attacker) grants nothing afterwards.
-    planted = TestClient(create_app(instance), follow_redirects=False, cookies={SESSION_COOKIE: half})
+    planted = client_for(instance, cookies={SESSION_COOKIE: half})
     assert planted.get("/").headers["location"].startswith("/login")
     # A value not signed by this server is ignored, too.
-    forged = TestClient(create_app(instance), follow_redirects=False, cookies={SESSION_COOKIE: full[:-4] + "abcd"})
+    forged = client_for(instance, cookies={SESSION_COOKIE: full[:-4] + "abcd"})
     assert forged.get("/").status_code == 303
 
 
@@ -147,7 +146,7 @@ def test_sign_out_ends_the_session(instance: Instance, people: dict[str, Person]
     viewer = people["viewer"]
     stolen = viewer.client.cookies.get(SESSION_COOKIE)
     assert viewer.client.post("/logout", data={"csrf_token": viewer.csrf()}).status_code == 303
-    again = TestClient(create_app(instance), follow_redirects=False, cookies={SESSION_COOKIE: stolen})
+    again = client_for(instance, cookies={SESSION_COOKIE: stolen})
     assert again.get("/").status_code == 303
 
 
@@ -259,9 +258,27 @@ def test_setup_rejects_short_or_mismatched_passwords(instance: Instance) -> None
         assert response.status_code == 400 and needle in response.text
 
 
-def test_auditor_is_refused_a_transcript_and_admin_read_is_recorded(instance: Instance, people: dict[str, Person]) -> None:
-    assert people["auditor"].client.get("/transcripts/t-1").status_code == 403
-    assert people["admin"].client.get("/transcripts/t-1").status_code != 403
+def test_only_an_admin_decrypts_a_transcript_and_the_read_is_recorded(instance: Instance, people: dict[str, Person]) -> None:
+    from assay.crypto import Keyring, TenantStore, TranscriptVault
+
+    with AuditLog.open(instance) as log:
+        keyring = Keyring.open(instance, log)
+        TenantStore(instance, log, keyring).create("acme", "system")
+        stored = TranscriptVault(instance, keyring, log).store("acme", "conv-1", b"the secret words")
+    path = f"/transcripts/{stored.id}"
+    for role in ("auditor", "compliance", "viewer"):
+        person = people[role]
+        assert person.client.get(path).status_code == 403
+        refused = person.client.post(path, data={"reason": "curious", "csrf_token": person.csrf()})
+        assert refused.status_code == 403 and "secret words" not in refused.text
+    admin = people["admin"]
+    no_reason = admin.client.post(path, data={"reason": " ", "csrf_token": admin.csrf()})
+    assert no_reason.status_code == 400 and "secret words" not in no_reason.text
+    shown = admin.client.post(path, data={"reason": "ticket 42", "csrf_token": admin.csrf()})
+    assert shown.status_code == 200 and "the secret words" in shown.text
+    with AuditLog.open(instance) as log:
+        last = log.entry(log.size() - 1)
+    assert last.event_type == "transcript.accessed" and last.actor == f"user:{admin.user_id}"
 
 
 def test_trust_page_is_404_until_an_admin_publishes_it(instance: Instance, people: dict[str, Person]) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import getpass
-import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -13,10 +11,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from assay.cli._common import DataDirOption, JsonOption, console, instance_for
+from assay.cli._keyring import cli_actor
 from assay.clock import format_rfc3339
 from assay.instance import Instance
+from assay.ledger import AuditLog
 from assay.web import Accounts
-from assay.web.audit import close_ledger, record
+from assay.web.audit import record
 
 app = typer.Typer(help="People who sign in to the dashboard.", no_args_is_help=True)
 
@@ -24,13 +24,9 @@ EmailOption = Annotated[str, typer.Option("--email", help="The person's e-mail a
 RoleOption = Annotated[str, typer.Option("--role", help="admin, compliance, auditor or viewer.")]
 
 
-def _cli_actor() -> str:
-    """``cli:<os user>``: who ran the command on this machine."""
-    try:
-        name = getpass.getuser()
-    except (OSError, KeyError):
-        name = "unknown"
-    return "cli:" + (re.sub(r"[^A-Za-z0-9._@:-]", "_", name)[:200] or "unknown")
+def _record(instance: Instance, event_type: str, actor: str, **fields: Any) -> None:
+    with AuditLog.open(instance) as log:
+        record(log, event_type, actor, **fields)
 
 
 def _open(data_dir: Path | None) -> tuple[Instance, Accounts]:
@@ -52,15 +48,14 @@ def create(email: EmailOption, role: RoleOption, data_dir: DataDirOption = None)
     instance, accounts = _open(data_dir)
     try:
         user_id, token = accounts.create(email, role)
-        record(
+        _record(
             instance,
             "user.created",
-            _cli_actor(),
+            cli_actor(),
             object_ids={"user": user_id},
             attributes={"role": role},
         )
     finally:
-        close_ledger(instance)
         instance.close()
     console.print(f"Created {escape(email.strip())} ({role}). One-time setup link, valid 72 h:")
     console.print(_link(instance, token), soft_wrap=True, highlight=False)
@@ -73,9 +68,8 @@ def link(email: EmailOption, data_dir: DataDirOption = None) -> None:
     try:
         user = accounts.find(email)
         token = accounts.new_setup_link(user.id)
-        record(instance, "user.link", _cli_actor(), object_ids={"user": user.id})
+        _record(instance, "user.link", cli_actor(), object_ids={"user": user.id})
     finally:
-        close_ledger(instance)
         instance.close()
     console.print(_link(instance, token), soft_wrap=True, highlight=False)
 
@@ -87,9 +81,8 @@ def unlock(email: EmailOption, data_dir: DataDirOption = None) -> None:
     try:
         user = accounts.find(email)
         accounts.unlock(user.id)
-        record(instance, "user.unlock", _cli_actor(), object_ids={"user": user.id})
+        _record(instance, "user.unlock", cli_actor(), object_ids={"user": user.id})
     finally:
-        close_ledger(instance)
         instance.close()
     console.print(f"Unlocked {escape(user.email)}")
 
@@ -101,7 +94,6 @@ def list_users(data_dir: DataDirOption = None, as_json: JsonOption = False) -> N
     try:
         users = accounts.list()
     finally:
-        close_ledger(instance)
         instance.close()
     rows = [
         {

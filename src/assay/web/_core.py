@@ -26,6 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from assay.clock import format_rfc3339
 from assay.errors import AssayError
 from assay.instance import Instance
+from assay.ledger import AuditLog
 from assay.web._secrets import WebKeys
 from assay.web.accounts import Accounts
 from assay.web.roles import Capability, allowed
@@ -71,6 +72,7 @@ class Services:
     keys: WebKeys
     accounts: Accounts
     sessions: Sessions
+    log: AuditLog
 
 
 def services(request: Request) -> Services:
@@ -78,9 +80,12 @@ def services(request: Request) -> Services:
     found = getattr(request.app.state, "web_services", None)
     if isinstance(found, Services):
         return found
+    from assay.api.ledger import audit_log_of  # the process's one log, shared with the API
+
     instance: Instance = request.app.state.instance
     keys = WebKeys.load(instance.data_dir)
-    built = Services(instance, keys, Accounts(instance, keys), Sessions(instance))
+    log = audit_log_of(request)
+    built = Services(instance, keys, Accounts(instance, keys), Sessions(instance), log)
     request.app.state.web_services = built
     return built
 

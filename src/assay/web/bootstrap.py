@@ -8,6 +8,7 @@ from typing import TextIO
 
 from assay.errors import NotFoundError
 from assay.instance import Instance
+from assay.ledger import AuditLog
 from assay.web._secrets import WebKeys
 from assay.web.accounts import FIRST_ADMIN_TTL, Accounts
 from assay.web.audit import record
@@ -38,13 +39,14 @@ def ensure_first_admin(
         if accounts.count() > 0:
             return None
         user_id, token = accounts.create(FIRST_ADMIN_EMAIL, "admin", ttl=ttl)
-        record(
-            instance,
-            "user.created",
-            "system",
-            object_ids={"user": user_id},
-            attributes={"role": "admin"},
-        )
+        with AuditLog.open(instance) as log:
+            record(
+                log,
+                "user.created",
+                "system",
+                object_ids={"user": user_id},
+                attributes={"role": "admin"},
+            )
     else:
         if first.active:
             return None

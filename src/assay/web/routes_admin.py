@@ -12,7 +12,7 @@ from starlette.responses import Response
 from assay.errors import NotFoundError, UsageError
 from assay.web import data, ledger_view
 from assay.web._core import action, page, public, redirect, render, services, who
-from assay.web.audit import ledger_for, record
+from assay.web.audit import record
 from assay.web.roles import ROLES
 from assay.web.roles import Capability as Cap
 from assay.web.settings_store import (
@@ -50,7 +50,7 @@ def user_create(request: Request, email: _Text, role: _Text) -> Response:
         return _users_page(request, 400, error=f"{exc.message}. {exc.hint}")
     actor = f"user:{who(request).user_id}"
     record(
-        svc.instance,
+        svc.log,
         "user.created",
         actor,
         object_ids={"user": user_id},
@@ -83,7 +83,7 @@ def user_change(
     except UsageError as exc:
         return _users_page(request, 400, error=f"{exc.message}. {exc.hint}")
     record(
-        svc.instance,
+        svc.log,
         f"user.{change}",
         f"user:{me.user_id}",
         object_ids={"user": user_id},
@@ -115,7 +115,7 @@ async def trust_settings_save(request: Request) -> Response:
     await run_in_threadpool(save_trust, svc.instance, value, actor)
     await run_in_threadpool(
         record,
-        svc.instance,
+        svc.log,
         "trust_page.changed",
         actor,
         attributes={"enabled": value.enabled, "categories": list(value.categories)},
@@ -144,7 +144,7 @@ def trust_page(request: Request) -> Response:
         trust=current,
         public_page=True,
         unlisted_providers=[p for p in providers if p not in listed],
-        checkpoint=ledger_view.latest(ledger_for(svc.instance)),
+        checkpoint=ledger_view.latest(svc.log),
         status_missing=data.missing("compliance"),
     )
 

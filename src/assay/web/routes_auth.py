@@ -50,7 +50,7 @@ def login_submit(
         user_id = svc.accounts.check_password(email, password)
     except SignInFailedError as exc:
         actor = f"user:{exc.user_id}" if exc.user_id else "system"
-        record(svc.instance, "web.sign_in_failed", actor, attributes={"factor": "password"})
+        record(svc.log, "web.sign_in_failed", actor, attributes={"factor": "password"})
         return render(
             request, "login.html", 401, next=_safe_next(next), error=exc.message, email_value=email
         )
@@ -85,10 +85,10 @@ def code_submit(
     try:
         svc.accounts.check_totp(person.user_id, code)
     except SignInFailedError as exc:
-        record(svc.instance, "web.sign_in_failed", actor, attributes={"factor": "totp"})
+        record(svc.log, "web.sign_in_failed", actor, attributes={"factor": "totp"})
         return render(request, "code.html", 401, next=_safe_next(next), error=exc.message)
     raw = svc.sessions.start(person.user_id, STAGE_FULL, replacing=person.session_id)
-    record(svc.instance, "web.signed_in", actor, attributes={"role": person.role})
+    record(svc.log, "web.signed_in", actor, attributes={"role": person.role})
     response = redirect(_safe_next(next))
     set_session_cookie(request, response, raw)
     return response
@@ -102,7 +102,7 @@ def logout(request: Request) -> Response:
         person = svc.sessions.find(raw)
         svc.sessions.end(raw)
         if person is not None:
-            record(svc.instance, "web.signed_out", f"user:{person.user_id}")
+            record(svc.log, "web.signed_out", f"user:{person.user_id}")
     response = redirect("/login")
     clear_session_cookie(response)
     return response
@@ -136,7 +136,7 @@ def setup_submit(request: Request, token: str, password: _Text, password_again: 
         return render(
             request, "setup.html", 400, valid=True, error=error, token=token, setup_email=email
         )
-    record(svc.instance, "web.password_set", f"user:{user_id}", object_ids={"user": user_id})
+    record(svc.log, "web.password_set", f"user:{user_id}", object_ids={"user": user_id})
     raw = svc.sessions.start(user_id, STAGE_ENROL, replacing=_current_session(request))
     response = redirect("/enrol")
     set_session_cookie(request, response, raw)
@@ -164,8 +164,8 @@ def enrol_submit(request: Request, code: _Text) -> Response:
     if not svc.accounts.confirm_totp(person.user_id, code):
         return _enrol_page(request, "That code did not match; check the device's clock.", 400)
     actor = f"user:{person.user_id}"
-    record(svc.instance, "web.totp_enrolled", actor, object_ids={"user": person.user_id})
-    record(svc.instance, "web.signed_in", actor, attributes={"role": person.role})
+    record(svc.log, "web.totp_enrolled", actor, object_ids={"user": person.user_id})
+    record(svc.log, "web.signed_in", actor, attributes={"role": person.role})
     svc.accounts.mark_signed_in(person.user_id)
     raw = svc.sessions.start(person.user_id, STAGE_FULL, replacing=person.session_id)
     response = redirect("/")

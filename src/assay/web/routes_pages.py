@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Annotated
 
 from fastapi import Form, Request
 from starlette.responses import Response
 
+from assay.crypto import Keyring, TenantStore, TranscriptVault
+from assay.errors import NotFoundError, UsageError
 from assay.web import data, ledger_view
 from assay.web._core import action, page, redirect, render, services, who
-from assay.web.audit import ledger_for, record
+from assay.web.audit import record
 from assay.web.charts import bar_chart, line_chart
 from assay.web.ledger_view import Verification
 from assay.web.roles import Capability as Cap
@@ -83,7 +86,7 @@ def ledger(request: Request) -> Response:
 
 
 def _ledger_page(request: Request, verification: Verification | None) -> Response:
-    log = ledger_for(services(request).instance)
+    log = services(request).log
     return render(
         request,
         "ledger.html",
@@ -97,9 +100,9 @@ def _ledger_page(request: Request, verification: Verification | None) -> Respons
 @action("/ledger/verify", Cap.VERIFY_LEDGER)
 def ledger_verify(request: Request) -> Response:
     svc = services(request)
-    result = ledger_view.verify_log(ledger_for(svc.instance))
+    result = ledger_view.verify_log(svc.log, svc.instance.db)
     record(
-        svc.instance,
+        svc.log,
         "ledger.verified_online",
         f"user:{who(request).user_id}",
         attributes={"ok": result.ok},
@@ -122,14 +125,14 @@ def ledger_lookup(request: Request, index: str = "") -> Response:
 
 @page("/ledger/entries/{index}", Cap.VIEW_LEDGER)
 def ledger_entry(request: Request, index: int) -> Response:
-    found = ledger_view.entry(ledger_for(services(request).instance), index)
+    found = ledger_view.entry(services(request).log, index)
     pretty = json.dumps(found.event, indent=2, sort_keys=True)
     return render(request, "entry.html", entry=found, pretty=pretty)
 
 
 @page("/ledger/entries/{index}/proof", Cap.DOWNLOAD_PROOF)
 def ledger_proof(request: Request, index: int) -> Response:
-    log = ledger_for(services(request).instance)
+    log = services(request).log
     body = ledger_view.proof_file(log, index)
     return Response(
         body.encode(),
@@ -142,41 +145,77 @@ def ledger_proof(request: Request, index: int) -> Response:
     )
 
 
+_keyring_lock = threading.Lock()
+
+
+def _keyring(request: Request) -> Keyring:
+    """The process's one keyring (its key caches are shared with the gateway)."""
+    state = request.app.state
+    with _keyring_lock:
+        found = getattr(state, "keyring", None)
+        if not isinstance(found, Keyring):
+            found = Keyring.open(services(request).instance, services(request).log)
+            state.keyring = found
+    return found
+
+
+def _tenant_store(request: Request) -> TenantStore:
+    svc = services(request)
+    return TenantStore(svc.instance, svc.log, _keyring(request))
+
+
+def _tenants_page(request: Request, status: int = 200, **extra: object) -> Response:
+    store = _tenant_store(request)
+    tenants = store.list()
+    keys = {t.name: store.keyring.list_keys(t.name) for t in tenants}
+    return render(
+        request, "tenants.html", status, missing=None, tenants=tenants, keys=keys, **extra
+    )
+
+
 @page("/tenants", Cap.VIEW_TENANTS)
 def tenants(request: Request) -> Response:
-    return render(request, "tenants.html", missing=data.missing("crypto"), tenants=[])
+    return _tenants_page(request)
 
 
 @action("/tenants", Cap.MANAGE_TENANTS)
-def tenant_create(request: Request, name: _Text) -> Response:
-    return _no_key_store(request)
+def tenant_create(
+    request: Request, name: _Text, retention_days: Annotated[int, Form()] = 30
+) -> Response:
+    actor = f"user:{who(request).user_id}"
+    try:
+        _tenant_store(request).create(name.strip(), actor, retention_days)
+    except (UsageError, NotFoundError) as exc:
+        return _tenants_page(request, 400, error=f"{exc.message}. {exc.hint}")
+    return _tenants_page(request, 201, done=f"Tenant {name.strip()} created with its own key.")
 
 
 @page("/tenants/{tenant_id}/confirm/{what}", Cap.MANAGE_TENANTS)
 def tenant_confirm(request: Request, tenant_id: str, what: str) -> Response:
     if what not in {"rotate", "erase"}:
         return render(request, "error.html", 404, title="Unknown action", message=what)
-    return render(request, "confirm.html", tenant_id=tenant_id, what=what)
+    tenant = _tenant_store(request).get(tenant_id)
+    return render(request, "confirm.html", tenant_id=tenant.name, what=what)
 
 
 @action("/tenants/{tenant_id}/rotate", Cap.MANAGE_TENANTS)
 def tenant_rotate(request: Request, tenant_id: str) -> Response:
-    return _no_key_store(request)
+    actor = f"user:{who(request).user_id}"
+    version = _keyring(request).rotate(tenant_id, actor)
+    return _tenants_page(
+        request, done=f"Key of {tenant_id} rotated: version {version} encrypts from now on."
+    )
 
 
 @action("/tenants/{tenant_id}/erase", Cap.MANAGE_TENANTS)
 def tenant_erase(request: Request, tenant_id: str, confirm_name: _Text) -> Response:
-    return _no_key_store(request)
-
-
-def _no_key_store(request: Request) -> Response:
-    return render(
-        request,
-        "error.html",
-        503,
-        title="No key store",
-        message="The tenant key store is not part of this build yet.",
-    )
+    if confirm_name.strip() != tenant_id:
+        return _tenants_page(
+            request, 400, error=f"Nothing erased: the name typed did not match {tenant_id}."
+        )
+    counts = _tenant_store(request).erase(tenant_id, f"user:{who(request).user_id}")
+    summary = ", ".join(f"{value} {key.replace('_', ' ')}" for key, value in counts.items())
+    return _tenants_page(request, done=f"Tenant {tenant_id} erased ({summary}).")
 
 
 @page("/transcripts/{transcript_id}", Cap.READ_TRANSCRIPTS)
@@ -187,7 +226,22 @@ def transcript_form(request: Request, transcript_id: str) -> Response:
 
 @action("/transcripts/{transcript_id}", Cap.READ_TRANSCRIPTS)
 def transcript_read(request: Request, transcript_id: str, reason: _Text) -> Response:
-    return _no_key_store(request)
+    svc = services(request)
+    vault = TranscriptVault(svc.instance, _keyring(request), svc.log)
+    actor = f"user:{who(request).user_id}"
+    try:
+        plaintext = vault.read(transcript_id, actor=actor, reason=reason)
+    except UsageError as exc:
+        return render(
+            request,
+            "transcript.html",
+            400,
+            transcript_id=transcript_id,
+            text=None,
+            error=f"{exc.message}. {exc.hint}",
+        )
+    text = plaintext.decode("utf-8", errors="replace")
+    return render(request, "transcript.html", transcript_id=transcript_id, text=text)
 
 
 @page("/evidence", Cap.VIEW_EVIDENCE)

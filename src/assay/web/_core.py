@@ -109,7 +109,9 @@ _env.filters["svg"] = Markup  # only for charts.py output, which escapes its own
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """TLS here, or at a proxy in front (public URL is https): cookies must not leak to http."""
+    public = services(request).instance.settings.public_url or ""
+    return request.url.scheme == "https" or public.startswith("https://")
 
 
 def _headers(response: Response) -> Response:

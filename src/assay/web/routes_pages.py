@@ -15,6 +15,7 @@ from assay.web import data, ledger_view
 from assay.web._core import action, page, redirect, render, services, who
 from assay.web.audit import record
 from assay.web.charts import bar_chart, line_chart
+from assay.web.gateway_view import gateway_figures
 from assay.web.ledger_view import Verification
 from assay.web.roles import Capability as Cap
 from assay.web.settings_store import TRUST_CATEGORIES
@@ -69,14 +70,14 @@ def control_detail(request: Request, control_id: str) -> Response:
 @page("/gateway", Cap.VIEW_GATEWAY)
 def gateway(request: Request) -> Response:
     instance = services(request).instance
-    upstreams = [(u.name, u.base_url) for u in instance.settings.upstreams]
+    configured = [u.name for u in instance.settings.upstreams]
+    figures = gateway_figures(instance.db, instance.clock.now(), configured)
     return render(
         request,
         "gateway.html",
-        missing=data.missing("gateway"),
-        upstreams=upstreams,
-        traffic=line_chart([], title="Requests per hour"),
-        redactions=bar_chart([], title="Redactions by type"),
+        figures=figures,
+        traffic=line_chart(figures.per_hour, title="Requests per hour, last 24 hours"),
+        redactions=bar_chart(figures.redactions, title="Redactions by type, last 24 hours"),
     )
 
 

@@ -122,7 +122,8 @@ def _headers(response: Response) -> Response:
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     person: SignedIn | None = getattr(request.state, "who", None)
-    token = csrf_token(request)
+    # The public trust page has no form: it sets no cookie on a visitor's browser.
+    token = "" if context.get("public_page") and person is None else csrf_token(request)
     body = _env.get_template(template).render(
         request=request,
         who=person,

@@ -11,6 +11,7 @@ from assay.config import Settings
 from assay.errors import ConfigError
 from assay.instance import open_instance
 from assay.logs import configure_logging, get_logger
+from assay.web import ensure_first_admin
 
 __all__ = ["serve"]
 
@@ -43,6 +44,7 @@ def serve(settings: Settings) -> None:
         log = get_logger("assay.server")
         base = f"{'https' if tls else 'http'}://{settings.host}:{settings.port}"
         log.info("serving", url=base, docs=f"{base}/docs", ready=f"{base}/readyz")
+        ensure_first_admin(instance, settings.public_url or base)
         config = uvicorn.Config(
             app,
             host=settings.host,

@@ -9,6 +9,7 @@ from assay.api import health, ledger
 from assay.api.problems import RequestIdMiddleware, install_problem_handlers
 from assay.gateway.wiring import install_gateway
 from assay.instance import Instance
+from assay.web import router as web_router
 
 __all__ = ["create_app"]
 
@@ -28,4 +29,5 @@ def create_app(instance: Instance) -> FastAPI:
     app.include_router(health.router)
     app.include_router(ledger.router)
     install_gateway(app, instance)
+    app.include_router(web_router)
     return app

@@ -103,6 +103,7 @@ _GROUPS: tuple[tuple[str, str, str], ...] = (
     ("subjects", "assay.cli.tenants", "subjects_app"),
     ("tenants", "assay.cli.tenants", "app"),
     ("transcripts", "assay.cli.transcripts", "app"),
+    ("users", "assay.cli.users", "app"),
 )
 
 

@@ -29,6 +29,13 @@ dev: $(DEV_STAMP)
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/assay init --data-dir $(DATA)
+	@echo ""
+	@echo "  Assay is starting on http://$(HOST):$(PORT)"
+	@echo "    dashboard        http://$(HOST):$(PORT)/"
+	@echo "    API docs         http://$(HOST):$(PORT)/docs"
+	@echo "    readiness        curl http://$(HOST):$(PORT)/readyz"
+	@echo "  Stop with Ctrl-C. Data lives in $(DATA)/ (remove it with make clean)."
+	@echo ""
 	$(BIN)/assay serve --data-dir $(DATA) --host $(HOST) --port $(PORT)
 
 lint: $(DEV_STAMP)

@@ -20,7 +20,13 @@ from pydantic_settings import (
 
 from assay.errors import ConfigError
 
-__all__ = ["DEFAULT_DATA_DIR", "Settings", "UpstreamSettings", "load_settings"]
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "Settings",
+    "UpstreamSettings",
+    "load_settings",
+    "settings_reference",
+]
 
 DEFAULT_DATA_DIR = Path(".assay-data")
 _TOML_ENV = "ASSAY_CONFIG"
@@ -50,28 +56,61 @@ class Settings(BaseSettings):
         env_prefix="ASSAY_", extra="forbid", validate_default=True, env_nested_delimiter="__"
     )
 
-    data_dir: Path = DEFAULT_DATA_DIR
+    data_dir: Path = Field(
+        default=DEFAULT_DATA_DIR,
+        description="Data directory (mode 0700): database, secrets, exports.",
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; default is SQLite (WAL) at <data_dir>/assay.db.",
     )
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    log_format: Literal["json", "console"] = "json"
-    kms: Literal["local", "aws-kms"] = "local"
-    master_key: SecretStr | None = None
-    aws_kms_key_id: str | None = None
-    aws_endpoint_url: str | None = None
-    aws_region: str = "us-east-1"
-    redis_url: str | None = None
-    upstream: str | None = None
-    upstreams: list[UpstreamSettings] = Field(default_factory=list)
-    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
-    checkpoint_interval_s: float = Field(default=10.0, gt=0, le=10.0)
-    retention_interval_s: float = Field(default=3600.0, gt=0)
-    demo_model: bool = True
-    public_url: str | None = None
+    host: str = Field(default="127.0.0.1", description="Address `assay serve` listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `assay serve` listens on.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Lowest log level written."
+    )
+    log_format: Literal["json", "console"] = Field(
+        default="json", description="`json` (one object per line) or `console` text."
+    )
+    kms: Literal["local", "aws-kms"] = Field(
+        default="local", description="Key-encryption backend for tenant keys."
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Local KMS root key (base64, 32 bytes); default is <data_dir>/master.key.",
+    )
+    aws_kms_key_id: str | None = Field(
+        default=None, description="AWS KMS key id or ARN (kms = aws-kms)."
+    )
+    aws_endpoint_url: str | None = Field(
+        default=None, description="Override the AWS KMS endpoint (for a local test server)."
+    )
+    aws_region: str = Field(default="us-east-1", description="AWS region of the KMS key.")
+    redis_url: str | None = Field(
+        default=None, description="Redis URL for rate limits shared between replicas."
+    )
+    upstream: str | None = Field(
+        default=None, description="One OpenAI-compatible upstream base URL (quick setup)."
+    )
+    upstreams: list[UpstreamSettings] = Field(
+        default_factory=list,
+        description="Providers (name, base_url, api_key_env, models, timeout_s).",
+    )
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, gt=0, description="Largest request body the gateway accepts."
+    )
+    checkpoint_interval_s: float = Field(
+        default=10.0, gt=0, le=10.0, description="Seconds between signed ledger checkpoints."
+    )
+    retention_interval_s: float = Field(
+        default=3600.0, gt=0, description="Seconds between retention runs inside `assay serve`."
+    )
+    demo_model: bool = Field(
+        default=True, description="Serve the offline `assay-demo` model when no upstream is set."
+    )
+    public_url: str | None = Field(
+        default=None, description="External base URL used in links Assay prints."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -156,3 +195,17 @@ def _hint(exc: ValidationError) -> str:
     if first["type"] == "extra_forbidden":
         return "Remove the unknown setting; `assay doctor` lists the valid ones."
     return "Set it in the environment or assay.toml to a valid value."
+
+
+def settings_reference() -> str:
+    """The Markdown table of every setting (docs/configuration.md is this, checked by a test)."""
+    rows = ["| environment variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        shown = "" if default is None or default == [] else f"`{default}`"
+        rows.append(f"| `ASSAY_{name.upper()}` | {shown} | {field.description or ''} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m assay.config` regenerates the doc table
+    print(settings_reference(), end="")  # noqa: T201

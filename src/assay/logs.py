@@ -34,6 +34,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).propagate = False
         logging.getLogger(noisy).handlers[:] = []

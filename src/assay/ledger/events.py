@@ -1,0 +1,237 @@
+"""The typed audit event and its canonical leaf bytes.
+
+An event commits to metadata only: who did what, to which objects, with which
+outcome. Personal data never enters the ledger in plaintext, so validation
+refuses fields declared as personal data and values that look like e-mail
+addresses, phone numbers or payment card numbers. Record an id, or the SHA-256
+of the ciphertext, instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import rfc8785
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from assay.clock import format_rfc3339
+
+__all__ = ["MAX_LEAF_BYTES", "PII_FIELD_NAMES", "Event", "JsonValue", "canonical_json"]
+
+#: Entry bundles (c2sp.org/tlog-tiles) prefix each entry with a big-endian uint16 length.
+MAX_LEAF_BYTES = 65535
+#: Integers beyond this lose precision in RFC 8785 (IEEE 754 doubles); refuse them.
+_MAX_SAFE_INT = 2**53 - 1
+_MAX_DEPTH = 16
+
+#: Any JSON value except floats (floats have no single canonical form worth trusting).
+JsonValue = Any
+
+#: Field names (anywhere in an event, compared case-insensitively with ``-``/`` ``
+#: read as ``_``) whose values are personal data or user content.
+PII_FIELD_NAMES = frozenset(
+    {
+        "email", "e_mail", "email_address", "mail",
+        "phone", "phone_number", "telephone", "mobile", "fax",
+        "prompt", "prompts", "content", "contents", "text", "message", "messages",
+        "completion", "body", "transcript", "input", "output",
+        "name", "first_name", "last_name", "full_name", "given_name", "family_name",
+        "display_name", "surname",
+        "address", "street", "street_address", "home_address", "postal_address", "postcode",
+        "zip", "zip_code",
+        "ssn", "social_security_number", "national_id", "passport", "passport_number",
+        "tax_id", "dob", "date_of_birth", "birthdate", "birth_date",
+        "credit_card", "card_number", "pan", "iban", "password", "secret",
+    }
+)
+
+_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9][a-z0-9_-]*)+$")
+_ACTOR = re.compile(r"^(system|(cli|apikey|user):[A-Za-z0-9._@:-]{1,200})$")
+_IDENT = re.compile(r"^[A-Za-z0-9._:/-]{1,200}$")
+_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_PHONE = re.compile(r"(^|[^\w])(\+\d[\d ().-]{6,18}\d|\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4})($|[^\w])")
+_CARD = re.compile(r"(?<!\d)(\d[ -]?){12,18}\d(?!\d)")
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _looks_personal(value: str) -> str | None:
+    """Name the kind of personal data ``value`` looks like, or None."""
+    if "@" in value and _EMAIL.search(value):
+        return "an e-mail address"
+    if _PHONE.search(value):
+        return "a phone number"
+    for match in _CARD.finditer(value):
+        digits = re.sub(r"\D", "", match.group(0))
+        if 13 <= len(digits) <= 19 and _luhn_ok(digits):
+            return "a payment card number"
+    return None
+
+
+def _check_name(path: str, key: str) -> None:
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise ValueError(f"{path}: key {key!r} must be 1-64 characters of A-Z a-z 0-9 _ . -")
+    if re.sub(r"[-. ]", "_", key.lower()) in PII_FIELD_NAMES:
+        raise ValueError(
+            f"{path}: field name {key!r} is declared personal data and may not be stored "
+            "in the ledger; record an id or the SHA-256 of the ciphertext instead"
+        )
+
+
+def _check_string(path: str, value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{path}: the string is not valid Unicode text") from exc
+    kind = _looks_personal(value)
+    if kind is not None:
+        raise ValueError(
+            f"{path}: the value looks like {kind}; the ledger never stores personal data "
+            "in plaintext (record an id or the SHA-256 of the ciphertext)"
+        )
+
+
+def _check_json(path: str, value: object, depth: int = 0) -> None:
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"{path}: nested deeper than {_MAX_DEPTH} levels")
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if abs(value) > _MAX_SAFE_INT:
+            raise ValueError(f"{path}: integer {value} is outside ±(2**53-1); store it as a string")
+    elif isinstance(value, str):
+        _check_string(path, value)
+    elif isinstance(value, float):
+        raise ValueError(f"{path}: floats are not allowed in hashed payloads; use an integer or a string")
+    elif isinstance(value, list | tuple):
+        for position, item in enumerate(value):
+            _check_json(f"{path}[{position}]", item, depth + 1)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_name(path, key)
+            _check_json(f"{path}.{key}", item, depth + 1)
+    else:
+        raise ValueError(f"{path}: {type(value).__name__} is not a JSON value")
+
+
+class Event(BaseModel):
+    """One audit event. Immutable; the log's clock fills ``time`` when it is None."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+    type: str = Field(description="Dotted lowercase, e.g. gateway.request or external.github.deploy.")
+    actor: str = Field(description="cli:<os user>, apikey:<key id>, user:<user id> or system.")
+    tenant: str | None = None
+    time: datetime | None = None
+    object_ids: dict[str, str] = Field(default_factory=dict)
+    attributes: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @field_validator("type")
+    @classmethod
+    def _valid_type(cls, value: str) -> str:
+        if len(value) > 128 or not _TYPE.fullmatch(value):
+            raise ValueError(
+                f"event type {value!r} must be dotted lowercase words such as "
+                "'gateway.request' or 'external.github.deploy'"
+            )
+        return value
+
+    @field_validator("actor")
+    @classmethod
+    def _valid_actor(cls, value: str) -> str:
+        if not _ACTOR.fullmatch(value):
+            raise ValueError(
+                f"actor {value!r} must be 'system' or cli:<os user>, apikey:<key id>, user:<user id>"
+            )
+        _check_string("actor", value)
+        return value
+
+    @field_validator("tenant")
+    @classmethod
+    def _valid_tenant(cls, value: str | None) -> str | None:
+        if value is not None:
+            if not _IDENT.fullmatch(value):
+                raise ValueError(f"tenant {value!r} must be 1-200 characters of A-Z a-z 0-9 . _ : / -")
+            _check_string("tenant", value)
+        return value
+
+    @field_validator("time")
+    @classmethod
+    def _utc_time(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("time must be timezone-aware (UTC); add a Z or +00:00 offset")
+        return value.astimezone(UTC)
+
+    @field_validator("object_ids")
+    @classmethod
+    def _valid_ids(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, item in value.items():
+            _check_name("object_ids", key)
+            if len(item) > 512:
+                raise ValueError(f"object_ids.{key}: ids are at most 512 characters")
+            _check_string(f"object_ids.{key}", item)
+        return value
+
+    @field_validator("attributes")
+    @classmethod
+    def _valid_attributes(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _check_json("attributes", value)
+        return value
+
+    def at(self, when: datetime) -> Event:
+        """This event with ``time`` set (used by the log's clock)."""
+        return self.model_copy(update={"time": when.astimezone(UTC)})
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON object that is hashed; ``time`` must be set."""
+        if self.time is None:
+            raise ValueError("the event has no time yet; the log's clock sets it")
+        return {
+            "actor": self.actor,
+            "attributes": self.attributes,
+            "object_ids": self.object_ids,
+            "tenant": self.tenant,
+            "time": format_rfc3339(self.time),
+            "type": self.type,
+        }
+
+    def leaf_bytes(self) -> bytes:
+        """RFC 8785 canonical JSON of :meth:`as_json`: the Merkle leaf data."""
+        return canonical_json(self.as_json())
+
+
+def _keys_sort_alike(value: object) -> bool:
+    """True when Python's code-point key order equals RFC 8785's UTF-16 order."""
+    if isinstance(value, dict):
+        return all(k < "\ud800" and _keys_sort_alike(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_keys_sort_alike(v) for v in value)
+    return True
+
+
+def canonical_json(value: object) -> bytes:
+    """RFC 8785 canonical JSON for float-free values.
+
+    For such values the standard library's sorted, compact, non-ASCII-escaping
+    output is byte-identical to RFC 8785 unless a key holds characters at or
+    above U+D800 (where UTF-16 and code-point order differ); those go through
+    the ``rfc8785`` library. A property test holds the two paths equal.
+    """
+    if _keys_sort_alike(value):
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return text.encode("utf-8")
+    return bytes(rfc8785.dumps(value))  # type: ignore[arg-type]

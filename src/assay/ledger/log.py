@@ -1,0 +1,516 @@
+"""AuditLog: group-committed durable appends, tiles, proofs and signed checkpoints.
+
+One sequencer thread per process owns writing. Callers hand it prepared leaves
+and wait; it takes everything queued (up to ``max_batch`` entries) into one
+transaction, so many concurrent appends share one commit and one fsync, and each
+caller learns its index only after that commit returned. Inside the transaction
+the sequencer takes the log's write lock (``BEGIN IMMEDIATE`` on SQLite, a
+transaction-scoped advisory lock on PostgreSQL), re-reads the size, and reloads
+its in-memory right edge of the tree if another process appended meanwhile; so
+several processes share one ordered log without gaps or duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Table, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from assay.clock import Clock, SystemClock
+from assay.errors import AssayError, ConfigError, LedgerError, NotFoundError, UsageError
+from assay.ledger.events import MAX_LEAF_BYTES, Event
+from assay.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, range_hash
+from assay.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerTile
+from assay.ledger.note import Checkpoint, Signer
+from assay.ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileBuilder, TileCache, TileError
+from assay.secrets import LEDGER_KEY, read_secret
+from assay.store.db import Database
+
+if TYPE_CHECKING:
+    from assay.instance import Instance
+
+__all__ = ["AuditLog", "SignedCheckpoint", "ledger_origin"]
+
+#: Constant key of the PostgreSQL advisory lock that makes one sequencer at a time.
+ADVISORY_LOCK_KEY = 0x4C454447_45520001
+_ENTRIES: Table = LedgerEntry.__table__  # type: ignore[assignment]
+_TILES: Table = LedgerTile.__table__  # type: ignore[assignment]
+_CHECKPOINTS: Table = LedgerCheckpoint.__table__  # type: ignore[assignment]
+
+
+def ledger_origin(instance_id: str) -> str:
+    """Checkpoint origin and key name of an instance's log."""
+    return f"assay.ledger/{instance_id}"
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    size: int
+    root: bytes
+    note: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    leaf: bytes
+    leaf_hash: bytes
+    event_type: str
+    tenant: str | None
+    actor: str
+    event_time: datetime
+
+    def row(self, idx: int) -> dict[str, Any]:
+        return {
+            "idx": idx, "event_type": self.event_type, "tenant": self.tenant,
+            "actor": self.actor, "event_time": self.event_time,
+            "leaf": self.leaf, "leaf_hash": self.leaf_hash,
+        }
+
+
+Deliver = Callable[[Any, BaseException | None], None]
+
+
+@dataclass
+class _Job:
+    entries: list[_Prepared] | None  # None: a checkpoint request
+    deliver: Deliver
+
+
+def _future_deliver(future: Future[Any]) -> Deliver:
+    def deliver(result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    return deliver
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def _loop_deliver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> Deliver:
+    def deliver(result: Any, error: BaseException | None) -> None:
+        # A closed loop means nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle, future, result, error)
+
+    return deliver
+
+
+class AuditLog:
+    """The tamper-evident audit log of one Assay instance."""
+
+    def __init__(
+        self,
+        db: Database,
+        signer: Signer,
+        clock: Clock | None = None,
+        *,
+        checkpoint_interval_s: float = 10.0,
+        max_batch: int = 20_000,
+    ) -> None:
+        self._db = db
+        self._signer = signer
+        self._clock = clock or SystemClock()
+        self._interval = checkpoint_interval_s
+        self._max_batch = max_batch
+        self._queue: deque[_Job] = deque()
+        self._cond = threading.Condition()
+        self._closing = False
+        self._builder: TileBuilder | None = None
+        self._cache_lock = threading.Lock()
+        self._cache = TileCache(self._read_stored_tile)
+        self._thread = threading.Thread(target=self._run, name="assay-ledger-sequencer", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def open(cls, instance: Instance) -> AuditLog:
+        """The log of ``instance``: its database, ``ledger.key`` seed and clock."""
+        seed = read_secret(instance.data_dir, LEDGER_KEY)
+        if len(seed) != 32:
+            raise ConfigError(
+                f"{instance.data_dir / LEDGER_KEY} holds {len(seed)} bytes; the ledger key is a 32-byte seed",
+                hint="Restore ledger.key from backup; a new key cannot sign for the existing log.",
+            )
+        signer = Signer(ledger_origin(instance.instance_id), seed)
+        return cls(
+            instance.db, signer, instance.clock,
+            checkpoint_interval_s=instance.settings.checkpoint_interval_s,
+        )
+
+    # -- identity ---------------------------------------------------------------
+
+    @property
+    def origin(self) -> str:
+        return self._signer.name
+
+    @property
+    def vkey(self) -> str:
+        """The verifier key auditors use (c2sp.org/signed-note vkey)."""
+        return self._signer.vkey
+
+    # -- appending --------------------------------------------------------------
+
+    def _prepare(self, events: Sequence[Event]) -> list[_Prepared]:
+        now = self._clock.now()
+        prepared = []
+        for position, event in enumerate(events):
+            if not isinstance(event, Event):
+                raise UsageError(f"item {position} is a {type(event).__name__}, not an Event")
+            stamped = event if event.time is not None else event.at(now)
+            prepared.append(self._prepare_leaf(stamped.leaf_bytes(), stamped, position))
+        return prepared
+
+    @staticmethod
+    def _prepare_leaf(leaf: bytes, event: Event, position: int) -> _Prepared:
+        if len(leaf) > MAX_LEAF_BYTES:
+            raise UsageError(
+                f"event {position} is {len(leaf)} bytes as canonical JSON; the limit is {MAX_LEAF_BYTES}",
+                hint="Record ids and hashes, not content.",
+            )
+        assert event.time is not None
+        return _Prepared(leaf, leaf_hash(leaf), event.type, event.tenant, event.actor, event.time)
+
+    def _submit(self, job: _Job) -> None:
+        with self._cond:
+            if self._closing:
+                raise LedgerError("the audit log is closed", hint="Open it again with AuditLog.open.")
+            self._queue.append(job)
+            self._cond.notify()
+
+    def _wait(self, entries: list[_Prepared] | None) -> Any:
+        future: Future[Any] = Future()
+        self._submit(_Job(entries, _future_deliver(future)))
+        return future.result()
+
+    def append(self, event: Event) -> int:
+        """Record ``event``; returns its index once it is durable."""
+        indices: list[int] = self._wait(self._prepare([event]))
+        return indices[0]
+
+    def append_batch(self, events: Sequence[Event]) -> list[int]:
+        """Record all of ``events`` in one transaction, or none of them."""
+        if not events:
+            return []
+        indices: list[int] = self._wait(self._prepare(list(events)))
+        return indices
+
+    async def append_async(self, event: Event) -> int:
+        """Like :meth:`append`, without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[int]] = loop.create_future()
+        self._submit(_Job(self._prepare([event]), _loop_deliver(loop, future)))
+        indices = await future
+        return indices[0]
+
+    def _append_raw(self, leaves: Sequence[bytes], when: datetime) -> list[int]:
+        """Append arbitrary leaf data (conformance tests against other logs' vectors)."""
+        prepared = [_Prepared(leaf, leaf_hash(leaf), "raw.leaf", None, "system", when) for leaf in leaves]
+        indices: list[int] = self._wait(prepared)
+        return indices
+
+    def close(self) -> None:
+        """Finish queued appends, sign a final checkpoint if the log grew, stop."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the sequencer ----------------------------------------------------------
+
+    def _take(self, deadline: float) -> tuple[list[_Job], bool]:
+        with self._cond:
+            while not self._queue and not self._closing:
+                remaining = deadline - self._clock.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            jobs: list[_Job] = []
+            count = 0
+            while self._queue and count < self._max_batch:
+                job = self._queue.popleft()
+                jobs.append(job)
+                count += len(job.entries or ())
+            return jobs, self._closing and not self._queue
+
+    def _run(self) -> None:
+        next_checkpoint = self._clock.monotonic() + self._interval
+        while True:
+            jobs, finished = self._take(next_checkpoint)
+            appends = [job for job in jobs if job.entries is not None]
+            if appends:
+                self._commit_appends(appends)
+            for job in jobs:
+                if job.entries is None:
+                    self._run_checkpoint_job(job)
+            if finished or self._clock.monotonic() >= next_checkpoint:
+                self._periodic_checkpoint()
+                next_checkpoint = self._clock.monotonic() + self._interval
+            if finished:
+                return
+
+    def _commit_appends(self, jobs: list[_Job]) -> None:
+        entries = [entry for job in jobs for entry in job.entries or ()]
+        try:
+            first = self._write(entries)
+        except Exception as exc:  # noqa: BLE001 - every waiting caller must hear about it
+            self._builder = None
+            error = _as_ledger_error(exc, f"could not record {len(entries)} audit event(s)")
+            for job in jobs:
+                job.deliver(None, error)
+            return
+        position = first
+        for job in jobs:
+            count = len(job.entries or ())
+            job.deliver(list(range(position, position + count)), None)
+            position += count
+
+    def _run_checkpoint_job(self, job: _Job) -> None:
+        try:
+            result = self._checkpoint(force=True)
+        except Exception as exc:  # noqa: BLE001
+            self._builder = None
+            job.deliver(None, _as_ledger_error(exc, "could not sign a checkpoint"))
+        else:
+            job.deliver(result, None)
+
+    def _periodic_checkpoint(self) -> None:
+        try:
+            self._checkpoint(force=False)
+        except Exception:  # noqa: BLE001 - retried at the next tick; appends stay durable
+            self._builder = None
+
+    # -- storage (sequencer thread only) -------------------------------------------
+
+    def _lock(self, conn: Connection) -> None:
+        if self._db.is_sqlite:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif self._db.is_postgres:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+
+    def _sync(self, conn: Connection) -> TileBuilder:
+        size = int(conn.execute(select(func.coalesce(func.max(_ENTRIES.c.idx) + 1, 0))).scalar_one())
+        builder = self._builder
+        if builder is None or builder.size != size:
+            builder = _load_builder(conn, size)
+            self._builder = builder
+        return builder
+
+    def _write(self, entries: list[_Prepared]) -> int:
+        with self._db.engine.connect() as conn:
+            self._lock(conn)
+            builder = self._sync(conn)
+            first = builder.size
+            conn.execute(_ENTRIES.insert(), [e.row(first + i) for i, e in enumerate(entries)])
+            for entry in entries:
+                builder.append(entry.leaf_hash)
+            full, partial = builder.drain()
+            self._upsert_tiles(conn, full + partial)
+            conn.commit()
+        return first
+
+    def _upsert_tiles(self, conn: Connection, tiles: list[tuple[int, int, bytes]]) -> None:
+        if not tiles:
+            return
+        dialect = postgresql if self._db.is_postgres else sqlite
+        stmt = dialect.insert(_TILES)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[_TILES.c.level, _TILES.c.tile_index],
+            set_={"width": stmt.excluded.width, "hashes": stmt.excluded.hashes},
+        )
+        rows = [
+            {"level": level, "tile_index": index, "width": len(data) // 32, "hashes": data}
+            for level, index, data in tiles
+        ]
+        conn.execute(stmt, rows)
+
+    def _checkpoint(self, *, force: bool) -> SignedCheckpoint | None:
+        with self._db.engine.connect() as conn:
+            self._lock(conn)
+            builder = self._sync(conn)
+            last = conn.execute(select(func.max(LedgerCheckpoint.size))).scalar()
+            if last is not None and last >= builder.size:
+                conn.commit()
+                return self._stored_checkpoint(builder.size) if force else None
+            if last is None and builder.size == 0 and not force:
+                conn.commit()
+                return None
+            root = range_hash(0, builder.size, TileCache(builder.read_tile, capacity=64).node)
+            note = self._signer.sign(Checkpoint(self.origin, builder.size, root).text)
+            signed = SignedCheckpoint(builder.size, root, note, self._clock.now())
+            conn.execute(
+                _CHECKPOINTS.insert(),
+                {"size": signed.size, "root_hash": root, "note": note, "created_at": signed.created_at},
+            )
+            conn.commit()
+        return signed
+
+    # -- reading ------------------------------------------------------------------
+
+    def size(self) -> int:
+        """Number of durable entries."""
+        with self._db.session() as session:
+            return int(session.scalar(select(func.coalesce(func.max(LedgerEntry.idx) + 1, 0))) or 0)
+
+    def _read_stored_tile(self, level: int, index: int) -> bytes:
+        with self._db.session() as session:
+            row = session.get(LedgerTile, (level, index))
+        if row is None:
+            raise LedgerError(
+                f"ledger tile {level}/{index} is missing",
+                hint="Run `assay ledger verify`; the database may have been altered.",
+            )
+        return row.hashes
+
+    def _node(self, height: int, index: int) -> bytes:
+        with self._cache_lock:
+            try:
+                return self._cache.node(height, index)
+            except TileError as exc:
+                raise LedgerError(str(exc), hint="Run `assay ledger verify`.") from exc
+
+    def root(self, size: int) -> bytes:
+        """The Merkle root of the first ``size`` entries."""
+        self._require_size(size)
+        return range_hash(0, size, self._node)
+
+    def _require_size(self, size: int) -> None:
+        current = self.size()
+        if not 0 <= size <= current:
+            raise NotFoundError(
+                f"tree size {size} is outside the log (it has {current} entries)",
+                hint="Ask for a size between 0 and the current size.",
+            )
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 6962 inclusion proof of entry ``index`` in the tree of ``size``."""
+        self._require_size(size)
+        if not 0 <= index < size:
+            raise NotFoundError(f"entry {index} is not in a tree of size {size}")
+        return inclusion_proof(index, size, self._node)
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        """RFC 6962 consistency proof between two tree sizes."""
+        self._require_size(new_size)
+        if not 0 < old_size <= new_size:
+            raise UsageError(
+                f"no consistency proof from size {old_size} to size {new_size}",
+                hint="Use 0 < OLD_SIZE <= NEW_SIZE <= the log size.",
+            )
+        return consistency_proof(old_size, new_size, self._node)
+
+    def checkpoint(self, *, new: bool = False) -> SignedCheckpoint:
+        """The latest signed checkpoint; with ``new``, one covering every durable entry."""
+        if new:
+            signed: SignedCheckpoint = self._wait(None)
+            return signed
+        latest = self.latest_checkpoint()
+        if latest is None:
+            signed = self._wait(None)
+            return signed
+        return latest
+
+    def latest_checkpoint(self) -> SignedCheckpoint | None:
+        with self._db.session() as session:
+            row = session.scalars(
+                select(LedgerCheckpoint).order_by(LedgerCheckpoint.size.desc()).limit(1)
+            ).first()
+        return None if row is None else _signed(row)
+
+    def checkpoints(self) -> list[SignedCheckpoint]:
+        """Every checkpoint ever signed, oldest first."""
+        with self._db.session() as session:
+            rows = session.scalars(select(LedgerCheckpoint).order_by(LedgerCheckpoint.size)).all()
+        return [_signed(row) for row in rows]
+
+    def _stored_checkpoint(self, size: int) -> SignedCheckpoint:
+        with self._db.session() as session:
+            row = session.get(LedgerCheckpoint, size)
+        if row is None:
+            raise NotFoundError(f"no checkpoint at size {size}")
+        return _signed(row)
+
+    def entry(self, index: int) -> LedgerEntry:
+        with self._db.session() as session:
+            row = session.get(LedgerEntry, index)
+        if row is None:
+            raise NotFoundError(f"ledger entry {index} does not exist", hint="Check the index.")
+        return row
+
+    def tile(self, level: int, index: int, width: int = TILE_WIDTH) -> bytes:
+        """Tile bytes as served by c2sp.org/tlog-tiles (a prefix for partial tiles)."""
+        with self._db.session() as session:
+            row = session.get(LedgerTile, (level, index))
+        if row is None or row.width < width:
+            raise NotFoundError(f"tile {level}/{index} of width {width} does not exist")
+        return row.hashes[: width * 32]
+
+    def entry_leaves(self, start: int, end: int) -> list[bytes]:
+        with self._db.session() as session:
+            rows = session.execute(
+                select(LedgerEntry.leaf)
+                .where(LedgerEntry.idx >= start, LedgerEntry.idx < end)
+                .order_by(LedgerEntry.idx)
+            ).scalars().all()
+        return list(rows)
+
+
+def _signed(row: LedgerCheckpoint) -> SignedCheckpoint:
+    return SignedCheckpoint(row.size, row.root_hash, row.note, row.created_at)
+
+
+def _load_builder(conn: Connection, size: int) -> TileBuilder:
+    """Rebuild the right edge (the partial tiles) of a tree of ``size`` from storage."""
+    builder = TileBuilder(size=size)
+    level = 0
+    while size >> (TILE_HEIGHT * level):
+        count = size >> (TILE_HEIGHT * level)
+        width, index = count % TILE_WIDTH, count // TILE_WIDTH
+        data = b""
+        if width:
+            row = conn.execute(
+                select(_TILES.c.hashes).where(_TILES.c.level == level, _TILES.c.tile_index == index)
+            ).scalar()
+            if row is None or len(row) < width * 32:
+                raise LedgerError(
+                    f"ledger tile {level}/{index} is missing or shorter than the log needs",
+                    hint="Run `assay ledger verify`; the database may have been altered.",
+                )
+            data = bytes(row[: width * 32])
+        builder.partial.append(bytearray(data))
+        level += 1
+    return builder
+
+
+def _as_ledger_error(exc: BaseException, what: str) -> AssayError:
+    if isinstance(exc, AssayError):
+        return exc
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    reason = detail[0] if detail else type(exc).__name__
+    error = LedgerError(f"{what}: {reason}", hint="Check the database with `assay doctor`; nothing was recorded.")
+    error.__cause__ = exc
+    return error

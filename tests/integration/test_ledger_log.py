@@ -1,0 +1,144 @@
+"""AuditLog on both engines: appends, batches, async, proofs, checkpoints, schema."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import MetaData, select
+
+from assay.errors import LedgerError, NotFoundError, UsageError
+from assay.instance import Instance
+from assay.ledger import AuditLog, Event, LedgerEntry
+from assay.ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
+from assay.ledger.note import Verifier, open_checkpoint
+from assay.store.models import Base
+
+LEDGER_TABLES = {"ledger_entries", "ledger_tiles", "ledger_checkpoints"}
+
+
+def _event(n: int, tenant: str | None = "acme") -> Event:
+    return Event(type="gateway.request", actor="apikey:k1", tenant=tenant, attributes={"n": n})
+
+
+@pytest.fixture
+def log(instance: Instance) -> AuditLog:
+    opened = AuditLog.open(instance)
+    yield opened  # type: ignore[misc]
+    opened.close()
+
+
+def test_models_and_migration_agree(instance: Instance) -> None:
+    import assay.ledger.models  # noqa: F401 - registers the tables on Base.metadata
+
+    with instance.db.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "include_object": lambda obj, name, kind, *_: kind != "table" or name in LEDGER_TABLES,
+            },
+        )
+        diffs = compare_metadata(context, Base.metadata)
+    relevant = [d for d in diffs if LEDGER_TABLES & set(str(d).split("'"))]
+    assert relevant == []
+    reflected = MetaData()
+    reflected.reflect(instance.db.engine, only=sorted(LEDGER_TABLES))
+    assert set(reflected.tables) == LEDGER_TABLES
+
+
+def test_append_returns_consecutive_indices_and_columns(log: AuditLog, instance: Instance) -> None:
+    assert log.size() == 0
+    assert log.append(_event(0)) == 0
+    assert log.append_batch([_event(1), _event(2, tenant=None)]) == [1, 2]
+    assert log.size() == 3
+    with instance.db.session() as session:
+        rows = session.scalars(select(LedgerEntry).order_by(LedgerEntry.idx)).all()
+    assert [r.idx for r in rows] == [0, 1, 2]
+    assert rows[2].tenant is None and rows[0].tenant == "acme"
+    assert rows[0].event_type == "gateway.request" and rows[0].actor == "apikey:k1"
+    assert rows[0].event_time.tzinfo is not None
+    assert rows[0].leaf_hash == leaf_hash(rows[0].leaf)
+    assert rows[0].leaf.startswith(b'{"actor":"apikey:k1","attributes":{"n":0}')
+
+
+def test_concurrent_appends_get_unique_indices(log: AuditLog) -> None:
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def worker(offset: int) -> None:
+        got = [log.append(_event(offset + k)) for k in range(40)]
+        with lock:
+            results.extend(got)
+
+    threads = [threading.Thread(target=worker, args=(t * 100,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == list(range(320))
+
+
+def test_append_async_does_not_block_and_returns_index(log: AuditLog) -> None:
+    async def main() -> list[int]:
+        return list(await asyncio.gather(*(log.append_async(_event(n)) for n in range(50))))
+
+    assert sorted(asyncio.run(main())) == list(range(50))
+
+
+def test_proofs_verify_against_signed_checkpoint(log: AuditLog) -> None:
+    log.append_batch([_event(n) for n in range(700)])
+    checkpoint = log.checkpoint(new=True)
+    verifier = Verifier.from_vkey(log.vkey)
+    parsed = open_checkpoint(checkpoint.note, verifier)
+    assert parsed.size == 700 and parsed.root == checkpoint.root == log.root(700)
+    for index in (0, 255, 256, 511, 699):
+        proof = log.inclusion_proof(index, 700)
+        verify_inclusion(leaf_hash(log.entry(index).leaf), index, 700, proof, parsed.root)
+    for old in (1, 256, 300, 700):
+        verify_consistency(old, 700, log.root(old), parsed.root, log.consistency_proof(old, 700))
+
+
+def test_checkpoints_are_all_kept_and_close_signs_the_last(instance: Instance) -> None:
+    log = AuditLog.open(instance)
+    log.append(_event(0))
+    first = log.checkpoint(new=True)
+    log.append(_event(1))
+    log.close()
+    reopened = AuditLog.open(instance)
+    try:
+        sizes = [c.size for c in reopened.checkpoints()]
+        assert sizes == [first.size, 2]
+        assert reopened.append(_event(2)) == 2
+    finally:
+        reopened.close()
+
+
+def test_time_is_filled_by_the_clock_and_kept_when_given(log: AuditLog) -> None:
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    index = log.append(Event(type="policy.changed", actor="user:u1", time=when))
+    assert b'"time":"2026-01-02T03:04:05Z"' in log.entry(index).leaf
+
+
+def test_errors_name_the_problem(log: AuditLog) -> None:
+    with pytest.raises(NotFoundError):
+        log.entry(5)
+    with pytest.raises(NotFoundError):
+        log.inclusion_proof(0, 1)
+    with pytest.raises(UsageError):
+        log.append_batch(["not an event"])  # type: ignore[list-item]
+    big = Event(type="gateway.request", actor="system", attributes={"blob": "a" * 70000})
+    with pytest.raises(UsageError, match="limit is 65535"):
+        log.append(big)
+    assert log.size() == 0
+
+
+def test_closed_log_refuses_appends(instance: Instance) -> None:
+    log = AuditLog.open(instance)
+    log.close()
+    with pytest.raises(LedgerError, match="closed"):
+        log.append(_event(0))

@@ -10,26 +10,24 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from sqlalchemy import select
+
 from assay.governance import ModelSpec, ProviderTerms
+from assay.instance import Instance
+from assay.ledger.models import LedgerEntry
 
-Answer = Callable[[str, list[dict[str, str]]], str]
+Answer = Callable[[str, list[dict[str, str]]], "str | None"]  # None: answer HTTP 500
 
 
-@dataclass
-class RecordingAudit:
-    """Collects appended events in order (used until the ledger component is merged)."""
+def ledger_events(instance: Instance) -> list[dict[str, Any]]:
+    """Every event in the instance's ledger, in order, as the JSON that was hashed."""
+    with instance.db.session() as session:
+        leaves = session.scalars(select(LedgerEntry.leaf).order_by(LedgerEntry.idx)).all()
+    return [json.loads(leaf) for leaf in leaves]
 
-    events: list[Any] = field(default_factory=list)
-    fail: bool = False
 
-    def append(self, event: Any) -> int:
-        if self.fail:
-            raise OSError("ledger disk full")
-        self.events.append(event)
-        return len(self.events) - 1
-
-    def types(self) -> list[str]:
-        return [e.type for e in self.events]
+def ledger_types(instance: Instance) -> list[str]:
+    return [e["type"] for e in ledger_events(instance)]
 
 
 @dataclass
@@ -52,6 +50,11 @@ def local_upstream(answer: Answer) -> Iterator[tuple[str, UpstreamLog]]:
                 self.end_headers()
                 return
             text = answer(body["model"], body["messages"])
+            if text is None:
+                self.send_response(500)
+                self.send_header("content-length", "0")
+                self.end_headers()
+                return
             payload = json.dumps({
                 "id": "cmpl-1", "object": "chat.completion", "model": body["model"],
                 "choices": [{"index": 0, "finish_reason": "stop",

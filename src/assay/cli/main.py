@@ -85,9 +85,14 @@ def serve(
 
 def _register_commands() -> None:
     """Command groups of the component packages (each lives in its own module)."""
-    from assay.cli import bench
+    from assay.cli import bench, governance
 
     app.command("bench")(bench.bench)
+    app.add_typer(governance.models_app, name="models")
+    app.add_typer(governance.routes_app, name="routes")
+    app.add_typer(governance.changes_app, name="changes")
+    app.add_typer(governance.eval_app, name="eval")
+    app.add_typer(governance.requests_app, name="requests")
 
 
 _register_commands()

@@ -14,6 +14,7 @@ output itself. Pass rates are integer basis points.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -51,6 +52,7 @@ __all__ = [
     "EvaluationScheduler",
     "HttpTarget",
     "TargetReply",
+    "default_redactor",
     "evaluate_change",
     "get_evaluation",
     "load_dataset",
@@ -144,6 +146,21 @@ class EvalTarget(Protocol):
     """Sends one case to a model version the way live traffic would."""
 
     def complete(self, model: ModelVersion, messages: Sequence[Mapping[str, str]]) -> TargetReply: ...
+
+
+def default_redactor() -> Redactor | None:
+    """The gateway's inbound redaction (personal data and secrets), when installed."""
+    try:
+        pii = importlib.import_module("assay.pii")
+    except ImportError:
+        return None
+    detector = pii.Detector()
+    policy = pii.RedactionPolicy.default_inbound()
+
+    def redact(text: str) -> str:
+        return str(pii.redact(text, policy, detector).text)
+
+    return redact
 
 
 def upstream_base_url(settings: Settings, upstream: str) -> str:
@@ -450,7 +467,7 @@ def _reference_rate(instance: Instance, alias: str, model_version_id: str) -> in
 
 def run_due_evaluations(
     instance: Instance, audit: AuditSink, target: EvalTarget, *,
-    actor: str = "system:scheduler",
+    actor: str = "system",
 ) -> list[EvaluationResult]:
     """Run every schedule whose time has come; raise ``eval.drift_detected`` on drift."""
     now = instance.clock.now()

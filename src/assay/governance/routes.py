@@ -180,7 +180,7 @@ def register_upstream_models(
     upstream_name: str,
     models: Mapping[str, str] | Iterable[str],
     *,
-    actor: str = "system:quickstart",
+    actor: str = "system",
 ) -> list[BootstrapResult]:
     """Register the quick start's models and make them routes, once.
 

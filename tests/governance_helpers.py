@@ -81,14 +81,15 @@ def local_upstream(answer: Answer) -> Iterator[tuple[str, UpstreamLog]]:
 
 
 def spec(model: str, *, snapshot: str = "2026-01-01", prompt: str | None = "You are helpful.",
-         params: Mapping[str, Any] | None = None, **kw: Any) -> ModelSpec:
-    return ModelSpec(
-        provider="testco", upstream="test", provider_model=model, snapshot=snapshot,
-        intended_use="answer support questions", risk_rating="medium", owner="ml-team",
-        terms=kw.pop("terms", ProviderTerms(training_opt_out=True, retention_days=0, region="eu")),
-        params=params if params is not None else {"temperature": 0.2, "max_tokens": 64},
-        system_prompt=prompt, prompt_name="support", **kw,
-    )
+         params: Mapping[str, Any] | None = None, **overrides: Any) -> ModelSpec:
+    fields: dict[str, Any] = {
+        "provider": "testco", "upstream": "test", "provider_model": model, "snapshot": snapshot,
+        "intended_use": "answer support questions", "risk_rating": "medium", "owner": "ml-team",
+        "terms": ProviderTerms(training_opt_out=True, retention_days=0, region="eu"),
+        "params": params if params is not None else {"temperature": 0.2, "max_tokens": 64},
+        "system_prompt": prompt, "prompt_name": "support",
+    }
+    return ModelSpec(**(fields | overrides))
 
 
 CAPITALS = {"France": "Paris", "Japan": "Tokyo", "Italy": "Rome", "Spain": "Madrid"}

@@ -17,7 +17,7 @@ exceptions. A population of zero is reported, not omitted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -176,9 +176,8 @@ def check_evaluations_current(
                     query="latest evaluations of each live route's model version before end")
 
 
-def _evaluation_problems(runs: list[EvaluationRow] | tuple[EvaluationRow, ...] | object,
-                         end: datetime, max_age: timedelta) -> list[str]:
-    assert isinstance(runs, list | tuple)
+def _evaluation_problems(runs: Sequence[EvaluationRow], end: datetime,
+                         max_age: timedelta) -> list[str]:
     if not runs:
         return ["never evaluated"]
     problems = []

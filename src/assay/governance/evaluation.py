@@ -18,7 +18,7 @@ import importlib
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -509,7 +509,7 @@ def _scheduled_run(instance: Instance, audit: AuditSink, target: EvalTarget, *, 
              attributes={"pass_rate_bp": result.pass_rate_bp, "reference_pass_rate_bp": reference,
                          "min_pass_rate_bp": result.thresholds.min_pass_rate_bp,
                          "severity": "high"})
-    return EvaluationResult(**{**result.__dict__, "drift": drift})
+    return replace(result, drift=drift)
 
 
 class EvaluationScheduler:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import jsonschema  # type: ignore[import-untyped]
 
@@ -76,7 +76,7 @@ def validate_output(route: SchemaCarrier, text: str) -> OutputVerdict:
     schema = route.output_schema
     if not schema:
         return _UNCHECKED
-    errors = _errors(dict(schema), text)
+    errors = _errors(schema, text)
     if not errors:
         return OutputVerdict(checked=True, valid=True, action="allow")
     return OutputVerdict(
@@ -84,12 +84,30 @@ def validate_output(route: SchemaCarrier, text: str) -> OutputVerdict:
     )
 
 
-def _errors(schema: dict[str, object], text: str) -> list[str]:
+_validators: dict[int, tuple[Mapping[str, object], Any]] = {}
+_MAX_CACHED = 256
+
+
+def _validator(schema: Mapping[str, object]) -> Any:
+    """A compiled validator per schema object (routes keep theirs while they are live)."""
+    cached = _validators.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    if len(_validators) >= _MAX_CACHED:
+        _validators.clear()
+    validator = jsonschema.Draft202012Validator(dict(schema))
+    _validators[id(schema)] = (schema, validator)
+    return validator
+
+
+def _errors(schema: Mapping[str, object], text: str) -> list[str]:
     try:
         document = json.loads(text)
     except ValueError:
         return ["(root): not JSON"]
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _validator(schema)
+    if validator.is_valid(document):
+        return []
     found = {
         f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.validator}"
         for e in validator.iter_errors(document)

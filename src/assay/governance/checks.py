@@ -17,11 +17,13 @@ exceptions. A population of zero is reported, not omitted.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
+import pluggy
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -40,6 +42,7 @@ from assay.instance import Instance
 __all__ = [
     "GOVERNANCE_CHECKS",
     "CheckFinding",
+    "assay_compliance_checks",
     "check_emergency_changes_approved",
     "check_evaluations_current",
     "check_models_registered",
@@ -223,3 +226,63 @@ GOVERNANCE_CHECKS: tuple[Check, ...] = (
     check_evaluations_current,
     check_emergency_changes_approved,
 )
+
+# -- the compliance engine's plugin hook --------------------------------------------------
+
+hookimpl = pluggy.HookimplMarker("assay")
+LOOKBACK = timedelta(days=90)
+_EVIDENCE_LIMIT = 500
+_PLUGIN_CHECKS: tuple[tuple[Check, str, tuple[str, ...], tuple[str, ...], str], ...] = (
+    (check_route_changes_approved, "Every route change was approved by another person after a "
+     "passing evaluation", ("AS-AI-04", "AS-AI-05"), ("gov_route_versions",),
+     "Approve or roll back each listed change: `assay changes list`, then evaluate and approve "
+     "through `assay changes`."),
+    (check_models_registered, "Every model version in use is registered with provider data "
+     "terms", ("AS-AI-01", "AS-AI-02"), ("gov_model_versions",),
+     "Register each listed version with --training-opt-out, --retention-days and --region."),
+    (check_evaluations_current, "Live routes have recent evaluations above threshold",
+     ("AS-AI-05", "AS-AI-06"), ("gov_evaluations",),
+     "Run `assay eval run` for each listed route and schedule re-evaluation with "
+     "`assay eval schedule`."),
+    (check_emergency_changes_approved, "No emergency change is left without post-approval",
+     ("AS-AI-04",), ("gov_change_requests",),
+     "Have someone other than the requester run `assay changes approve` for each listed change."),
+)
+
+
+_IDS = {
+    "check_route_changes_approved": "gov.route-changes-approved",
+    "check_models_registered": "gov.models-registered",
+    "check_evaluations_current": "gov.evaluations-current",
+    "check_emergency_changes_approved": "gov.emergency-changes-approved",
+}
+
+
+PluginEntry = tuple[Check, str, tuple[str, ...], tuple[str, ...], str]
+
+
+def _as_check_spec(compliance: Any, entry: PluginEntry) -> Any:
+    function, title, controls, requires, remediation = entry
+    finding_id = _IDS[function.__name__]
+
+    def run(ctx: Any) -> Any:
+        finding = function(ctx.instance, ctx.now - LOOKBACK, ctx.now)
+        evidence = {
+            "criteria": list(finding.criteria), "query": finding.query,
+            "period_start": format_rfc3339(ctx.now - LOOKBACK),
+            "period_end": format_rfc3339(ctx.now), "population_size": len(finding.population),
+            "population": [dict(p) for p in finding.population[:_EVIDENCE_LIMIT]],
+            "exceptions": [dict(e) for e in finding.exceptions[:_EVIDENCE_LIMIT]],
+        }
+        return compliance.CheckResult(finding.status, finding.summary, evidence,
+                                      remediation if finding.exceptions else "")
+
+    run.__name__ = finding_id.replace(".", "_").replace("-", "_")
+    return compliance.CheckSpec(finding_id, title, controls, run, requires)
+
+
+@hookimpl
+def assay_compliance_checks() -> list[Any]:
+    """Contribute the governance checks to the compliance engine (loaded by it)."""
+    compliance = importlib.import_module("assay.compliance.checks")
+    return [_as_check_spec(compliance, entry) for entry in _PLUGIN_CHECKS]

@@ -96,6 +96,11 @@ def test_cli_emergency_rollback_and_errors(instance: Instance, settings: Setting
                       "--actor", "bob"))
     assert "back on testco/chat-1@2026-01-01 (route version 3)" in " ".join(rolled.stdout.split())
     _ok(_cli(settings, "changes", "approve", latest, "--actor", "bob"))
+    shown = json.loads(_ok(_cli(settings, "changes", "show", latest, "--json")).stdout)
+    assert [s["step"] for s in shown["steps"]] == [
+        "proposed", "activated", "rolled_back", "post_approved"]
+    assert all(isinstance(s["ledger_index"], int) for s in shown["steps"])
+    assert shown["state"] == "rolled_back" and shown["approver"] == "cli:bob"
     missing = _cli(settings, "requests", "explain", "req-nope", "--actor", "carol")
     assert missing.exit_code == 1 and "no decision record" in missing.stderr
     bad = _cli(settings, "changes", "propose", "--route", "support", "--model", "nope",

@@ -453,6 +453,38 @@ def changes_rollback(
                   f"{escape(route.model_version_id)} (route version {route.route_version})")
 
 
+@changes_app.command("show")
+def changes_show(
+    change_id: Annotated[str, typer.Argument(help="Change request id.")],
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a change request and each recorded step with its ledger index."""
+    from assay.governance import change_steps, get_change
+
+    instance = instance_for(data_dir)
+    try:
+        change = get_change(instance, change_id)
+        steps = change_steps(instance, change_id)
+    finally:
+        instance.close()
+    if as_json:
+        _print_json({**{k: v for k, v in change.__dict__.items() if k != "thresholds"},
+                     "min_pass_rate_bp": change.thresholds.min_pass_rate_bp,
+                     "steps": [s.__dict__ for s in steps]})
+        return
+    console.print(_change_line(change))
+    console.print(f"{escape(change.model_version_id)}; requested by {escape(change.requester)}: "
+                  f"{escape(change.reason)}")
+    table = Table(title="Steps")
+    for column in ("step", "actor", "at", "ledger index", "note"):
+        table.add_column(column)
+    for step in steps:
+        table.add_row(step.step, escape(step.actor), step.at.isoformat(),
+                      str(step.ledger_index), escape(step.note))
+    console.print(table)
+
+
 @changes_app.command("list")
 def changes_list(
     state: Annotated[str | None, typer.Option(help="Only this state (or awaiting-post-approval).",

@@ -7,10 +7,12 @@ evaluations, output validation and decision records. See docs/governance.md.
 from assay.governance._audit import AuditSink, open_audit
 from assay.governance.changes import (
     ChangeRequest,
+    ChangeStep,
     Thresholds,
     activate_change,
     approve_change,
     attach_evaluation,
+    change_steps,
     get_change,
     list_changes,
     propose_change,
@@ -59,6 +61,7 @@ __all__ = [
     "GOVERNANCE_CHECKS",
     "AuditSink",
     "ChangeRequest",
+    "ChangeStep",
     "CheckFinding",
     "Dataset",
     "DecisionRecord",
@@ -80,6 +83,7 @@ __all__ = [
     "activate_change",
     "approve_change",
     "attach_evaluation",
+    "change_steps",
     "evaluate_change",
     "explain_request",
     "get_change",

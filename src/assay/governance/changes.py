@@ -45,10 +45,12 @@ from assay.instance import Instance
 __all__ = [
     "STATES",
     "ChangeRequest",
+    "ChangeStep",
     "Thresholds",
     "activate_change",
     "approve_change",
     "attach_evaluation",
+    "change_steps",
     "get_change",
     "list_changes",
     "propose_change",
@@ -143,6 +145,26 @@ def get_change(instance: Instance, change_id: str) -> ChangeRequest:
     with instance.db.session() as session:
         row = _load(session, change_id)
         return _view(row, thresholds_for(session, row.alias, row))
+
+
+@dataclass(frozen=True)
+class ChangeStep:
+    step: str
+    actor: str
+    at: datetime
+    note: str
+    ledger_index: int | None
+
+
+def change_steps(instance: Instance, change_id: str) -> list[ChangeStep]:
+    """The recorded steps of a change, oldest first, each with its ledger index."""
+    with instance.db.session() as session:
+        _load(session, change_id)
+        rows = session.scalars(
+            select(ChangeStepRow).where(ChangeStepRow.change_id == change_id)
+            .order_by(ChangeStepRow.id)
+        ).all()
+        return [ChangeStep(r.step, r.actor, r.at, r.note, r.ledger_index) for r in rows]
 
 
 def list_changes(

@@ -72,12 +72,16 @@ def record_decision(instance: Instance, record: DecisionRecord) -> None:
     output = record.output
     try:
         with instance.db.session() as session:
+            params_sha256 = record.params_sha256
+            if params_sha256 is None and record.model_version_id is not None:
+                model = session.get(ModelVersionRow, record.model_version_id)
+                params_sha256 = model.params_sha256 if model else None
             session.add(DecisionRecordRow(
                 request_id=record.request_id, tenant=record.tenant,
                 created_at=instance.clock.now(), alias=record.alias,
                 model_version_id=record.model_version_id, route_version=record.route_version,
                 prompt_template_version=record.prompt_template_version,
-                params_sha256=record.params_sha256, policy_version=record.policy_version,
+                params_sha256=params_sha256, policy_version=record.policy_version,
                 policy_decisions=[dict(d) for d in record.policy_decisions],
                 redaction_counts=dict(record.redaction_counts),
                 retrieved_document_ids=list(record.retrieved_document_ids),

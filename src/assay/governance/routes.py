@@ -9,7 +9,7 @@ seen at once), so a request costs no query in the common case.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -95,19 +95,54 @@ def _load_routes(session: Session) -> dict[str, GovernedRoute]:
     }
 
 
-class RegistryResolver:
-    """The gateway's route resolver backed by the governed registry."""
+RouteFactory = Callable[..., Any]
 
-    def __init__(self, instance: Instance, *, max_staleness_s: float = 1.0) -> None:
+
+def _not_found(alias: str) -> Exception:
+    return NotFoundError(
+        f"model {alias!r} is not a registered, activated route",
+        hint="Use a model listed by GET /v1/models; an administrator adds routes with "
+        "`assay changes propose`.",
+    )
+
+
+class RegistryResolver:
+    """The gateway's route resolver backed by the governed registry.
+
+    ``make_route`` builds the route object handed to the gateway (its
+    ``ResolvedRoute``; :class:`GovernedRoute` by default) from the fields of a
+    :class:`GovernedRoute` except ``params_sha256``; ``not_found`` builds the
+    error for an alias that is not a live route.
+    """
+
+    def __init__(
+        self,
+        instance: Instance,
+        *,
+        max_staleness_s: float = 1.0,
+        make_route: RouteFactory | None = None,
+        not_found: Callable[[str], Exception] = _not_found,
+    ) -> None:
         self._instance = instance
         self._max_staleness_s = max_staleness_s
+        self._make_route = make_route
+        self._not_found = not_found
         self._lock = threading.Lock()
-        self._routes: dict[str, GovernedRoute] = {}
+        self._routes: dict[str, Any] = {}
         self._generation = -1
         self._epoch = -1
         self._checked_at = float("-inf")
 
-    def _refresh(self) -> dict[str, GovernedRoute]:
+    def _build(self, routes: dict[str, GovernedRoute]) -> dict[str, Any]:
+        if self._make_route is None:
+            return dict(routes)
+        factory = self._make_route
+        return {
+            alias: factory(**{k: v for k, v in r.__dict__.items() if k != "params_sha256"})
+            for alias, r in routes.items()
+        }
+
+    def _refresh(self) -> dict[str, Any]:
         now = self._instance.clock.monotonic()
         epoch = local_epoch()
         if epoch == self._epoch and now - self._checked_at < self._max_staleness_s:
@@ -116,19 +151,15 @@ class RegistryResolver:
             with self._instance.db.session() as session:
                 generation = _generation(session)
                 if generation != self._generation:
-                    self._routes = _load_routes(session)
+                    self._routes = self._build(_load_routes(session))
                     self._generation = generation
             self._epoch, self._checked_at = epoch, now
             return self._routes
 
-    def resolve(self, alias: str) -> GovernedRoute:
+    def resolve(self, alias: str) -> Any:
         route = self._refresh().get(alias)
         if route is None:
-            raise NotFoundError(
-                f"model {alias!r} is not a registered, activated route",
-                hint="Use a model listed by GET /v1/models; an administrator adds routes with "
-                "`assay changes propose`.",
-            )
+            raise self._not_found(alias)
         return route
 
     def aliases(self) -> list[str]:

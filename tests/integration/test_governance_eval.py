@@ -171,3 +171,19 @@ def _later(instance: Instance, *, hours: int) -> object:
     from assay.clock import FixedClock
 
     return FixedClock(instance.clock.now() + timedelta(hours=hours))
+
+
+def test_inputs_are_redacted_before_they_reach_the_candidate(
+    instance: Instance, audit: AuditLog
+) -> None:
+    model = register_model(instance, audit, spec("new"), actor="cli:alice")
+    line = json.dumps({"id": "pii", "input": "Email jane.roe@example.com about the refund",
+                       "expect": {"contains": "refund"}}).encode()
+    with local_upstream(lambda _m, messages: "About the refund: done.") as (url, log):
+        target = HttpTarget(lambda _upstream: url)
+        result = run_evaluation(instance, audit, alias="support", candidate=model.id,
+                                dataset=load_dataset(line), actor="cli:alice", target=target)
+        target.close()
+    assert result.pass_rate_bp == 10000
+    sent = log.requests[0]["messages"][-1]["content"]
+    assert "jane.roe@example.com" not in sent and "refund" in sent

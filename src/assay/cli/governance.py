@@ -328,7 +328,7 @@ def changes_propose(
 
 
 def _target(instance: Instance, upstream_url: str | None) -> Any:
-    from assay.governance.evaluation import HttpTarget, default_redactor, upstream_base_url
+    from assay.governance.evaluation import HttpTarget, upstream_base_url
 
     settings = instance.settings
 
@@ -341,7 +341,7 @@ def _target(instance: Instance, upstream_url: str | None) -> Any:
                 return os.environ.get(configured.api_key_env)
         return None
 
-    return HttpTarget(base_url, api_key=api_key, redactor=default_redactor())
+    return HttpTarget(base_url, api_key=api_key)
 
 
 @contextmanager

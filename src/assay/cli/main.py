@@ -90,6 +90,7 @@ _GROUPS: tuple[tuple[str, str, str], ...] = (
     ("keys", "assay.cli.keys", "app"),
     ("ledger", "assay.cli.ledger", "app"),
     ("models", "assay.cli.governance", "models_app"),
+    ("pii", "assay.cli.pii", "app"),
     ("requests", "assay.cli.governance", "requests_app"),
     ("retention", "assay.cli.transcripts", "retention_app"),
     ("routes", "assay.cli.governance", "routes_app"),

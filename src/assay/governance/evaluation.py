@@ -14,7 +14,6 @@ output itself. Pass rates are integer basis points.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -26,7 +25,13 @@ import httpx
 from sqlalchemy import select
 
 from assay.config import Settings
-from assay.errors import AssayError, ConfigError, GatewayError, NotFoundError, UsageError
+from assay.errors import (
+    AssayError,
+    ConfigError,
+    GatewayError,
+    NotFoundError,
+    UsageError,
+)
 from assay.governance._audit import AuditSink, emit
 from assay.governance._common import check_identifier, new_id
 from assay.governance.changes import Thresholds, attach_evaluation, get_change, thresholds_for
@@ -42,6 +47,7 @@ from assay.governance.registry import ModelVersion, get_model_in
 from assay.governance.scorers import get_scorer, validate_argument
 from assay.instance import Instance
 from assay.logs import get_logger
+from assay.pii import Detector, RedactionPolicy, redact
 
 __all__ = [
     "CaseResult",
@@ -148,19 +154,15 @@ class EvalTarget(Protocol):
     def complete(self, model: ModelVersion, messages: Sequence[Mapping[str, str]]) -> TargetReply: ...
 
 
-def default_redactor() -> Redactor | None:
-    """The gateway's inbound redaction (personal data and secrets), when installed."""
-    try:
-        pii = importlib.import_module("assay.pii")
-    except ImportError:
-        return None
-    detector = pii.Detector()
-    policy = pii.RedactionPolicy.default_inbound()
+def default_redactor() -> Redactor:
+    """The gateway's default inbound redaction of personal data and secrets."""
+    detector = Detector()
+    policy = RedactionPolicy.default_inbound()
 
-    def redact(text: str) -> str:
-        return str(pii.redact(text, policy, detector).text)
+    def redact_text(text: str) -> str:
+        return redact(text, policy, detector).text  # fails closed with PIIError
 
-    return redact
+    return redact_text
 
 
 def upstream_base_url(settings: Settings, upstream: str) -> str:
@@ -177,7 +179,11 @@ def upstream_base_url(settings: Settings, upstream: str) -> str:
 
 
 class HttpTarget:
-    """Calls an OpenAI-compatible ``/chat/completions`` endpoint with httpx."""
+    """Calls an OpenAI-compatible ``/chat/completions`` endpoint with httpx.
+
+    Inputs pass the gateway's default inbound redaction unless another
+    ``redactor`` is given (or ``redact_inputs=False`` for synthetic datasets).
+    """
 
     def __init__(
         self,
@@ -185,12 +191,15 @@ class HttpTarget:
         *,
         api_key: Callable[[str], str | None] = lambda _upstream: None,
         redactor: Redactor | None = None,
+        redact_inputs: bool = True,
         timeout_s: float = 60.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._base_url = base_url
         self._api_key = api_key
-        self._redact = redactor or (lambda text: text)
+        if redactor is None:
+            redactor = default_redactor() if redact_inputs else (lambda text: text)
+        self._redact = redactor
         self._client = httpx.Client(timeout=timeout_s, transport=transport)
 
     def close(self) -> None:

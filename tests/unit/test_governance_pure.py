@@ -122,3 +122,20 @@ def test_validation_always_decides(text: str) -> None:
     verdict = validate_output(Route(SCHEMA), text)
     assert verdict.checked and verdict.action in ("allow", "block")
     assert verdict.valid is (verdict.action == "allow")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("cli:alice", "cli:alice", True),
+        ("cli:Alice ", "cli:alice", True),
+        ("cli:alice", "user:alice", True),
+        ("cli:alice", "cli:bob", False),
+        ("system", "cli:alice", False),
+        ("apikey:k1", "apikey:k2", False),
+    ],
+)
+def test_separation_of_duties_compares_people_not_prefixes(a: str, b: str, same: bool) -> None:
+    from assay.governance._common import same_person
+
+    assert same_person(a, b) is same

@@ -59,9 +59,18 @@ def check_identifier(kind: str, value: str) -> str:
     return value
 
 
+def _principal_name(actor: str) -> str:
+    kind, sep, name = actor.strip().partition(":")
+    return (name if sep else kind).strip().casefold()
+
+
 def same_person(a: str, b: str) -> bool:
-    """Actors compare without case or surrounding space, so 'Bob' cannot approve 'bob'."""
-    return a.strip().casefold() == b.strip().casefold()
+    """Actors compare by name without case, space or kind prefix.
+
+    So ``cli:Bob`` cannot approve a change ``user:bob`` requested: when in
+    doubt the two are treated as one person (separation of duties fails safe).
+    """
+    return _principal_name(a) == _principal_name(b)
 
 
 _epoch = [0]  # moved by route changes made in this process; resolvers re-check at once

@@ -28,6 +28,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from assay.clock import format_rfc3339
+from assay.governance._common import same_person
 from assay.governance.changes import Thresholds
 from assay.governance.models import (
     ChangeRequestRow,
@@ -91,7 +92,7 @@ def _route_change_problems(session: Session, version: RouteVersionRow) -> list[s
     problems = []
     if change.approver is None:
         problems.append("not approved")
-    elif change.approver.strip().casefold() == change.requester.strip().casefold():
+    elif same_person(change.approver, change.requester):
         problems.append("approved by the requester")
     if version.kind != "bootstrap" and not _evaluation_passes(session, change):
         problems.append("no passing evaluation")

@@ -95,11 +95,16 @@ def serve(  # noqa: PLR0917 - one parameter per CLI option
 
 # (command name, module, attribute): one line per group so areas add lines, not edit them.
 _GROUPS: tuple[tuple[str, str, str], ...] = (
+    ("changes", "assay.cli.governance", "changes_app"),
+    ("eval", "assay.cli.governance", "eval_app"),
     ("keys", "assay.cli.keys", "app"),
     ("ledger", "assay.cli.ledger", "app"),
+    ("models", "assay.cli.governance", "models_app"),
     ("pii", "assay.cli.pii", "app"),
     ("policy", "assay.cli.policy", "app"),
+    ("requests", "assay.cli.governance", "requests_app"),
     ("retention", "assay.cli.transcripts", "retention_app"),
+    ("routes", "assay.cli.governance", "routes_app"),
     ("subjects", "assay.cli.tenants", "subjects_app"),
     ("tenants", "assay.cli.tenants", "app"),
     ("transcripts", "assay.cli.transcripts", "app"),

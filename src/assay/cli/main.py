@@ -85,9 +85,15 @@ def serve(
 
 def _register_commands() -> None:
     """Command groups of the component packages (each lives in its own module)."""
-    from assay.cli import bench
+    from assay.cli import bench, compliance
 
     app.command("bench")(bench.bench)
+    app.add_typer(compliance.controls_app, name="controls")
+    app.add_typer(compliance.criteria_app, name="criteria")
+    app.add_typer(compliance.checks_app, name="checks")
+    app.add_typer(compliance.evidence_app, name="evidence")
+    app.add_typer(compliance.audit_app, name="audit")
+    app.command("assess")(compliance.assess)
 
 
 _register_commands()

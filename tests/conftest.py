@@ -12,6 +12,8 @@ from assay.config import Settings
 from assay.instance import Instance, init_instance, open_instance
 from tests.servers import PostgresServer, RedisServer, start_postgres, start_redis
 
+pytest_plugins = ["tests.crypto_support"]
+
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
@@ -21,6 +23,34 @@ def postgres_server() -> Iterator[PostgresServer]:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     yield from start_redis()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's AWS server on loopback (stands in for AWS KMS); yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.servers import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials so boto3 signs requests for the loopback moto server."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture

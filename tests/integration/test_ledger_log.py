@@ -142,3 +142,39 @@ def test_closed_log_refuses_appends(instance: Instance) -> None:
     log.close()
     with pytest.raises(LedgerError, match="closed"):
         log.append(_event(0))
+
+
+def test_checkpoints_are_signed_periodically_while_the_log_grows(instance: Instance) -> None:
+    import time
+
+    from assay.ledger.note import Signer
+
+    log = AuditLog(instance.db, Signer("assay.ledger/periodic", bytes(32)), instance.clock, checkpoint_interval_s=0.05)
+    try:
+        log.append(_event(0))
+        deadline = time.monotonic() + 30
+        while not log.checkpoints() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [c.size for c in log.checkpoints()] == [1]
+        log.append_batch([_event(1), _event(2)])
+        while len(log.checkpoints()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [c.size for c in log.checkpoints()] == [1, 3]
+    finally:
+        log.close()
+    assert [c.size for c in log.checkpoints()] == [1, 3]  # nothing new: no extra checkpoint
+
+
+def test_a_second_log_object_continues_the_same_tree(instance: Instance) -> None:
+    first, second = AuditLog.open(instance), AuditLog.open(instance)
+    try:
+        assert first.append_batch([_event(n) for n in range(300)])[-1] == 299
+        assert second.append(_event(300)) == 300
+        assert first.append(_event(301)) == 301
+        assert first.root(302) == second.root(302)
+    finally:
+        first.close()
+        second.close()
+    from assay.ledger.check import verify_database
+
+    assert verify_database(instance.db, first.vkey, first.origin).entries == 302

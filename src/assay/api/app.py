@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from assay import __version__
-from assay.api import health
+from assay.api import health, ledger
 from assay.api.problems import RequestIdMiddleware, install_problem_handlers
 from assay.instance import Instance
 
@@ -25,4 +25,5 @@ def create_app(instance: Instance) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
+    app.include_router(ledger.router)
     return app

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table, func, select, text
@@ -31,6 +32,7 @@ from assay.ledger.events import MAX_LEAF_BYTES, Event
 from assay.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, range_hash
 from assay.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerTile
 from assay.ledger.note import Checkpoint, Signer
+from assay.ledger.proof import format_tlog_proof
 from assay.ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileBuilder, TileCache, TileError
 from assay.secrets import LEDGER_KEY, read_secret
 from assay.store.db import Database
@@ -60,7 +62,7 @@ class SignedCheckpoint:
     created_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Prepared:
     leaf: bytes
     leaf_hash: bytes
@@ -69,12 +71,23 @@ class _Prepared:
     actor: str
     event_time: datetime
 
-    def row(self, idx: int) -> dict[str, Any]:
-        return {
-            "idx": idx, "event_type": self.event_type, "tenant": self.tenant,
-            "actor": self.actor, "event_time": self.event_time,
-            "leaf": self.leaf, "leaf_hash": self.leaf_hash,
-        }
+    def values(self, idx: int, when: object) -> tuple[object, ...]:
+        return (idx, self.event_type, self.tenant, self.actor, when, self.leaf, self.leaf_hash)
+
+
+_INSERT_ENTRY = (
+    "INSERT INTO ledger_entries (idx, event_type, tenant, actor, event_time, leaf, leaf_hash) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sqlite_time(value: datetime) -> str:
+    utc = value.astimezone(UTC)
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d} "
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}"
+    )
 
 
 Deliver = Callable[[Any, BaseException | None], None]
@@ -135,6 +148,7 @@ class AuditLog:
         self._cond = threading.Condition()
         self._closing = False
         self._builder: TileBuilder | None = None
+        self._known_size = 0
         self._cache_lock = threading.Lock()
         self._cache = TileCache(self._read_stored_tile)
         self._thread = threading.Thread(target=self._run, name="assay-ledger-sequencer", daemon=True)
@@ -174,19 +188,15 @@ class AuditLog:
         for position, event in enumerate(events):
             if not isinstance(event, Event):
                 raise UsageError(f"item {position} is a {type(event).__name__}, not an Event")
-            stamped = event if event.time is not None else event.at(now)
-            prepared.append(self._prepare_leaf(stamped.leaf_bytes(), stamped, position))
+            when = event.time or now
+            leaf = event.leaf_bytes(when)
+            if len(leaf) > MAX_LEAF_BYTES:
+                raise UsageError(
+                    f"event {position} is {len(leaf)} bytes as canonical JSON; the limit is {MAX_LEAF_BYTES}",
+                    hint="Record ids and hashes, not content.",
+                )
+            prepared.append(_Prepared(leaf, leaf_hash(leaf), event.type, event.tenant, event.actor, when))
         return prepared
-
-    @staticmethod
-    def _prepare_leaf(leaf: bytes, event: Event, position: int) -> _Prepared:
-        if len(leaf) > MAX_LEAF_BYTES:
-            raise UsageError(
-                f"event {position} is {len(leaf)} bytes as canonical JSON; the limit is {MAX_LEAF_BYTES}",
-                hint="Record ids and hashes, not content.",
-            )
-        assert event.time is not None
-        return _Prepared(leaf, leaf_hash(leaf), event.type, event.tenant, event.actor, event.time)
 
     def _submit(self, job: _Job) -> None:
         with self._cond:
@@ -325,13 +335,24 @@ class AuditLog:
             self._lock(conn)
             builder = self._sync(conn)
             first = builder.size
-            conn.execute(_ENTRIES.insert(), [e.row(first + i) for i, e in enumerate(entries)])
-            for entry in entries:
-                builder.append(entry.leaf_hash)
+            self._insert_entries(conn, first, entries)
+            builder.extend([entry.leaf_hash for entry in entries])
             full, partial = builder.drain()
             self._upsert_tiles(conn, full + partial)
             conn.commit()
+        self._known_size = max(self._known_size, builder.size)
         return first
+
+    def _insert_entries(self, conn: Connection, first: int, entries: list[_Prepared]) -> None:
+        # The hot path: plain DB-API executemany. On SQLite the timestamp is written
+        # in the exact text form SQLAlchemy's DateTime uses, so ORM reads agree.
+        if self._db.is_sqlite:
+            sql = _INSERT_ENTRY.replace("%s", "?")
+            rows = [e.values(first + i, _sqlite_time(e.event_time)) for i, e in enumerate(entries)]
+        else:
+            sql = _INSERT_ENTRY
+            rows = [e.values(first + i, e.event_time) for i, e in enumerate(entries)]
+        conn.exec_driver_sql(sql, rows)
 
     def _upsert_tiles(self, conn: Connection, tiles: list[tuple[int, int, bytes]]) -> None:
         if not tiles:
@@ -374,7 +395,9 @@ class AuditLog:
     def size(self) -> int:
         """Number of durable entries."""
         with self._db.session() as session:
-            return int(session.scalar(select(func.coalesce(func.max(LedgerEntry.idx) + 1, 0))) or 0)
+            current = int(session.scalar(select(func.coalesce(func.max(LedgerEntry.idx) + 1, 0))) or 0)
+        self._known_size = max(self._known_size, current)
+        return current
 
     def _read_stored_tile(self, level: int, index: int) -> bytes:
         with self._db.session() as session:
@@ -399,6 +422,8 @@ class AuditLog:
         return range_hash(0, size, self._node)
 
     def _require_size(self, size: int) -> None:
+        if 0 <= size <= self._known_size:
+            return  # the log only grows: a size seen once stays valid
         current = self.size()
         if not 0 <= size <= current:
             raise NotFoundError(
@@ -433,6 +458,18 @@ class AuditLog:
             signed = self._wait(None)
             return signed
         return latest
+
+    def prove(self, index: int) -> str:
+        """A ``c2sp.org/tlog-proof@v1`` document for entry ``index`` against the latest checkpoint."""
+        latest = self.latest_checkpoint()
+        if latest is None or latest.size <= index:
+            latest = self.checkpoint(new=True)
+        if not 0 <= index < latest.size:
+            raise NotFoundError(
+                f"ledger entry {index} does not exist (the log has {latest.size} entries)",
+                hint="Check the index with `assay ledger checkpoint`.",
+            )
+        return format_tlog_proof(index, self.inclusion_proof(index, latest.size), latest.note)
 
     def latest_checkpoint(self) -> SignedCheckpoint | None:
         with self._db.session() as session:

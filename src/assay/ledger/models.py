@@ -21,7 +21,11 @@ __all__ = ["LedgerCheckpoint", "LedgerEntry", "LedgerTile"]
 class LedgerEntry(Base):
     __tablename__ = "ledger_entries"
 
-    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # On SQLite an INTEGER primary key is the rowid: entries are stored in index order
+    # and appends skip a separate primary-key index.
+    idx: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+    )
     event_type: Mapped[str] = mapped_column(String(128), index=True)
     tenant: Mapped[str | None] = mapped_column(String(200), index=True, nullable=True)
     actor: Mapped[str] = mapped_column(String(256))

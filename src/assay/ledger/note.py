@@ -28,15 +28,28 @@ __all__ = [
     "open_checkpoint",
     "open_note",
     "parse_checkpoint",
+    "strict_b64decode",
 ]
 
 _ED25519 = 0x01
 _DASH = "\u2014 "
 _MAX_NOTE = 1 << 20
+_MAX_SIGNATURES = 100  # as golang.org/x/mod/sumdb/note: bounds the work a hostile note can cause
 
 
 class NoteError(ValueError):
     """A note, key or checkpoint is malformed or not signed as required."""
+
+
+def strict_b64decode(text: str) -> bytes:
+    """Standard base64 that must be in its one canonical form (no stray bits or padding)."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise NoteError(f"{text[:24]!r} is not base64") from exc
+    if base64.b64encode(raw).decode() != text:
+        raise NoteError(f"{text[:24]!r} is not canonical base64")
+    return raw
 
 
 def _key_id(name: str, public: bytes) -> int:
@@ -92,8 +105,8 @@ class Verifier:
         _check_name(name)
         try:
             key_id = int(hex_id, 16)
-            material = base64.b64decode(encoded, validate=True)
-        except (ValueError, binascii.Error) as exc:
+            material = strict_b64decode(encoded)
+        except ValueError as exc:
             raise NoteError(f"vkey {vkey!r} has a malformed key id or key") from exc
         if len(hex_id) != 8 or len(material) != 33 or material[0] != _ED25519:
             raise NoteError("only Ed25519 vkeys (type 0x01, 32-byte key, 8-hex-digit id) are supported")
@@ -128,6 +141,8 @@ def _split_note(note: str) -> tuple[str, list[str]]:
     lines = signatures[:-1].split("\n") if signatures else []
     if not lines:
         raise NoteError("the note has no signature lines")
+    if len(lines) > _MAX_SIGNATURES:
+        raise NoteError(f"the note has more than {_MAX_SIGNATURES} signature lines")
     return text, lines
 
 
@@ -148,10 +163,7 @@ def open_note(note: str | bytes, verifiers: Sequence[Verifier]) -> tuple[str, li
         if not line.startswith(_DASH):
             raise NoteError(f"signature line {line[:40]!r} does not start with an em dash")
         name, _, blob = line[len(_DASH) :].partition(" ")
-        try:
-            raw = base64.b64decode(blob, validate=True)
-        except binascii.Error as exc:
-            raise NoteError(f"signature by {name!r} is not base64") from exc
+        raw = strict_b64decode(blob)
         if len(raw) < 5:
             raise NoteError(f"signature by {name!r} is too short")
         key_id = int.from_bytes(raw[:4], "big")
@@ -191,10 +203,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
     origin, size_text, root_text = lines[0], lines[1], lines[2]
     if not size_text.isdigit() or (len(size_text) > 1 and size_text[0] == "0"):
         raise NoteError(f"checkpoint size {size_text!r} is not a decimal without leading zeros")
-    try:
-        root = base64.b64decode(root_text, validate=True)
-    except binascii.Error as exc:
-        raise NoteError("checkpoint root hash is not base64") from exc
+    root = strict_b64decode(root_text)
     if len(root) != 32:
         raise NoteError(f"checkpoint root hash is {len(root)} bytes, not 32")
     return Checkpoint(origin, int(size_text), root, tuple(lines[3:-1]))

@@ -214,21 +214,38 @@ class TileBuilder:
     touched: set[int] = field(default_factory=set)
 
     def append(self, leaf: bytes) -> None:
-        value, level = leaf, 0
-        self.size += 1
+        self.extend((leaf,))
+
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        """Append many leaf hashes, filling the level-0 tile a slice at a time."""
+        if not self.partial:
+            self.partial.append(bytearray())
+        position = 0
+        while position < len(leaves):
+            tile = self.partial[0]
+            room = TILE_WIDTH - len(tile) // HASH_SIZE
+            chunk = leaves[position : position + room]
+            tile += b"".join(chunk)
+            self.size += len(chunk)
+            position += len(chunk)
+            self.touched.add(0)
+            if len(tile) == _FULL_BYTES:
+                self._complete(0)
+
+    def _complete(self, level: int) -> None:
+        """Emit the full tile at ``level`` and push its root one level up."""
         while True:
-            if level == len(self.partial):
-                self.partial.append(bytearray())
-            tile = self.partial[level]
-            tile += value
-            self.touched.add(level)
-            if len(tile) < _FULL_BYTES:
-                return
+            tile = bytes(self.partial[level])
             index = (self.size >> (TILE_HEIGHT * (level + 1))) - 1
-            self.completed.append((level, index, bytes(tile)))
-            value = _tile_levels(split_hashes(bytes(tile)))[-1][0]
+            self.completed.append((level, index, tile))
             self.partial[level] = bytearray()
             level += 1
+            if level == len(self.partial):
+                self.partial.append(bytearray())
+            self.partial[level] += _tile_levels(split_hashes(tile))[-1][0]
+            self.touched.add(level)
+            if len(self.partial[level]) < _FULL_BYTES:
+                return
 
     def drain(self) -> tuple[list[tuple[int, int, bytes]], list[tuple[int, int, bytes]]]:
         """``(full tiles completed, partial tiles changed)`` since the last drain."""

@@ -18,7 +18,9 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "ledger_entries",
-        sa.Column("idx", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "idx", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
         sa.Column("event_type", sa.String(128), nullable=False),
         sa.Column("tenant", sa.String(200), nullable=True),
         sa.Column("actor", sa.String(256), nullable=False),

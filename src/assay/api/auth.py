@@ -1,0 +1,81 @@
+"""Bearer-key authentication and role checks for API routers.
+
+Routers declare what they need with ``Depends(require_role("auditor", "admin"))``.
+Keys are resolved by a pluggable *key resolver* stored on
+``app.state.key_resolver``: a callable (sync or async) that takes the presented
+bearer token and returns a :class:`Principal`, or None for an unknown, revoked or
+expired key. The resolver owns key storage and must compare secrets in constant
+time. Without a resolver every request is refused with 401: authentication fails
+closed, never open.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from assay.errors import AuthError
+
+__all__ = ["ForbiddenError", "KeyResolver", "Principal", "authenticate", "require_role"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: ``subject`` is the ledger actor form (``apikey:<id>``, ``user:<id>``)."""
+
+    subject: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+    tenant: str | None = None
+
+
+KeyResolver = Callable[[str], "Principal | Awaitable[Principal | None] | None"]
+
+
+class ForbiddenError(AuthError):
+    """Authenticated, but the key's roles do not allow this."""
+
+    status = 403
+    title = "Forbidden"
+    default_hint = "Use a key with one of the roles this endpoint names."
+
+
+def _bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("missing or malformed Authorization header")
+    return token.strip()
+
+
+async def authenticate(request: Request) -> Principal:
+    """The principal behind the request's bearer key; raises :class:`AuthError` otherwise."""
+    resolver: KeyResolver | None = getattr(request.app.state, "key_resolver", None)
+    if resolver is None:
+        raise AuthError(
+            "API key authentication is not configured on this server",
+            hint="Start Assay with the gateway's key store enabled, then create a key.",
+        )
+    result = resolver(_bearer_token(request))
+    principal = await result if inspect.isawaitable(result) else result
+    if not isinstance(principal, Principal):
+        raise AuthError("the API key is unknown, revoked or expired")
+    request.state.principal = principal
+    return principal
+
+
+def require_role(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
+    """A FastAPI dependency admitting principals holding any of ``roles``."""
+    if not roles:
+        raise ValueError("require_role needs at least one role")
+    allowed = frozenset(roles)
+
+    async def dependency(request: Request) -> Principal:
+        principal = await authenticate(request)
+        if not principal.roles & allowed:
+            raise ForbiddenError(f"this endpoint needs one of the roles: {', '.join(sorted(allowed))}")
+        return principal
+
+    return dependency

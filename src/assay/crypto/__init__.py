@@ -1,0 +1,38 @@
+"""Confidentiality: envelope encryption, keyring and KMS backends, rotation,
+crypto-shredding, tenants and the transcript vault."""
+
+from __future__ import annotations
+
+from assay.crypto.envelope import Envelope
+from assay.crypto.keyring import Keyring, KeyVersionInfo
+from assay.crypto.kms import KMS, AwsKMS, LocalKMS, open_kms
+from assay.crypto.tenants import Tenant, TenantStore
+from assay.crypto.vault import (
+    RetentionScheduler,
+    StoredTranscript,
+    TranscriptInfo,
+    TranscriptVault,
+    run_retention,
+    start_retention_scheduler,
+)
+from assay.errors import CryptoError, ErasedError
+
+__all__ = [
+    "KMS",
+    "AwsKMS",
+    "CryptoError",
+    "Envelope",
+    "ErasedError",
+    "KeyVersionInfo",
+    "Keyring",
+    "LocalKMS",
+    "RetentionScheduler",
+    "StoredTranscript",
+    "Tenant",
+    "TenantStore",
+    "TranscriptInfo",
+    "TranscriptVault",
+    "open_kms",
+    "run_retention",
+    "start_retention_scheduler",
+]

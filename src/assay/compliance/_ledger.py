@@ -81,17 +81,24 @@ def verify_stored_ledger(instance: Instance) -> LedgerReport:
 
 
 def _cryptographic_problem(instance: Instance, checkpoint_size: int, evidence: dict[str, Any]) -> str:
-    """Signature and root verification through the ledger package, when installed."""
-    module = ledger_module()
-    verify = getattr(module, "verify_instance", None) if module else None
-    if verify is None:
+    """Replay every entry into the tree and check each signed checkpoint's root."""
+    if ledger_module() is None:
         evidence["signature_verified"] = False
         return ""
+    from assay.ledger.check import verify_database
+    from assay.ledger.log import ledger_origin
+    from assay.ledger.note import Signer
+    from assay.secrets import LEDGER_KEY, read_secret
+
+    origin = ledger_origin(instance.instance_id)
+    vkey = Signer(origin, read_secret(instance.data_dir, LEDGER_KEY)).vkey
     try:
-        verify(instance, checkpoint_size)
+        report = verify_database(instance.db, vkey, origin)
     except LedgerError as exc:
         return exc.message
     evidence["signature_verified"] = True
+    evidence["root"] = report.root.hex()
+    evidence["verified_checkpoints"] = report.checkpoints
     return ""
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from assay.errors import VerificationError
 
-__all__ = ["verify_package"]
+__all__ = ["verify_files", "verify_package"]
 
 _LEDGER = "ledger/"
 _EXPORT_RECORD = "ledger-export.json"
@@ -91,6 +91,9 @@ def _check_links(files: dict[str, bytes], root: Path, size: int) -> list[str]:
         raise _fail("manifest.json", f"its SHA-256 is not the one recorded in ledger entry {export_index}")
     if f"ledger/proofs/{export_index}.tlog-proof" not in files:
         raise _fail(f"ledger/proofs/{export_index}.tlog-proof", "is missing")
+    latest = files.get("ledger/checkpoint")
+    if latest is None or latest != files.get(f"ledger/checkpoint.{size}"):
+        raise _fail("ledger/checkpoint", f"is missing or is not the checkpoint of size {size}")
     lines = [f"manifest.json matches ledger entry {export_index}"]
     for record in json.loads(files["evidence/index.json"]):
         index = record.get("ledger_index")
@@ -108,7 +111,11 @@ def _check_links(files: dict[str, bytes], root: Path, size: int) -> list[str]:
 
 def verify_package(path: Path, *, vkey: str | None = None) -> list[str]:
     """Verify the package; return report lines or raise :class:`VerificationError`."""
-    files = _read_zip(path)
+    return verify_files(_read_zip(path), vkey=vkey)
+
+
+def verify_files(files: dict[str, bytes], *, vkey: str | None = None) -> list[str]:
+    """Verify the unpacked files of a package (name -> bytes)."""
     manifest = _check_manifest(files)
     lines = [f"{len(manifest['files'])} files match manifest.json"]
     verify = importlib.import_module("assay.ledger.verify")

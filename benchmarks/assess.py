@@ -40,15 +40,19 @@ YEAR_START = NOW - timedelta(days=365)
 BATCH = 20_000
 
 
+# Canonical (RFC 8785) JSON written directly: keys sorted, no floats, no spaces.
+_LEAF = (
+    '{"actor":"apikey:key_%02d","attributes":{"model":"gpt-4o","policy_version":3,'
+    '"redactions":{"inbound.email":%d},"status":200,"transcript_sha256":"%s"},'
+    '"object_ids":{"request":"req%09d","transcript_id":"tr%09d"},"tenant":"tenant-%d",'
+    '"time":"%s","type":"gateway.request"}'
+)
+
+
 def _leaf(n: int, when: datetime) -> bytes:
-    # Canonical (RFC 8785) JSON written directly: keys sorted, no floats, no spaces.
-    return (
-        '{"actor":"apikey:key_%02d","attributes":{"model":"gpt-4o","policy_version":3,'
-        '"redactions":{"inbound.email":%d},"status":200,"transcript_sha256":"%s"},'
-        '"object_ids":{"request":"req%09d","transcript_id":"tr%09d"},"tenant":"tenant-%d",'
-        '"time":"%s","type":"gateway.request"}'
-        % (n % 20, n % 3, hashlib.sha256(n.to_bytes(8, "big")).hexdigest(), n, n, n % 7, format_rfc3339(when))
-    ).encode()
+    digest = hashlib.sha256(n.to_bytes(8, "big")).hexdigest()
+    values = (n % 20, n % 3, digest, n, n, n % 7, format_rfc3339(when))
+    return (_LEAF % values).encode()  # noqa: UP031 - the fastest way to build a million leaves
 
 
 def _fill_ledger(instance: Instance, count: int) -> None:

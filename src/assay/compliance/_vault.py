@@ -1,48 +1,61 @@
-"""Encryption of evidence at rest (AES-256-GCM, key derived from the instance master key).
+"""Encryption of evidence at rest through the crypto keyring.
 
-Each record is sealed with a fresh nonce and its id as associated data, so a
-ciphertext cannot be swapped between records unnoticed.
+Evidence belongs to the company, not to a customer tenant, so it is sealed
+under the keyring's reserved tenant ``assay-compliance`` (created on first
+use, with its key-encryption key in the configured KMS). Each record is an
+envelope bound to its id, so ciphertexts cannot be swapped between records;
+rotating, re-wrapping or crypto-shredding that tenant applies to evidence too.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-from assay.errors import CryptoError
+from assay.crypto import Keyring
+from assay.crypto._audit import AuditSink, open_audit
+from assay.crypto.management import provision_tenant
+from assay.crypto.models import TenantRow
+from assay.errors import ErasedError
 from assay.instance import Instance
-from assay.secrets import MASTER_KEY, read_secret
 
-__all__ = ["open_evidence", "seal_evidence"]
+__all__ = ["EVIDENCE_TENANT", "open_evidence", "seal_evidence"]
 
-_VERSION = b"\x01"
-_NONCE = 12
-_INFO = b"assay/compliance/evidence/v1"
-
-
-def _key(instance: Instance) -> bytes:
-    master = read_secret(instance.data_dir, MASTER_KEY)
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(master)
+EVIDENCE_TENANT = "assay-compliance"
+_KIND = "evidence"
+_RETENTION_DAYS = 3650
 
 
-def seal_evidence(instance: Instance, record_id: str, plaintext: bytes) -> bytes:
-    nonce = os.urandom(_NONCE)
-    sealed = AESGCM(_key(instance)).encrypt(nonce, plaintext, record_id.encode())
-    return _VERSION + nonce + sealed
+@contextmanager
+def _keyring(instance: Instance) -> Iterator[Keyring]:
+    audit: AuditSink = open_audit(instance)
+    try:
+        yield Keyring.open(instance, audit)
+    finally:
+        close = getattr(audit, "close", None)
+        if callable(close):
+            close()
+
+
+def _ensure_tenant(instance: Instance, keyring: Keyring, actor: str) -> None:
+    with instance.db.session() as session:
+        row = session.get(TenantRow, EVIDENCE_TENANT)
+        erased = row.erased_at if row is not None else None
+    if row is None:
+        provision_tenant(keyring, EVIDENCE_TENANT, actor, _RETENTION_DAYS)
+    elif erased is not None:
+        raise ErasedError(
+            f"the evidence key ({EVIDENCE_TENANT}) was erased on {erased.date().isoformat()}",
+            hint="Evidence cannot be stored under an erased key; restore the instance from backup.",
+        )
+
+
+def seal_evidence(instance: Instance, record_id: str, plaintext: bytes, actor: str) -> bytes:
+    with _keyring(instance) as keyring:
+        _ensure_tenant(instance, keyring, actor)
+        return keyring.encrypt(EVIDENCE_TENANT, _KIND, record_id, plaintext)
 
 
 def open_evidence(instance: Instance, record_id: str, blob: bytes) -> bytes:
-    if not blob.startswith(_VERSION) or len(blob) < 1 + _NONCE + 16:
-        raise CryptoError(f"evidence {record_id} is not a sealed record", hint="Restore it from backup.")
-    nonce, sealed = blob[1 : 1 + _NONCE], blob[1 + _NONCE :]
-    try:
-        return AESGCM(_key(instance)).decrypt(nonce, sealed, record_id.encode())
-    except InvalidTag as exc:
-        raise CryptoError(
-            f"evidence {record_id} does not decrypt: wrong master key or altered record",
-            hint="Check that master.key belongs to this data directory.",
-        ) from exc
+    with _keyring(instance) as keyring:
+        return keyring.decrypt(EVIDENCE_TENANT, _KIND, record_id, blob)

@@ -99,13 +99,14 @@ def add_evidence(
     if expires is not None and expires <= effective:
         raise UsageError("--expires is not after --effective", hint="Give an expiry later than the effective date.")
     kind, source, content, media = _read(target)
+    actor = actor or _ledger.cli_actor()
     record_id = uuid.uuid4().hex
     digest = hashlib.sha256(content).hexdigest()
     row = EvidenceRow(
         id=record_id, control_id=control.id, kind=kind, source=source, media_type=media,
         size=len(content), sha256=digest, effective_at=effective, expires_at=expires,
         collected_at=instance.clock.now(), owner=owner.strip(),
-        ciphertext=seal_evidence(instance, record_id, content), ledger_index=None,
+        ciphertext=seal_evidence(instance, record_id, content, actor), ledger_index=None,
     )
     with instance.db.session() as session:
         session.add(row)
@@ -113,7 +114,7 @@ def add_evidence(
     # removed again if the ledger refuses: evidence is never kept without its record.
     try:
         index = _ledger.append_event(
-            instance, "evidence.added", actor=actor or _ledger.cli_actor(),
+            instance, "evidence.added", actor=actor,
             object_ids={"evidence": record_id, "control": control.id},
             attributes={
                 "sha256": digest, "size": len(content), "kind": kind,

@@ -265,3 +265,24 @@ def test_oscal_documents_validate_with_trestle(fixed: Instance, tmp_path: Path) 
     assert any("AS-ACC-09" in item["title"] for item in poam["poam-items"])
     again = build_oscal_documents(library, report, generated="2026-11-20T12:00:00Z", period={"from": "2026-01-01T00:00:00Z", "to": "2026-11-20T12:00:00Z"}, system_name="demo")
     assert again == docs
+
+
+@pytest.mark.parametrize(
+    ("control", "age_days", "expires_in_days", "expected"),
+    [
+        ("AS-GOV-01", 30, None, "passing"),      # annual, recent
+        ("AS-GOV-01", 400, None, "at_risk"),     # annual, older than a year
+        ("AS-MON-02", 10, None, "passing"),      # monthly, recent
+        ("AS-MON-02", 90, None, "at_risk"),      # monthly, stale
+        ("AS-GOV-01", 30, 10, "at_risk"),        # expires within 30 days
+    ],
+)
+def test_manual_control_freshness(fixed: Instance, tmp_path: Path, control: str, age_days: int,
+                                  expires_in_days: int | None, expected: str) -> None:
+    library = load_library()
+    doc = tmp_path / "e.txt"
+    doc.write_text("x")
+    expires = NOW + timedelta(days=expires_in_days) if expires_in_days is not None else None
+    add_evidence(fixed, library, str(doc), control_id=control, effective=NOW - timedelta(days=age_days), owner="o", expires=expires)
+    report = assess(fixed, library, check_registry())
+    assert {c["id"]: c["status"] for c in report["controls"]}[control] == expected

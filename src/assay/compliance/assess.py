@@ -184,8 +184,9 @@ def _judge_manual(
 ) -> None:
     c = view.control
     in_force = [e for e in evidence if e["effective"] < end and (e["expires"] is None or e["expires"] > start)]
-    fresh_from = end - timedelta(days=FREQUENCY_DAYS[c.frequency])
-    relevant = [e for e in in_force if e["effective"] >= min(start, fresh_from)]
+    # Evidence counts while it is current for the control's frequency (before the period too).
+    fresh_from = min(start, end) - timedelta(days=FREQUENCY_DAYS[c.frequency])
+    relevant = [e for e in in_force if e["effective"] >= fresh_from]
     view.evidence = [
         {"id": e["id"], "sha256": e["sha256"], "source": e["source"], "effective": format_rfc3339(e["effective"]),
          "expires": format_rfc3339(e["expires"]) if e["expires"] else None}
@@ -193,14 +194,14 @@ def _judge_manual(
     ]
     occurrences = len(relevant) + events
     add = f"Add evidence ({'; '.join(c.evidence)}) with `assay evidence add FILE --control {c.id} --effective DATE --owner ROLE`."
-    if occurrences == 0:
+    if occurrences == 0 and in_force:
+        view.status, view.reason, view.todo = "at_risk", f"evidence is older than its {c.frequency} frequency", add
+    elif occurrences == 0:
         view.status, view.reason, view.todo = "not_tested", "no evidence in force", add
     elif occurrences < needed:
         view.status, view.reason, view.todo = "at_risk", f"{occurrences} of {needed} expected occurrences evidenced", add
-    elif any(e["expires"] is not None and e["expires"] - end < _EXPIRY_WARNING for e in relevant) and not any(
-        e["expires"] is None or e["expires"] - end >= _EXPIRY_WARNING for e in relevant
-    ):
-        view.status, view.reason, view.todo = "at_risk", "evidence expires within 30 days", add
+    elif relevant and all(e["expires"] is not None and e["expires"] - end < _EXPIRY_WARNING for e in relevant):
+        view.status, view.reason, view.todo = "at_risk", "all its evidence expires within 30 days", add
     else:
         view.status, view.reason = "passing", f"{occurrences} occurrences evidenced"
 
@@ -280,11 +281,11 @@ def assess(
 ) -> dict[str, Any]:
     """The assessment as a JSON-ready dict with ``summary``, ``criteria`` and ``controls``."""
     now = instance.clock.now()
-    start, end = (period.start, period.end) if period else (now - timedelta(days=366), now)
+    start, end = (period.start, period.end) if period else (now, now)
     by_control = _checks_by_control(registry)
     evidence = _evidence_rows(instance)
     event_types = {t for c in library.controls.values() if c.population for t in c.population.event_types}
-    events = _ledger_event_counts(instance, event_types, start, end)
+    events = _ledger_event_counts(instance, event_types, start - timedelta(days=366) if period is None else start, end)
     if period is None:
         latest = _latest_results(instance, now)
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from assay import __version__
-from assay.api import health, ledger
+from assay.api import compliance, health, ledger
 from assay.api.problems import RequestIdMiddleware, install_problem_handlers
 from assay.instance import Instance
 
@@ -26,4 +26,5 @@ def create_app(instance: Instance) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(ledger.router)
+    app.include_router(compliance.router)
     return app

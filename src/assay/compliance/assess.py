@@ -28,6 +28,7 @@ __all__ = [
     "FREQUENCY_DAYS",
     "ControlStatus",
     "assess",
+    "latest_results",
     "run_assessment",
 ]
 
@@ -68,7 +69,8 @@ class ControlView:
 # --- reading the stored history -------------------------------------------------------------
 
 
-def _latest_results(instance: Instance, as_of: datetime) -> dict[str, dict[str, Any]]:
+def latest_results(instance: Instance, as_of: datetime) -> dict[str, dict[str, Any]]:
+    """The newest stored result of each check at ``as_of``."""
     sql = text(
         "SELECT c.check_id, c.status, c.ran_at, c.summary, c.remediation FROM check_results c "
         "JOIN (SELECT check_id, MAX(id) AS mid FROM check_results WHERE ran_at <= :asof "
@@ -287,7 +289,7 @@ def assess(
     event_types = {t for c in library.controls.values() if c.population for t in c.population.event_types}
     events = _ledger_event_counts(instance, event_types, start - timedelta(days=366) if period is None else start, end)
     if period is None:
-        latest = _latest_results(instance, now)
+        latest = latest_results(instance, now)
     else:
         counts = _period_counts(instance, period)
         exceptions = _period_exceptions(instance, period, sorted(counts))

@@ -286,3 +286,26 @@ def test_manual_control_freshness(fixed: Instance, tmp_path: Path, control: str,
     add_evidence(fixed, library, str(doc), control_id=control, effective=NOW - timedelta(days=age_days), owner="o", expires=expires)
     report = assess(fixed, library, check_registry())
     assert {c["id"]: c["status"] for c in report["controls"]}[control] == expected
+
+
+def test_ledger_population_for_external_events(fixed: Instance) -> None:
+    from assay.ledger import AuditLog, Event
+
+    log = AuditLog.open(fixed)
+    try:
+        log.append_batch([
+            Event(type="external.hr.leaver", actor="system", object_ids={"person_ref": f"p{n}"}, attributes={})
+            for n in range(30)
+        ])
+        log.append(Event(type="gateway.request", actor="system", attributes={}))
+    finally:
+        log.close()
+    library = load_library()
+    period = parse_period("2026-11-01..2026-11-30")
+    result = build_sample(fixed, library, check_registry(), "AS-ACC-03", period)
+    assert result["population"]["source"] == "ledger"
+    assert result["population"]["size"] == 30
+    assert result["sample"]["size"] == 8  # ad hoc, 11-50
+    assert result == build_sample(fixed, library, check_registry(), "AS-ACC-03", period)
+    report = assess(fixed, library, check_registry(), period)
+    assert {c["id"]: c["status"] for c in report["controls"]}["AS-ACC-03"] == "passing"

@@ -170,21 +170,11 @@ def _ledger_files(instance: Instance, manifest_sha: str, package_id: str, eviden
         log.close()
 
 
-def export_package(
-    instance: Instance,
-    library: ControlLibrary,
-    period: Period,
-    out: Path,
-    sizes: SampleSizes | None = None,
-    *,
-    progress: _Printer | None = None,
-) -> dict[str, Any]:
-    """Write the package to ``out`` (a .zip). Nothing is left behind on failure."""
-    if out.suffix != ".zip":
-        raise UsageError(f"{out} does not end in .zip", hint="Name the package like audit-2026.zip.")
+def _content_files(
+    instance: Instance, library: ControlLibrary, period: Period, sizes: SampleSizes | None, say: Any
+) -> tuple[dict[str, bytes], list[EvidenceInfo], str]:
+    """Everything the manifest covers, the evidence exported, and the generation time."""
     generated = format_rfc3339(instance.clock.now())
-    package_id = uuid.uuid4().hex
-    say = progress.print if progress is not None else (lambda *_: None)
     say("assessing the period")
     report = assess(instance, library, check_registry(), period)
     files: dict[str, bytes] = {
@@ -206,6 +196,24 @@ def export_package(
         period_from=format_rfc3339(period.start), period_to=format_rfc3339(period.end), generated=generated,
         version=report["summary"]["assay_version"], instance=instance.instance_id,
     ).encode()
+    return files, evidence, generated
+
+
+def export_package(
+    instance: Instance,
+    library: ControlLibrary,
+    period: Period,
+    out: Path,
+    sizes: SampleSizes | None = None,
+    *,
+    progress: _Printer | None = None,
+) -> dict[str, Any]:
+    """Write the package to ``out`` (a .zip). Nothing is left behind on failure."""
+    if out.suffix != ".zip":
+        raise UsageError(f"{out} does not end in .zip", hint="Name the package like audit-2026.zip.")
+    say = progress.print if progress is not None else (lambda *_: None)
+    files, evidence, generated = _content_files(instance, library, period, sizes, say)
+    package_id = uuid.uuid4().hex
     manifest = {
         "format": PACKAGE_FORMAT, "package": package_id, "generated": generated, "period": period.as_json(),
         "instance": instance.instance_id,

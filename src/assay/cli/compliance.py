@@ -10,7 +10,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from assay.cli._common import DataDirOption, JsonOption, console, instance_for, settings_for
+from assay.cli._common import (
+    DataDirOption,
+    JsonOption,
+    console,
+    err_console,
+    instance_for,
+    settings_for,
+)
 from assay.errors import UsageError
 
 controls_app = typer.Typer(help="The control library.", no_args_is_help=True)
@@ -147,7 +154,8 @@ def checks_run(
 
     instance = instance_for(data_dir)
     try:
-        results = run_checks(instance, only)
+        with err_console.status("running checks"):
+            results = run_checks(instance, only)
     finally:
         instance.close()
     if as_json:
@@ -241,7 +249,8 @@ def assess(
     parsed = parse_period(period) if period else None
     instance = instance_for(data_dir)
     try:
-        report = run_assessment(instance, library, check_registry(), parsed, run_first=not no_run and parsed is None)
+        with err_console.status("assessing"):
+            report = run_assessment(instance, library, check_registry(), parsed, run_first=not no_run and parsed is None)
     finally:
         instance.close()
     text = render(report, fmt)

@@ -57,6 +57,9 @@ def test_checks_evidence_assess_sample_export(data_dir: Path, tmp_path: Path) ->
     ran = run_cli("checks", "run", "--json", "--data-dir", str(data_dir))
     assert ran.exit_code == 0, ran.stderr
     assert {r["id"] for r in json.loads(ran.stdout)} >= {"ledger.integrity", "transcripts.encrypted"}
+    history = run_cli("checks", "history", "ledger.integrity", "--json", "--data-dir", str(data_dir))
+    assert history.exit_code == 0 and len(json.loads(history.stdout)) == 1
+    assert run_cli("checks", "history", "nope", "--data-dir", str(data_dir)).exit_code == 2
     doc = tmp_path / "policy.md"
     doc.write_text("# Security policy\n")
     added = run_cli("evidence", "add", str(doc), "--control", "AS-GOV-08", "--effective", "2026-01-15",

@@ -175,6 +175,35 @@ def checks_run(
         raise typer.Exit(1)
 
 
+@checks_app.command("history")
+def checks_history(
+    check_id: Annotated[str, typer.Argument(help="Check id, e.g. ledger.integrity.")],
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many results.")] = 20,
+    as_json: JsonOption = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """The stored results of one check, newest first."""
+    from assay.compliance import check_registry
+    from assay.compliance.checks import check_history
+
+    if check_id not in check_registry():
+        raise UsageError(f"unknown check {check_id!r}", hint="List the checks with `assay checks list`.")
+    instance = instance_for(data_dir)
+    try:
+        rows = check_history(instance, check_id, limit)
+    finally:
+        instance.close()
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(title=f"{check_id}: last {len(rows)} results")
+    for column in ("time", "status", "summary"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["time"], _coloured(r["status"]), escape(r["summary"]))
+    console.print(table)
+
+
 @evidence_app.command("add")
 def evidence_add(  # noqa: PLR0917 - one parameter per CLI option
     target: Annotated[str, typer.Argument(help="A file, or an https:// URL (recorded, not fetched).")],

@@ -36,6 +36,7 @@ __all__ = [
     "CheckStatus",
     "StoredResult",
     "check",
+    "check_history",
     "check_registry",
     "hookimpl",
     "hookspec",
@@ -243,3 +244,23 @@ def _store(instance: Instance, results: list[StoredResult]) -> None:
                     remediation=item.result.remediation[:2000],
                 )
             )
+
+
+def check_history(instance: Instance, check_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest ``limit`` stored results of one check, newest first."""
+    from sqlalchemy import select
+
+    from assay.clock import format_rfc3339
+
+    query = (
+        select(CheckResultRow)
+        .where(CheckResultRow.check_id == check_id)
+        .order_by(CheckResultRow.ran_at.desc(), CheckResultRow.id.desc())
+        .limit(limit)
+    )
+    with instance.db.session() as session:
+        return [
+            {"time": format_rfc3339(r.ran_at), "status": r.status, "summary": r.summary,
+             "evidence_sha256": r.evidence_sha256, "remediation": r.remediation}
+            for r in session.scalars(query)
+        ]

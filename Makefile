@@ -52,22 +52,14 @@ test-fast: lint
 bench: $(DEV_STAMP)
 	$(BIN)/assay bench all
 
-# Peer tools the benchmarks compare against, in their own virtualenv (never Assay dependencies).
+# Peer tools the benchmarks compare against (LiteLLM's proxy, Presidio over a blank spaCy
+# pipeline), in their own virtualenv: never Assay dependencies.
 PEERS := .venv-peers
-PEER_PACKAGES += 'litellm[proxy]==1.108.7'
+PEER_PACKAGES := 'litellm[proxy]' presidio-analyzer
 
-bench-peers:
-	$(PYTHON) -m venv $(PEERS)
-	$(PEERS)/bin/python -m pip install --quiet --upgrade "pip>=24"
-	$(PEERS)/bin/pip install --quiet -c benchmarks/peers-constraints.txt $(PEER_PACKAGES)
-
-clean:
-	rm -rf $(VENV) $(DATA) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
-
-# Benchmark-only peers (Presidio over a blank spaCy pipeline) in their own virtualenv.
-PEERS := .venv-peers
 bench-peers: $(PEERS)/.stamp
 $(PEERS)/.stamp: benchmarks/peers-constraints.txt
 	$(PYTHON) -m venv $(PEERS)
-	$(PEERS)/bin/pip install --quiet -c benchmarks/peers-constraints.txt presidio-analyzer
+	$(PEERS)/bin/python -m pip install --quiet --upgrade "pip>=24"
+	$(PEERS)/bin/pip install --quiet -c benchmarks/peers-constraints.txt $(PEER_PACKAGES)
 	@touch $@

@@ -57,6 +57,9 @@ bench: $(DEV_STAMP)
 PEERS := .venv-peers
 PEER_PACKAGES := 'litellm[proxy]' presidio-analyzer
 
+clean:
+	rm -rf $(VENV) $(PEERS) $(DATA) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
+
 bench-peers: $(PEERS)/.stamp
 $(PEERS)/.stamp: benchmarks/peers-constraints.txt
 	$(PYTHON) -m venv $(PEERS)

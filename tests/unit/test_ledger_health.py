@@ -9,9 +9,11 @@ import pytest
 from assay.ledger.health import _finding
 from assay.ledger.models import LedgerCheckpoint
 
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
 
 def _checkpoint(size: int, age_s: int) -> LedgerCheckpoint:
-    created = datetime.now(UTC) - timedelta(seconds=age_s)
+    created = NOW - timedelta(seconds=age_s)
     return LedgerCheckpoint(size=size, root_hash=b"\x00" * 32, note="", created_at=created)
 
 
@@ -26,4 +28,4 @@ def _checkpoint(size: int, age_s: int) -> LedgerCheckpoint:
     ],
 )
 def test_ledger_finding(size: int, checkpoint: LedgerCheckpoint | None, status: str) -> None:
-    assert _finding(size, checkpoint).status == status
+    assert _finding(size, checkpoint, NOW).status == status

@@ -35,11 +35,12 @@ def ledger_check(settings: Settings) -> list[Finding]:
     return [_finding(size, latest)]
 
 
-def _finding(size: int, latest: LedgerCheckpoint | None) -> Finding:
+def _finding(size: int, latest: LedgerCheckpoint | None, now: datetime | None = None) -> Finding:
     covered = latest.size if latest is not None else 0
     if size == covered:
         return Finding("ledger", "ok", f"{size} entries, all covered by a signed checkpoint")
-    age = datetime.now(UTC) - latest.created_at if latest is not None else None
+    now = now or datetime.now(UTC)
+    age = now - latest.created_at if latest is not None else None
     if age is not None and age < STALE_AFTER:
         return Finding("ledger", "ok", f"{size} entries; checkpoint at {covered} is {age.seconds} s old")
     return Finding(

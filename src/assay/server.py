@@ -5,12 +5,14 @@ from __future__ import annotations
 import ssl
 
 import uvicorn
+from structlog.stdlib import BoundLogger
 
 from assay.api import create_app
 from assay.config import Settings
-from assay.errors import ConfigError
-from assay.instance import open_instance
+from assay.errors import AssayError, ConfigError
+from assay.instance import Instance, open_instance
 from assay.logs import configure_logging, get_logger
+from assay.web import ensure_first_admin
 
 __all__ = ["serve"]
 
@@ -33,6 +35,15 @@ def _tls_options(settings: Settings) -> dict[str, object]:
     }
 
 
+def _offer_first_admin(instance: Instance, base_url: str, log: BoundLogger) -> None:
+    """Print the first admin's sign-in link; a broken ledger or key store must not stop the
+    gateway from starting (its requests fail closed on their own), so this only logs."""
+    try:
+        ensure_first_admin(instance, base_url)
+    except AssayError as exc:
+        log.error("first_admin_not_created", error=exc.message, hint=exc.hint)
+
+
 def serve(settings: Settings) -> None:
     """Open the instance (failing fast with a clear error) and serve until stopped."""
     configure_logging(settings.log_level, settings.log_format)
@@ -43,6 +54,7 @@ def serve(settings: Settings) -> None:
         log = get_logger("assay.server")
         base = f"{'https' if tls else 'http'}://{settings.host}:{settings.port}"
         log.info("serving", url=base, docs=f"{base}/docs", ready=f"{base}/readyz")
+        _offer_first_admin(instance, settings.public_url or base, log)
         config = uvicorn.Config(
             app,
             host=settings.host,

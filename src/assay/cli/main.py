@@ -95,14 +95,25 @@ def serve(  # noqa: PLR0917 - one parameter per CLI option
 
 # (command name, module, attribute): one line per group so areas add lines, not edit them.
 _GROUPS: tuple[tuple[str, str, str], ...] = (
+    ("audit", "assay.cli.compliance", "audit_app"),
+    ("changes", "assay.cli.governance", "changes_app"),
+    ("checks", "assay.cli.compliance", "checks_app"),
+    ("controls", "assay.cli.compliance", "controls_app"),
+    ("criteria", "assay.cli.compliance", "criteria_app"),
+    ("eval", "assay.cli.governance", "eval_app"),
+    ("evidence", "assay.cli.compliance", "evidence_app"),
     ("keys", "assay.cli.keys", "app"),
     ("ledger", "assay.cli.ledger", "app"),
+    ("models", "assay.cli.governance", "models_app"),
     ("pii", "assay.cli.pii", "app"),
     ("policy", "assay.cli.policy", "app"),
+    ("requests", "assay.cli.governance", "requests_app"),
     ("retention", "assay.cli.transcripts", "retention_app"),
+    ("routes", "assay.cli.governance", "routes_app"),
     ("subjects", "assay.cli.tenants", "subjects_app"),
     ("tenants", "assay.cli.tenants", "app"),
     ("transcripts", "assay.cli.transcripts", "app"),
+    ("users", "assay.cli.users", "app"),
 )
 
 
@@ -117,6 +128,7 @@ def _register_commands() -> None:
         app.add_typer(getattr(importlib.import_module(module), attribute), name=name)
     apikeys.register(app)  # create/revoke/api-list join the `keys` group
     importlib.import_module("assay.gateway.checks")  # registers the gateway's doctor findings
+    app.command("assess")(importlib.import_module("assay.cli.compliance").assess)
 
 
 _register_commands()

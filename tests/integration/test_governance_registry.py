@@ -211,3 +211,21 @@ def test_decision_records_refuse_duplicates_and_contents(instance: Instance, aud
         explain_request(instance, audit, "req-404", actor="cli:carol")
     with instance.db.session() as session:
         assert session.get(DecisionRecordRow, "req-2") is None
+
+
+def test_recorder_writes_batches_and_survives_a_bad_row(instance: Instance, audit: AuditLog) -> None:
+    from assay.governance import DecisionRecorder
+
+    record_decision(instance, DecisionRecord(request_id="req-0", alias="support"))
+    recorder = DecisionRecorder(instance, max_batch=10)
+    for n in range(4):
+        recorder.submit(DecisionRecord(request_id=f"req-{n}", alias="support",
+                                       redaction_counts={"EMAIL": n}))
+    recorder.flush()
+    recorder.close()
+    with pytest.raises(GovernanceError, match="closed"):
+        recorder.submit(DecisionRecord(request_id="req-9", alias="support"))
+    with instance.db.session() as session:
+        stored = {r.request_id: r.redaction_counts for r in session.query(DecisionRecordRow)}
+    assert stored == {"req-0": {}, "req-1": {"EMAIL": 1}, "req-2": {"EMAIL": 2},
+                      "req-3": {"EMAIL": 3}}

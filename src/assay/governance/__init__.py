@@ -21,6 +21,7 @@ from assay.governance.changes import (
 from assay.governance.checks import GOVERNANCE_CHECKS, CheckFinding
 from assay.governance.decisions import (
     DecisionRecord,
+    DecisionRecorder,
     Explanation,
     explain_request,
     record_decision,
@@ -65,6 +66,7 @@ __all__ = [
     "CheckFinding",
     "Dataset",
     "DecisionRecord",
+    "DecisionRecorder",
     "EvalTarget",
     "EvaluationResult",
     "EvaluationScheduler",

@@ -9,14 +9,17 @@ the encrypted transcript vault). Reading a record for a person
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from assay.errors import GovernanceError, NotFoundError, UsageError
+from assay.errors import AssayError, GovernanceError, NotFoundError, UsageError
 from assay.governance._audit import AuditSink, emit
 from assay.governance.models import (
     ChangeRequestRow,
@@ -27,8 +30,15 @@ from assay.governance.models import (
 )
 from assay.governance.validation import OutputVerdict
 from assay.instance import Instance
+from assay.logs import get_logger
 
-__all__ = ["DecisionRecord", "Explanation", "explain_request", "record_decision"]
+__all__ = [
+    "DecisionRecord",
+    "DecisionRecorder",
+    "Explanation",
+    "explain_request",
+    "record_decision",
+]
 
 _MAX_DOCUMENT_IDS = 256
 
@@ -66,33 +76,105 @@ def _check(record: DecisionRecord) -> None:
         raise UsageError("redaction counts must be non-negative integers")
 
 
+def _row(session: Session, record: DecisionRecord, now: datetime) -> DecisionRecordRow:
+    params_sha256 = record.params_sha256
+    if params_sha256 is None and record.model_version_id is not None:
+        model = session.get(ModelVersionRow, record.model_version_id)
+        params_sha256 = model.params_sha256 if model else None
+    output = record.output
+    checked = output is not None and output.checked
+    return DecisionRecordRow(
+        request_id=record.request_id, tenant=record.tenant, created_at=now, alias=record.alias,
+        model_version_id=record.model_version_id, route_version=record.route_version,
+        prompt_template_version=record.prompt_template_version, params_sha256=params_sha256,
+        policy_version=record.policy_version,
+        policy_decisions=[dict(d) for d in record.policy_decisions],
+        redaction_counts=dict(record.redaction_counts),
+        retrieved_document_ids=list(record.retrieved_document_ids),
+        output_valid=output.valid if output is not None and checked else None,
+        output_action=output.action if output is not None and checked else None,
+        output_errors=list(output.errors) if output is not None else [],
+        ledger_index=record.ledger_index,
+    )
+
+
 def record_decision(instance: Instance, record: DecisionRecord) -> None:
     """Store the record (once per request id)."""
     _check(record)
-    output = record.output
     try:
         with instance.db.session() as session:
-            params_sha256 = record.params_sha256
-            if params_sha256 is None and record.model_version_id is not None:
-                model = session.get(ModelVersionRow, record.model_version_id)
-                params_sha256 = model.params_sha256 if model else None
-            session.add(DecisionRecordRow(
-                request_id=record.request_id, tenant=record.tenant,
-                created_at=instance.clock.now(), alias=record.alias,
-                model_version_id=record.model_version_id, route_version=record.route_version,
-                prompt_template_version=record.prompt_template_version,
-                params_sha256=params_sha256, policy_version=record.policy_version,
-                policy_decisions=[dict(d) for d in record.policy_decisions],
-                redaction_counts=dict(record.redaction_counts),
-                retrieved_document_ids=list(record.retrieved_document_ids),
-                output_valid=output.valid if output and output.checked else None,
-                output_action=output.action if output and output.checked else None,
-                output_errors=list(output.errors) if output else [],
-                ledger_index=record.ledger_index,
-            ))
+            session.add(_row(session, record, instance.clock.now()))
     except IntegrityError as exc:
         raise GovernanceError(f"request {record.request_id} already has a decision record",
                               hint="Request ids are unique; this is a gateway bug.") from exc
+
+
+class DecisionRecorder:
+    """Writes decision records in batches from a background thread.
+
+    The gateway acknowledges a request once its ledger event is durable (that
+    event already names the route and model versions); the decision record adds
+    detail and is written off the request path, a batch per transaction.
+    :meth:`close` (or :meth:`flush`) waits until everything submitted is stored.
+    """
+
+    def __init__(self, instance: Instance, *, max_batch: int = 500) -> None:
+        self._instance = instance
+        self._max_batch = max_batch
+        self._queue: deque[DecisionRecord] = deque()
+        self._cond = threading.Condition()
+        self._pending = 0
+        self._closing = False
+        self._log = get_logger("assay.governance.decisions")
+        self._thread = threading.Thread(target=self._run, name="assay-decisions", daemon=True)
+        self._thread.start()
+
+    def submit(self, record: DecisionRecord) -> None:
+        """Queue a record (validated now, so a bad one fails the caller, not the batch)."""
+        _check(record)
+        with self._cond:
+            if self._closing:
+                raise GovernanceError("the decision recorder is closed")
+            self._queue.append(record)
+            self._pending += 1
+            self._cond.notify_all()
+
+    def flush(self) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._pending == 0)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join()
+
+    def _take(self) -> list[DecisionRecord] | None:
+        with self._cond:
+            self._cond.wait_for(lambda: bool(self._queue) or self._closing)
+            if not self._queue:
+                return None
+            return [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
+
+    def _run(self) -> None:
+        while (batch := self._take()) is not None:
+            self._write(batch)
+            with self._cond:
+                self._pending -= len(batch)
+                self._cond.notify_all()
+
+    def _write(self, batch: list[DecisionRecord]) -> None:
+        try:
+            with self._instance.db.session() as session:
+                now = self._instance.clock.now()
+                session.add_all([_row(session, r, now) for r in batch])
+        except SQLAlchemyError:
+            for record in batch:  # one bad row (a repeated id) must not lose the others
+                try:
+                    record_decision(self._instance, record)
+                except (AssayError, SQLAlchemyError) as exc:
+                    self._log.error("decision record not stored", request_id=record.request_id,
+                                    error=type(exc).__name__)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from assay import __version__
 from assay.api import governance, health, ledger
+from assay.api.governance_wiring import install_governance
 from assay.api.problems import RequestIdMiddleware, install_problem_handlers
 from assay.gateway.wiring import install_gateway
 from assay.instance import Instance
@@ -29,4 +30,5 @@ def create_app(instance: Instance) -> FastAPI:
     app.include_router(ledger.router)
     app.include_router(governance.router)
     install_gateway(app, instance)
+    install_governance(app, instance)
     return app

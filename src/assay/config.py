@@ -22,6 +22,7 @@ from assay.errors import ConfigError
 
 __all__ = [
     "DEFAULT_DATA_DIR",
+    "ComplianceSettings",
     "Settings",
     "UpstreamSettings",
     "load_settings",
@@ -52,6 +53,26 @@ class UpstreamSettings(BaseSettings):
     )
     breaker_cooldown_s: float = Field(
         default=30.0, gt=0, description="Seconds an open breaker waits before one probe."
+    )
+
+
+class ComplianceSettings(BaseSettings):
+    """Thresholds of the automated control checks and extra control files."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    library: list[Path] = Field(
+        default_factory=list, description="Extra control or framework YAML files or directories."
+    )
+    key_rotation_days: int = Field(default=365, ge=1, description="Maximum age of a key version.")
+    checkpoint_max_age_s: float = Field(
+        default=3600.0, gt=0, description="Oldest acceptable ledger checkpoint with entries after it."
+    )
+    api_key_unused_days: int = Field(default=90, ge=1, description="API keys unused this long fail.")
+    admin_keys_max: int = Field(default=3, ge=1, description="Most active admin keys allowed.")
+    admin_key_max_age_days: int = Field(default=90, ge=1, description="Oldest admin key allowed.")
+    provider_inventory: Path | None = Field(
+        default=None, description="YAML inventory of model providers; default <data_dir>/providers.yaml."
     )
 
 
@@ -132,6 +153,10 @@ class Settings(BaseSettings):
     )
     public_url: str | None = Field(
         default=None, description="External base URL used in links Assay prints."
+    )
+    compliance: ComplianceSettings = Field(
+        default_factory=ComplianceSettings,
+        description="Compliance check thresholds, extra control files, provider inventory.",
     )
 
     @field_validator("database_url")

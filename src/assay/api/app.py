@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from assay import __version__
-from assay.api import governance, health, ledger
+from assay.api import compliance, governance, health, ledger
 from assay.api.governance_wiring import install_governance
 from assay.api.problems import RequestIdMiddleware, install_problem_handlers
 from assay.gateway.wiring import install_gateway
@@ -31,4 +31,5 @@ def create_app(instance: Instance) -> FastAPI:
     app.include_router(governance.router)
     install_gateway(app, instance)
     install_governance(app, instance)
+    app.include_router(compliance.router)
     return app

@@ -97,6 +97,11 @@ def serve(  # noqa: PLR0917 - one parameter per CLI option
 _GROUPS: tuple[tuple[str, str, str], ...] = (
     ("changes", "assay.cli.governance", "changes_app"),
     ("eval", "assay.cli.governance", "eval_app"),
+    ("audit", "assay.cli.compliance", "audit_app"),
+    ("checks", "assay.cli.compliance", "checks_app"),
+    ("controls", "assay.cli.compliance", "controls_app"),
+    ("criteria", "assay.cli.compliance", "criteria_app"),
+    ("evidence", "assay.cli.compliance", "evidence_app"),
     ("keys", "assay.cli.keys", "app"),
     ("ledger", "assay.cli.ledger", "app"),
     ("models", "assay.cli.governance", "models_app"),
@@ -122,6 +127,7 @@ def _register_commands() -> None:
         app.add_typer(getattr(importlib.import_module(module), attribute), name=name)
     apikeys.register(app)  # create/revoke/api-list join the `keys` group
     importlib.import_module("assay.gateway.checks")  # registers the gateway's doctor findings
+    app.command("assess")(importlib.import_module("assay.cli.compliance").assess)
 
 
 _register_commands()

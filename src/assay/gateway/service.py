@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -31,7 +31,7 @@ from assay.gateway.upstream import UpstreamPool
 from assay.instance import Instance
 from assay.logs import get_logger
 
-__all__ = ["ForbiddenError", "Gateway", "RequestContext"]
+__all__ = ["ForbiddenError", "Gateway", "GovernanceHooks", "RequestContext"]
 
 _log = get_logger("assay.gateway")
 MODEL_ROLES = frozenset({"app", "admin"})
@@ -61,6 +61,7 @@ class RequestContext:
     usage: dict[str, int] = field(default_factory=dict)
     fail_open: list[str] = field(default_factory=list)
     status: int = 200
+    extra_attributes: dict[str, object] = field(default_factory=dict)
 
     @property
     def fail_open_allowed(self) -> bool:
@@ -77,6 +78,22 @@ class RequestContext:
 
     _tenant_rpm: int | None = None
     _tenant_tpm: int | None = None
+
+
+class GovernanceHooks(Protocol):
+    """Installed by the governance wiring: output validation and decision records."""
+
+    def check_output(self, ctx: RequestContext, document: dict[str, Any]) -> AssayError | None:
+        """Validate an upstream answer; an error withholds it (set ``ctx.status``)."""
+        ...
+
+    def before_record(self, ctx: RequestContext) -> None:
+        """Add attributes to ``ctx.extra_attributes`` for the request's ledger event."""
+        ...
+
+    def after_record(self, ctx: RequestContext, index: int | None) -> None:
+        """Called once the request's ledger event is durable."""
+        ...
 
 
 class Gateway:
@@ -104,6 +121,7 @@ class Gateway:
         settings = instance.settings
         self.tenant_rpm = settings.tenant_rpm
         self.tenant_tpm = settings.tenant_tpm
+        self.governance: GovernanceHooks | None = None
 
     # --- components -------------------------------------------------------------------------
 
@@ -224,8 +242,19 @@ class Gateway:
 
     # --- the steps after the upstream -------------------------------------------------------
 
+    def check_output(self, ctx: RequestContext, document: dict[str, Any]) -> AssayError | None:
+        return self.governance.check_output(ctx, document) if self.governance else None
+
     async def record(self, ctx: RequestContext, transcript: dict[str, Any]) -> int | None:
         """Store the transcript and append the ledger event; return its index (None if bypassed)."""
+        if self.governance is not None:
+            self.governance.before_record(ctx)
+        index = await self._record(ctx, transcript)
+        if self.governance is not None:
+            self.governance.after_record(ctx, index)
+        return index
+
+    async def _record(self, ctx: RequestContext, transcript: dict[str, Any]) -> int | None:
         stored: StoredRecord | None = None
         policy = ctx.policy.policy
         if ctx.redactor is not None and ctx.redactor.failed_open:
@@ -284,6 +313,7 @@ class Gateway:
             attrs["prompt_template_version"] = ctx.route.prompt_template_version
         if stored is not None:
             attrs["transcript_sha256"] = stored.ciphertext_sha256
+        attrs.update(ctx.extra_attributes)
         return attrs
 
     def finish_metrics(self, ctx: RequestContext) -> None:

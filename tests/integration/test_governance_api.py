@@ -58,11 +58,11 @@ def test_roles(client: TestClient, key: str | None, status: int) -> None:
 
 def test_views_and_recorded_explanation(client: TestClient, instance: Instance) -> None:
     models = _get(client, "models").json()  # type: ignore[attr-defined]
-    assert [m["id"] for m in models] == ["testco/chat-1@2026-01-01"]
-    assert "system_prompt" not in models[0]
-    routes = _get(client, "routes").json()  # type: ignore[attr-defined]
-    assert routes[0]["alias"] == "support" and routes[0]["route_version"] == 1
-    pending = _get(client, "changes?state=awaiting-post-approval").json()  # type: ignore[attr-defined]
+    ours = [m for m in models if m["id"] == "testco/chat-1@2026-01-01"]
+    assert len(ours) == 1 and "system_prompt" not in ours[0]
+    routes = {r["alias"]: r for r in _get(client, "routes").json()}  # type: ignore[attr-defined]
+    assert routes["support"]["route_version"] == 1
+    pending = _get(client, "changes?route=support").json()  # type: ignore[attr-defined]
     change = _get(client, f"changes/{pending[0]['id']}").json()  # type: ignore[attr-defined]
     assert [s["step"] for s in change["steps"]] == ["proposed", "activated"]
     explained = _get(client, "requests/req-1/explain").json()  # type: ignore[attr-defined]

@@ -187,3 +187,15 @@ def test_inputs_are_redacted_before_they_reach_the_candidate(
     assert result.pass_rate_bp == 10000
     sent = log.requests[0]["messages"][-1]["content"]
     assert "jane.roe@example.com" not in sent and "refund" in sent
+
+
+def test_scheduler_thread_starts_and_stops(instance: Instance, audit: AuditLog) -> None:
+    from assay.governance import EvaluationScheduler
+
+    with local_upstream(_answer) as (url, _log):
+        target = HttpTarget(lambda _upstream: url)
+        scheduler = EvaluationScheduler(instance, audit, target, poll_s=3600)
+        scheduler.start()
+        scheduler.stop()
+        assert scheduler.run_once() == []
+        target.close()

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from assay import __version__
 from assay.api import compliance, governance, health, ledger
+from assay.api.governance_wiring import install_governance
 from assay.api.problems import RequestIdMiddleware, install_problem_handlers
 from assay.gateway.wiring import install_gateway
 from assay.instance import Instance
@@ -29,6 +30,7 @@ def create_app(instance: Instance) -> FastAPI:
     app.include_router(health.router)
     app.include_router(ledger.router)
     install_gateway(app, instance)
+    install_governance(app, instance)
     app.include_router(web_router)
     app.include_router(governance.router)
     app.include_router(compliance.router)

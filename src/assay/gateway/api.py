@@ -201,9 +201,12 @@ async def _plain(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
     if "model" in shown and ctx.status == 200:
         shown["model"] = ctx.route.alias
     ctx.usage = usage_of(document)
+    withheld = gateway.check_output(ctx, document)
     index = await gateway.record(ctx, {"request": sent, "response": stored})
     await gateway.limiter.charge(ctx.limits(), total_tokens(ctx.usage))
     gateway.finish_metrics(ctx)
+    if withheld is not None:
+        return openai_error(withheld, ctx.request_id)
     return Response(orjson.dumps(shown), status_code=ctx.status, media_type="application/json", headers=_headers(ctx, index))
 
 

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -31,7 +31,7 @@ from assay.gateway.upstream import UpstreamPool
 from assay.instance import Instance
 from assay.logs import get_logger
 
-__all__ = ["ForbiddenError", "Gateway", "RequestContext"]
+__all__ = ["ForbiddenError", "Gateway", "GovernanceHooks", "RequestContext"]
 
 _log = get_logger("assay.gateway")
 MODEL_ROLES = frozenset({"app", "admin"})
@@ -63,6 +63,7 @@ class RequestContext:
     status: int = 200
     tenant_rpm: int | None = None
     tenant_tpm: int | None = None
+    extra_attributes: dict[str, object] = field(default_factory=dict)
 
     @property
     def fail_open_allowed(self) -> bool:
@@ -76,6 +77,22 @@ class RequestContext:
             Limit(f"key:{self.key.id}", self.key.rpm_limit, self.key.tpm_limit),
             Limit(f"tenant:{self.key.tenant}", self.tenant_rpm, self.tenant_tpm),
         ]
+
+
+class GovernanceHooks(Protocol):
+    """Installed by the governance wiring: output validation and decision records."""
+
+    def check_output(self, ctx: RequestContext, document: dict[str, Any]) -> AssayError | None:
+        """Validate an upstream answer; an error withholds it (set ``ctx.status``)."""
+        ...
+
+    def before_record(self, ctx: RequestContext) -> None:
+        """Add attributes to ``ctx.extra_attributes`` for the request's ledger event."""
+        ...
+
+    def after_record(self, ctx: RequestContext, index: int | None) -> None:
+        """Called once the request's ledger event is durable."""
+        ...
 
 
 class Gateway:
@@ -103,6 +120,7 @@ class Gateway:
         settings = instance.settings
         self.tenant_rpm = settings.tenant_rpm
         self.tenant_tpm = settings.tenant_tpm
+        self.governance: GovernanceHooks | None = None
 
     # --- components -------------------------------------------------------------------------
 
@@ -226,8 +244,19 @@ class Gateway:
 
     # --- the steps after the upstream -------------------------------------------------------
 
+    def check_output(self, ctx: RequestContext, document: dict[str, Any]) -> AssayError | None:
+        return self.governance.check_output(ctx, document) if self.governance else None
+
     async def record(self, ctx: RequestContext, transcript: dict[str, Any]) -> int | None:
         """Store the transcript and append the ledger event; return its index (None if bypassed)."""
+        if self.governance is not None:
+            self.governance.before_record(ctx)
+        index = await self._record(ctx, transcript)
+        if self.governance is not None:
+            self.governance.after_record(ctx, index)
+        return index
+
+    async def _record(self, ctx: RequestContext, transcript: dict[str, Any]) -> int | None:
         stored: StoredRecord | None = None
         policy = ctx.policy.policy
         if ctx.redactor is not None and ctx.redactor.failed_open:
@@ -286,6 +315,7 @@ class Gateway:
             attrs["prompt_template_version"] = ctx.route.prompt_template_version
         if stored is not None:
             attrs["transcript_sha256"] = stored.ciphertext_sha256
+        attrs.update(ctx.extra_attributes)
         return attrs
 
     def finish_metrics(self, ctx: RequestContext) -> None:

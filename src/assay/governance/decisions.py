@@ -118,9 +118,12 @@ class DecisionRecorder:
     :meth:`close` (or :meth:`flush`) waits until everything submitted is stored.
     """
 
-    def __init__(self, instance: Instance, *, max_batch: int = 500) -> None:
+    def __init__(self, instance: Instance, *, max_batch: int = 500,
+                 max_delay_s: float = 0.25) -> None:
         self._instance = instance
         self._max_batch = max_batch
+        self._max_delay_s = max_delay_s
+        self._hurry = False
         self._queue: deque[DecisionRecord] = deque()
         self._cond = threading.Condition()
         self._pending = 0
@@ -141,7 +144,10 @@ class DecisionRecorder:
 
     def flush(self) -> None:
         with self._cond:
+            self._hurry = True
+            self._cond.notify_all()
             self._cond.wait_for(lambda: self._pending == 0)
+            self._hurry = False
 
     def close(self) -> None:
         with self._cond:
@@ -150,10 +156,15 @@ class DecisionRecorder:
         self._thread.join()
 
     def _take(self) -> list[DecisionRecord] | None:
+        """The next batch: waits up to ``max_delay_s`` to gather one (fewer commits, fsyncs)."""
         with self._cond:
             self._cond.wait_for(lambda: bool(self._queue) or self._closing)
             if not self._queue:
                 return None
+            self._cond.wait_for(
+                lambda: len(self._queue) >= self._max_batch or self._closing or self._hurry,
+                timeout=self._max_delay_s,
+            )
             return [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
 
     def _run(self) -> None:

@@ -170,8 +170,9 @@ def upstream_base_url(settings: Settings, upstream: str) -> str:
     for configured in settings.upstreams:
         if configured.name == upstream:
             return configured.base_url
-    if settings.upstream:
-        return settings.upstream
+    if settings.upstream:  # the single-upstream quick start
+        base = settings.upstream.rstrip("/")
+        return base if base.endswith("/v1") else base + "/v1"
     raise ConfigError(
         f"upstream {upstream!r} is not configured",
         hint="Add it to ASSAY_UPSTREAMS / assay.toml, or pass --upstream-url.",
@@ -554,5 +555,7 @@ class EvaluationScheduler:
                                    pass_rate_bp=result.pass_rate_bp, drift=result.drift)
             except AssayError as exc:
                 self._log.error("scheduled evaluation failed", error=exc.message)
+            except Exception as exc:  # noqa: BLE001 - the scheduler must outlive one bad run
+                self._log.error("scheduled evaluation failed", error=type(exc).__name__)
             self._stop.wait(self._poll_s)
 

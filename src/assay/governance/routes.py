@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from assay.errors import NotFoundError
@@ -226,7 +227,11 @@ def register_upstream_models(
         if exists:
             results.append(BootstrapResult(alias, model.id, False, None))
             continue
-        change_id = _bootstrap_route(instance, audit, alias, model.id, actor)
+        try:
+            change_id = _bootstrap_route(instance, audit, alias, model.id, actor)
+        except IntegrityError:  # another replica seeded the same alias first
+            results.append(BootstrapResult(alias, model.id, False, None))
+            continue
         results.append(BootstrapResult(alias, model.id, True, change_id))
     if any(r.created for r in results):
         notify_local_change()

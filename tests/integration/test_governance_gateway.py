@@ -1,0 +1,153 @@
+"""The gateway serves only governed routes, picks up activations at once, and explains answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.governance_helpers import ledger_events, local_upstream, spec
+from tests.helpers import run_cli
+
+from assay.api.app import create_app
+from assay.config import Settings, UpstreamSettings
+from assay.governance import (
+    activate_change,
+    approve_change,
+    explain_request,
+    list_changes,
+    propose_change,
+    register_model,
+)
+from assay.instance import Instance, init_instance, open_instance
+from assay.ledger import AuditLog
+
+pytest.importorskip("assay.gateway")
+
+
+@dataclass
+class Stack:
+    instance: Instance
+    client: TestClient
+    key: str
+    audit: AuditLog
+    sent: list[dict[str, object]]
+
+    def chat(self, model: str, content: str = "hello", **extra: object) -> object:
+        return self.client.post(
+            "/v1/chat/completions", headers={"Authorization": f"Bearer {self.key}"},
+            json={"model": model, "messages": [{"role": "user", "content": content}], **extra},
+        )
+
+
+def _answer(model: str, messages: list[dict[str, str]]) -> str:
+    if "json" in messages[-1]["content"]:
+        return '{"answer": 1}' if model == "chat-2" else "plain words"
+    return f"answer from {model}"
+
+
+@pytest.fixture
+def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
+    with local_upstream(_answer) as (url, log):
+        settings = Settings(
+            data_dir=tmp_path / "data", database_url=database_url,
+            upstreams=[UpstreamSettings(name="test", base_url=url, models={"support": "chat-1"})],
+        )
+        init_instance(settings)
+        env = {"ASSAY_DATABASE_URL": settings.sqlalchemy_url}
+        created = run_cli("keys", "create", "--tenant", "acme", "--role", "app",
+                          "--data-dir", str(settings.data_dir), env=env)
+        assert created.exit_code == 0, created.stderr
+        key = created.stdout.strip().splitlines()[-1]
+        instance = open_instance(settings)
+        audit = AuditLog.open(instance)
+        try:
+            with TestClient(create_app(instance)) as client:
+                yield Stack(instance, client, key, audit, log.requests)
+        finally:
+            audit.close()
+            instance.close()
+
+
+def _requests(instance: Instance) -> list[dict[str, object]]:
+    return [e for e in ledger_events(instance) if e["type"] == "gateway.request"]
+
+
+def test_first_start_registers_the_configured_model_awaiting_sign_off(stack: Stack) -> None:
+    types = [e["type"] for e in ledger_events(stack.instance)]
+    assert "model.registered" in types and "route.bootstrapped" in types
+    pending = list_changes(stack.instance, state="awaiting-post-approval")
+    assert [(c.alias, c.model_version_id, c.kind) for c in pending] == [
+        ("support", "test/chat-1", "bootstrap")]
+    response = stack.chat("support")
+    assert response.status_code == 200, response.text  # type: ignore[attr-defined]
+    event = _requests(stack.instance)[-1]
+    assert event["object_ids"]["model_version"] == "test/chat-1"  # type: ignore[index]
+    assert event["attributes"]["route_version"] == 1  # type: ignore[index]
+
+
+def test_unregistered_model_refused_and_activation_served_at_once(stack: Stack) -> None:
+    instance, audit = stack.instance, stack.audit
+    refused = stack.chat("chat-2")
+    assert refused.status_code == 404  # type: ignore[attr-defined]
+    error = refused.json()["error"]  # type: ignore[attr-defined]
+    assert error["code"] == "model_not_found"
+    assert "not a registered, activated route" in error["message"]
+    assert stack.sent == []
+
+    before = stack.chat("support", metadata={"retrieved_document_ids": "kb-1,kb-7"})
+    before_id = before.headers["x-assay-request-id"]  # type: ignore[attr-defined]
+    v2 = register_model(instance, audit, spec("chat-2", prompt="Answer in JSON."),
+                        actor="cli:alice")
+    change = propose_change(instance, audit, alias="support", model_version_id=v2.id,
+                            reason="upgrade", actor="cli:alice", emergency=True,
+                            output_schema={"type": "object", "required": ["answer"]})
+    activate_change(instance, audit, change.id, actor="cli:alice")
+    approve_change(instance, audit, change.id, actor="cli:bob")
+
+    after = stack.chat("support", "json please")
+    assert after.status_code == 200, after.text  # type: ignore[attr-defined]
+    assert json.loads(after.json()["choices"][0]["message"]["content"]) == {"answer": 1}  # type: ignore[attr-defined]
+    sent = stack.sent[-1]
+    assert sent["model"] == "chat-2" and sent["temperature"] == 0.2
+    assert sent["messages"][0] == {"role": "system", "content": "Answer in JSON."}  # type: ignore[index]
+    event = _requests(instance)[-1]
+    assert event["object_ids"]["model_version"] == v2.id  # type: ignore[index]
+    assert event["attributes"]["route_version"] == 2  # type: ignore[index]
+    assert event["attributes"]["prompt_template_version"] == "support@v1"  # type: ignore[index]
+    assert event["attributes"]["params_sha256"] == v2.params_sha256  # type: ignore[index]
+    assert event["attributes"]["output_valid"] is True  # type: ignore[index]
+
+    after_id = after.headers["x-assay-request-id"]  # type: ignore[attr-defined]
+    stack.client.app.state.gateway.governance.flush()  # type: ignore[attr-defined]
+    old = explain_request(instance, audit, before_id, actor="cli:carol")
+    new = explain_request(instance, audit, after_id, actor="cli:carol")
+    assert (old.model_version_id, old.route_version, old.provider_model) == ("test/chat-1", 1, "chat-1")
+    assert old.retrieved_document_ids == ("kb-1", "kb-7")
+    assert old.change_approver is None  # the quick-start route still awaits sign-off
+    assert (new.model_version_id, new.route_version, new.change_approver) == (v2.id, 2, "cli:bob")
+    assert new.output_valid is True and new.policy_version is not None
+
+
+def test_schema_violations_are_withheld_and_counted(stack: Stack) -> None:
+    instance, audit = stack.instance, stack.audit
+    v1 = register_model(instance, audit, spec("chat-1", prompt=None), actor="cli:alice")
+    change = propose_change(instance, audit, alias="support", model_version_id=v1.id,
+                            reason="structured output", actor="cli:alice", emergency=True,
+                            output_schema={"type": "object"})
+    activate_change(instance, audit, change.id, actor="cli:alice")
+    withheld = stack.chat("support", "json please")
+    assert withheld.status_code == 502  # type: ignore[attr-defined]
+    assert "violated its output schema" in withheld.json()["error"]["message"]  # type: ignore[attr-defined]
+    assert "plain words" not in withheld.text  # type: ignore[attr-defined]
+    event = _requests(instance)[-1]
+    assert event["attributes"]["status"] == 502  # type: ignore[index]
+    assert event["attributes"]["output_action"] == "block"  # type: ignore[index]
+    stack.client.app.state.gateway.governance.flush()  # type: ignore[attr-defined]
+    explained = explain_request(instance, audit,
+                                withheld.headers["x-assay-request-id"],  # type: ignore[attr-defined]
+                                actor="cli:carol")
+    assert explained.output_action == "block" and explained.output_errors == ("(root): not JSON",)

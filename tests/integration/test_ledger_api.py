@@ -34,6 +34,8 @@ async def _resolve_async(token: str) -> Principal | None:
 
 @pytest.fixture
 def client(instance: Instance) -> Iterator[tuple[TestClient, AuditLog]]:
+    # No model to register at start-up: the log holds exactly the 300 entries below.
+    instance.settings.demo_model = False
     app = create_app(instance)
     log = AuditLog.open(instance)
     app.state.audit_log = log

@@ -112,6 +112,8 @@ def request_reconciliation(ctx: CheckContext) -> CheckResult:
         "transcripts_without_record": missing,
         "query": query,
     }
+    if stored == 0 and requests == 0:
+        return CheckResult("not_applicable", "no gateway traffic in the last day", evidence)
     if missing:
         return _fail(
             f"{missing} of {stored} transcripts stored in the last day have no gateway.request record",

@@ -48,6 +48,12 @@ class UpstreamSettings(BaseSettings):
     )
     timeout_s: float = Field(default=60.0, gt=0)
     allow_plain_http: bool = False
+    breaker_threshold: int = Field(
+        default=5, ge=1, description="Consecutive failures that open the circuit breaker."
+    )
+    breaker_cooldown_s: float = Field(
+        default=30.0, gt=0, description="Seconds an open breaker waits before one probe."
+    )
 
 
 class ComplianceSettings(BaseSettings):
@@ -120,6 +126,22 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=4 * 1024 * 1024, gt=0, description="Largest request body the gateway accepts."
     )
+    upstream_timeout_s: float = Field(
+        default=60.0, gt=0, description="Timeout for the `upstream` URL (seconds)."
+    )
+    upstream_allow_plain_http: bool = Field(
+        default=False, description="Allow a plain-HTTP `upstream` URL that is not on loopback."
+    )
+    tenant_rpm: int | None = Field(
+        default=None, gt=0, description="Requests per minute per tenant (none: unlimited)."
+    )
+    tenant_tpm: int | None = Field(
+        default=None, gt=0, description="Tokens per minute per tenant (none: unlimited)."
+    )
+    tls_cert: Path | None = Field(
+        default=None, description="PEM certificate: `assay serve` terminates TLS 1.2+."
+    )
+    tls_key: Path | None = Field(default=None, description="PEM private key for `tls_cert`.")
     checkpoint_interval_s: float = Field(
         default=10.0, gt=0, le=10.0, description="Seconds between signed ledger checkpoints."
     )

@@ -1,0 +1,272 @@
+"""From one combined-pattern match to candidate spans with base scores.  (pure)"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
+
+from assay.pii import _validate as v
+from assay.pii._patterns import (
+    DIGIT_GROUP,
+    INNER,
+    SPOKEN_DIGITS,
+    SPOKEN_LOCAL,
+    SPOKEN_WORD,
+    TOKEN,
+    TOKEN_SYMBOLS,
+)
+from assay.pii.spans import Span
+
+
+class Candidate(NamedTuple):
+    """A span before context scoring; ``context`` says which context rules apply."""
+
+    start: int
+    end: int
+    type: str
+    score: float
+    recognizer: str
+    context: str  # "digits", "ip", "birth", "secret", "" (none)
+
+
+class _Group(NamedTuple):
+    digits: str
+    start: int
+    end: int
+
+
+_PROVIDER_SECRETS = {
+    "anthropic": "secret.anthropic",
+    "openai": "secret.openai",
+    "stripe": "secret.stripe",
+    "github": "secret.github",
+    "slack": "secret.slack",
+    "slack_webhook": "secret.slack_webhook",
+    "aws": "secret.aws_access_key",
+    "google": "secret.google_api_key",
+}
+
+
+def classify(match: re.Match[str]) -> Iterator[Candidate]:
+    """Candidates inside ``match`` (absolute offsets); nothing for placeholders and rejects."""
+    kind = match.lastgroup
+    if kind is None:  # only the zero-width token look-ahead leaves lastgroup unset
+        kind = "token"
+    handler = _HANDLERS.get(kind)
+    if handler is not None:
+        yield from handler(match, kind)
+
+
+def _group_span(match: re.Match[str], kind: str) -> tuple[int, int, str]:
+    return match.start(kind), match.end(kind), match.group(kind)
+
+
+def _provider(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+    start, end, _ = _group_span(match, kind)
+    yield Candidate(start, end, "SECRET", 0.99, _PROVIDER_SECRETS[kind], "")
+
+
+def _url_password(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+    start, end, _ = _group_span(match, "password")
+    yield Candidate(start, end, "SECRET", 0.9, "secret.url_password", "")
+
+
+def _pem(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+    start, _end, text = _group_span(match, kind)
+    yield Candidate(start, start + len(text.rstrip()), "SECRET", 1.0, "secret.pem_private_key", "")
+
+
+def _jwt(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+    start, end, text = _group_span(match, kind)
+    parts = text.split(".")
+    if len(parts) == 3 and len(parts[1]) >= 8 and len(parts[2]) >= 8:
+        yield Candidate(start, end, "SECRET", 0.95, "secret.jwt", "")
+    elif len(parts[1]) >= 8:  # header and payload without signature still carry claims
+        yield Candidate(start, end, "SECRET", 0.8, "secret.jwt", "")
+
+
+def _token(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+    start, end, text = _group_span(match, kind)
+    if v.looks_random(text.rstrip("=")):
+        yield Candidate(start, end, "SECRET", 0.8, "secret.keyword_entropy", "secret")
+
+
+def _email(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+    start, end, text = _group_span(match, kind)
+    local = text.split("@", 1)[0]
+    if not (local.startswith(".") or local.endswith(".") or ".." in text):
+        yield Candidate(start, end, "EMAIL_ADDRESS", 0.95, "email", "")
+
+
+def _spoken_email(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+    """``at example dot com`` found; the local part is the words just before it."""
+    start, end, _ = _group_span(match, kind)
+    # Every possible start of the local part: the longest wins unless it collides with
+    # another entity, and then a shorter one still covers the words next to "at".
+    position = max(0, start - 120)
+    while (local := SPOKEN_LOCAL.search(match.string, position, start)) is not None:
+        yield Candidate(local.start(), end, "EMAIL_ADDRESS", 0.75, "email.spoken", "")
+        position = local.start() + 1
+
+
+def _iban(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+    start, _, text = _group_span(match, kind)
+    # The pattern may run into a following upper-case word: retry without trailing groups.
+    pieces = list(re.finditer(r"[A-Za-z0-9]+", text))
+    for last in range(len(pieces), 0, -1):
+        candidate = text[: pieces[last - 1].end()]
+        compact = candidate.replace(" ", "").upper()
+        if len(compact) >= 15 and v.iban_ok(compact):
+            yield Candidate(start, start + len(candidate), "IBAN_CODE", 0.95, "iban", "")
+            return
+
+
+def _ipv4(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+    start, end, text = _group_span(match, kind)
+    if v.ipv4_ok(text):
+        yield Candidate(start, end, "IP_ADDRESS", 0.6, "ip.v4", "ip")
+
+
+def _ipv6(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+    start, end, text = _group_span(match, kind)
+    if v.ipv6_ok(text):
+        yield Candidate(start, end, "IP_ADDRESS", 0.85, "ip.v6", "ip")
+
+
+def _date_num(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+    start, end, text = _group_span(match, kind)
+    parts = [int(p) for p in re.split(r"[/.-]", text)]
+    if len(str(parts[0])) == 4 or text[:4].isdigit():
+        ok = v.date_ok(parts[0], parts[1], parts[2])
+    else:  # month/day/year or day/month/year: either reading will do
+        ok = v.date_ok(parts[2], parts[0], parts[1]) or v.date_ok(parts[2], parts[1], parts[0])
+    if ok:
+        yield Candidate(start, end, "DATE_OF_BIRTH", 0.85, "date_of_birth", "birth")
+
+
+def _date_text(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+    start, end, text = _group_span(match, kind)
+    numbers = [int(n) for n in re.findall(r"\d+", text)]
+    month_word = re.search(r"[A-Za-z]{3,}", re.sub(r"(?i)\d(?:st|nd|rd|th)|\bof\b", "", text))
+    month = v.month_number(month_word.group()) if month_word else 0
+    if len(numbers) == 2 and v.date_ok(numbers[1], month, numbers[0]):
+        yield Candidate(start, end, "DATE_OF_BIRTH", 0.85, "date_of_birth", "birth")
+
+
+def _digits(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+    start, _, text = _group_span(match, kind)
+    groups = [_Group(m.group(), start + m.start(), start + m.end()) for m in DIGIT_GROUP.finditer(text)]
+    source = match.string
+    yield from _digit_windows(groups, source, spoken=False)
+    for group in groups:  # an address or a date inside the run (it may end past the run)
+        inner = INNER.match(source, group.start)
+        if inner is not None and inner.lastgroup is not None:
+            yield from _HANDLERS[inner.lastgroup](inner, inner.lastgroup)
+    end = groups[-1].end
+    if end < len(source) and source[end] in TOKEN_SYMBOLS:  # digits opening a credential
+        token = TOKEN.match(source, start)
+        if token is not None:
+            yield from _token(token, "token")
+
+
+def _spoken(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+    start, _, text = _group_span(match, kind)
+    groups: list[_Group] = []
+    repeat = 1
+    for word in SPOKEN_WORD.finditer(text):
+        lowered = word.group().lower()
+        if lowered in ("double", "triple"):
+            repeat = 2 if lowered == "double" else 3
+            continue
+        digit = SPOKEN_DIGITS.get(lowered)
+        if digit is None:
+            continue  # a filler word
+        groups.append(_Group(digit * repeat, start + word.start(), start + word.end()))
+        repeat = 1
+    yield from _digit_windows(groups, match.string, spoken=True)
+
+
+def _digit_windows(groups: list[_Group], source: str, *, spoken: bool) -> Iterator[Candidate]:
+    """Every run of consecutive digit groups that validates as a card, SSN or phone number."""
+    for first in range(len(groups)):
+        digits = ""
+        for last in range(first, len(groups)):
+            digits += groups[last].digits
+            if len(digits) > 19:
+                break
+            if len(digits) >= 7:  # nothing recognised here is shorter
+                yield from _classify_window(groups[first : last + 1], digits, source, spoken=spoken)
+
+
+def _classify_window(window: list[_Group], digits: str, source: str, *, spoken: bool) -> Iterator[Candidate]:
+    start, end = window[0].start, window[-1].end
+    count = len(digits)
+    suffix = ".spoken" if spoken else ""
+    if 12 <= count <= 19 and v.card_ok(digits):
+        yield Candidate(start, end, "CREDIT_CARD", 0.9, "credit_card" + suffix, "digits")
+    if count == 9 and v.ssn_ok(digits):
+        score = _ssn_score(window, source, spoken=spoken)
+        if score:
+            yield Candidate(start, end, "US_SSN", score, "us_ssn" + suffix, "digits")
+    if 7 <= count <= 15:
+        yield from _phone(window, digits, source, spoken=spoken)
+
+
+def _ssn_score(window: list[_Group], source: str, *, spoken: bool) -> float:
+    if spoken:
+        return 0.45
+    shape = tuple(len(g.digits) for g in window)
+    if shape == (9,):
+        return 0.35
+    if shape != (3, 2, 4):
+        return 0.0
+    separators = {source[window[0].end : window[1].start], source[window[1].end : window[2].start]}
+    return 0.85 if separators == {"-"} else 0.6
+
+
+def _phone(window: list[_Group], digits: str, source: str, *, spoken: bool) -> Iterator[Candidate]:
+    start, end = window[0].start, window[-1].end
+    plus = not spoken and start > 0 and source[start - 1] == "+"
+    if plus:
+        if v.phone_ok("+" + digits, international=True):
+            yield Candidate(start - 1, end, "PHONE_NUMBER", 0.75, "phone.international", "digits")
+        return
+    national = (len(digits) == 10 and digits[0] not in "01") or (len(digits) == 11 and digits[0] == "1")
+    national = national or (digits[0] == "0" and 10 <= len(digits) <= 11)
+    if not national or not v.phone_ok(digits, international=False):
+        return
+    if spoken:
+        score = 0.5
+    elif len(window) > 1 or (start > 0 and source[start - 1] == "("):
+        score = 0.65
+    else:
+        score = 0.4
+    opening = start - 1 if start > 0 and source[start - 1] == "(" else start
+    yield Candidate(opening, end, "PHONE_NUMBER", score, "phone" + (".spoken" if spoken else ""), "digits")
+
+
+_Handler = Callable[[re.Match[str], str], Iterator[Candidate]]
+_HANDLERS: dict[str, _Handler] = {
+    **dict.fromkeys(_PROVIDER_SECRETS, _provider),
+    "pem": _pem,
+    "url_password": _url_password,
+    "jwt": _jwt,
+    "token": _token,
+    "email": _email,
+    "email_": _email,
+    "date_text_": _date_text,
+    "ipv6_": _ipv6,
+    "spoken_email": _spoken_email,
+    "iban": _iban,
+    "ipv4": _ipv4,
+    "ipv6": _ipv6,
+    "ipv6_sym": _ipv6,
+    "date_num": _date_num,
+    "date_text": _date_text,
+    "num": _digits,
+    "num_sym": _digits,
+    "spoken": _spoken,
+}
+
+__all__ = ["Candidate", "Span", "classify"]

@@ -1,0 +1,225 @@
+"""Checks that turn a pattern match into a detection: checksums, ranges, entropy.  (pure)"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+import threading
+from collections import Counter
+from datetime import date
+
+import phonenumbers
+from stdnum import iban as stdnum_iban
+from stdnum.exceptions import ValidationError as StdnumValidationError
+
+# Issuer (IIN) prefix ranges and the lengths each issuer uses.
+_CARD_RANGES: tuple[tuple[int, int, frozenset[int]], ...] = (
+    (4, 4, frozenset({13, 16, 19})),  # Visa
+    (51, 55, frozenset({16})),  # Mastercard
+    (2221, 2720, frozenset({16})),  # Mastercard 2-series
+    (34, 34, frozenset({15})),  # American Express
+    (37, 37, frozenset({15})),
+    (300, 305, frozenset({14, 16, 19})),  # Diners Club
+    (36, 36, frozenset({14, 16, 19})),
+    (38, 39, frozenset({16, 19})),
+    (6011, 6011, frozenset({16, 19})),  # Discover
+    (644, 649, frozenset({16, 19})),
+    (65, 65, frozenset({16, 19})),
+    (3528, 3589, frozenset({16, 17, 18, 19})),  # JCB
+    (62, 62, frozenset({16, 17, 18, 19})),  # UnionPay
+    (50, 50, frozenset(range(12, 20))),  # Maestro
+    (56, 58, frozenset(range(12, 20))),
+    (2200, 2204, frozenset({16, 17, 18, 19})),  # Mir
+)
+
+# Published as examples or otherwise never issued.
+_INVALID_SSNS = frozenset({"078051120", "219099999", "457555462", "123456789"})
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def card_ok(digits: str) -> bool:
+    """A card number: a known issuer range with that issuer's length, and the Luhn check."""
+    if not 12 <= len(digits) <= 19 or digits[0] not in "23456" or len(set(digits)) < 2:
+        return False
+    for low, high, lengths in _CARD_RANGES:
+        width = len(str(low))
+        if low <= int(digits[:width]) <= high and len(digits) in lengths:
+            return luhn_ok(digits)
+    return False
+
+
+def ssn_ok(digits: str) -> bool:
+    """A US SSN that could have been issued: area not 000/666/9xx, group not 00, serial not 0000."""
+    if len(digits) != 9 or digits in _INVALID_SSNS or len(set(digits)) == 1:
+        return False
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    return area not in {"000", "666"} and area[0] != "9" and group != "00" and serial != "0000"
+
+
+def iban_ok(compact: str) -> bool:
+    try:
+        stdnum_iban.validate(compact, check_country=False)
+    except StdnumValidationError:
+        return False
+    return True
+
+
+def ipv4_ok(text: str) -> bool:
+    parts = text.split(".")
+    return len(parts) == 4 and all(p.isdigit() and int(p) <= 255 and (p == "0" or p[0] != "0") for p in parts)
+
+
+def ipv6_ok(text: str) -> bool:
+    if text.count(":") < 2 or text.strip(":") == "":
+        return False
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+_TYPE_DESCS = (
+    "fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number",
+    "voip", "pager", "uan", "voicemail",
+)
+_plans: dict[str, re.Pattern[str] | None] = {}
+_plans_lock = threading.Lock()
+
+
+def _plan(region: str) -> re.Pattern[str] | None:
+    """One compiled pattern for every valid national number of ``region`` (phonenumbers metadata).
+
+    Matching it is what ``phonenumbers.is_valid_number_for_region`` decides, without the
+    per-call parsing and per-type loop.
+    """
+    plan = _plans.get(region, _MISSING)
+    if plan is not _MISSING:
+        return plan
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    patterns = []
+    if metadata is not None:
+        for name in _TYPE_DESCS:
+            desc = getattr(metadata, name, None)
+            if desc is not None and desc.national_number_pattern:
+                patterns.append(f"(?:{desc.national_number_pattern})")
+    compiled = re.compile("|".join(patterns)) if patterns else None
+    with _plans_lock:
+        _plans[region] = compiled
+    return compiled
+
+
+_MISSING = re.compile("")
+
+
+def preload_phone_metadata() -> None:
+    """Compile every region's numbering plan now, not lazily inside a latency-sensitive call."""
+    if not _plans:
+        phonenumbers.PhoneMetadata.load_all()
+        for regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.values():
+            for region in regions:
+                _plan(region)
+
+
+def _valid_national(national: str, region: str) -> bool:
+    plan = _plan(region)
+    return plan is not None and plan.fullmatch(national) is not None
+
+
+def _valid_international(digits: str) -> bool:
+    """``digits`` after a ``+``: a country calling code, then a valid national number there."""
+    for size in (1, 2, 3):
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size]))
+        if regions:
+            national = digits[size:]
+            # "+49 030 ..." (a trunk prefix kept after the country code) is accepted too.
+            return any(_valid_national(national, r) or _valid_trunk(national, r) for r in regions if r != "001")
+    return False
+
+
+_NATIONAL_REGIONS = ("GB", "DE", "FR", "AU", "IN", "IT", "ES", "NL")
+
+
+def phone_ok(number: str, *, international: bool) -> bool:
+    """A dialable number: ``+`` numbers by their country code, others as US/Canada or a 0-prefixed national number."""
+    if international:
+        return _valid_international(number.lstrip("+"))
+    if number[0] == "0":
+        if number.startswith("00"):  # "0049 30 ...": the international call prefix instead of "+"
+            return _valid_international(number[2:])
+        return any(_valid_trunk(number, region) for region in _NATIONAL_REGIONS)
+    national = number[1:] if len(number) == 11 else number
+    return _valid_national(national, "US") or _valid_national(national, "CA")
+
+
+def _valid_trunk(number: str, region: str) -> bool:
+    """A national number as dialled inside ``region`` (with its trunk prefix, where it has one)."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    prefix = metadata.national_prefix if metadata is not None else None
+    national = number[len(prefix) :] if prefix and number.startswith(prefix) else number
+    return _valid_national(national, region)
+
+
+def shannon_entropy(text: str) -> float:
+    """Bits per character."""
+    length = len(text)
+    return -sum(n / length * math.log2(n / length) for n in Counter(text).values())
+
+
+def looks_random(token: str) -> bool:
+    """A credential-like token: long enough, several character classes, high entropy."""
+    if len(token) < 12:
+        return False
+    classes = sum(
+        (
+            any(c.islower() for c in token),
+            any(c.isupper() for c in token),
+            any(c.isdigit() for c in token),
+            any(not c.isalnum() for c in token),
+        )
+    )
+    if classes < 2 or not any(c.isdigit() for c in token):
+        return classes >= 3 and shannon_entropy(token) >= 3.5
+    return shannon_entropy(token) >= 3.0
+
+
+_MONTHS = {
+    name: index
+    for index, names in enumerate(
+        (
+            ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
+            ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
+            ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"), ("dec", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+
+
+def month_number(name: str) -> int:
+    return _MONTHS.get(name.lower().rstrip("."), 0)
+
+
+def date_ok(year: int, month: int, day: int) -> bool:
+    if year < 100:
+        year += 1900 if year > 30 else 2000
+    if not 1900 <= year <= 2030:
+        return False
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True

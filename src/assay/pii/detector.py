@@ -1,0 +1,227 @@
+"""The detection engine: one combined scan, context scoring, overlap resolution.  (pure)"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from assay.errors import PIIError
+from assay.pii._classify import Candidate, classify
+from assay.pii._patterns import (
+    CONTEXT_AFTER,
+    CONTEXT_BEFORE,
+    NEAR_AFTER,
+    NEAR_BEFORE,
+    NEGATIVE_CONTEXT,
+    POSITIVE_CONTEXT,
+    combined_for,
+    compile_variants,
+)
+from assay.pii._validate import preload_phone_metadata
+from assay.pii.spans import STRUCTURED_TYPES, Span, entity_types
+
+__all__ = ["Detector", "NerBackend", "Scan"]
+
+_RAISE = 0.3
+_LOWER = 0.35
+
+
+@runtime_checkable
+class NerBackend(Protocol):
+    """A named-entity recogniser (for PERSON, LOCATION, ...) plugged into a :class:`Detector`.
+
+    ``analyze`` returns spans with offsets into the text it was given. It must not
+    download anything; a backend whose model is missing should raise at construction.
+    """
+
+    @property
+    def entity_types(self) -> frozenset[str]: ...
+
+    def analyze(self, text: str) -> Sequence[Span]: ...
+
+
+class Detector:
+    """Finds entities of the enabled types. Compiled once; immutable, so safe to share across threads."""
+
+    def __init__(self, enabled_types: Iterable[str] | None = None, ner_backend: NerBackend | None = None) -> None:
+        known = {t.name for t in entity_types()} | (set(ner_backend.entity_types) if ner_backend else set())
+        enabled = set(known if enabled_types is None else enabled_types)
+        unknown = sorted(enabled - known)
+        if unknown:
+            raise PIIError(
+                f"unknown entity type {unknown[0]!r}",
+                hint=f"Choose from: {', '.join(sorted(known))} (`assay pii types` lists them).",
+            )
+        self._enabled = frozenset(enabled)
+        if "PHONE_NUMBER" in enabled:
+            preload_phone_metadata()
+        compile_variants()
+        self._ner = ner_backend
+        self._ner_types = frozenset(ner_backend.entity_types) & self._enabled if ner_backend else frozenset()
+
+    @property
+    def enabled_types(self) -> frozenset[str]:
+        return self._enabled
+
+    @property
+    def covered_types(self) -> frozenset[str]:
+        """Enabled types this detector can actually find (NER types only with a backend)."""
+        return (self._enabled & STRUCTURED_TYPES) | self._ner_types
+
+    @property
+    def uncovered_types(self) -> frozenset[str]:
+        """Enabled types nothing here can find: reported, never silently missed."""
+        return self._enabled - self.covered_types
+
+    @property
+    def has_ner(self) -> bool:
+        return bool(self._ner_types)
+
+    def detect(self, text: str) -> list[Span]:
+        """Non-overlapping spans sorted by start, each with type, score and recognizer."""
+        candidates = self.scan(text, 0).candidates
+        candidates.extend(self.ner_candidates(text))
+        return resolve(candidates)
+
+    def scan(self, text: str, pos: int, floor: int = 0) -> Scan:
+        """Scored candidates starting at or after ``pos``, with what streaming needs.
+
+        Text before ``pos`` is only looked at (context words, look-behind); ``floor``
+        is where the previous entity before ``pos`` ended (context never reaches
+        past an entity, so redacting it cannot change another one's score).
+        """
+        matches = _raw_matches(text, pos)
+        raw: list[Candidate] = []
+        boundaries: list[tuple[int, int]] = []
+        enabled = self._enabled
+        for index, match in enumerate(matches):
+            if match.lastgroup == "placeholder":
+                boundaries.append((match.start(), match.end()))
+                continue
+            if _abuts_placeholder(match, matches, index):
+                continue
+            for candidate in classify(match):
+                if candidate.type in enabled:
+                    raw.append(candidate)
+                    boundaries.append((candidate.start, candidate.end))
+        fences = _Fences(boundaries, floor, len(text))
+        scored = [c for c in (_with_context(c, text, fences) for c in raw) if c is not None]
+        extents = [(m.start(), _match_end(m)) for m in matches] + boundaries
+        return Scan(scored, extents, boundaries)
+
+    def ner_candidates(self, text: str, start: int = 0, end: int | None = None) -> list[Candidate]:
+        """Named-entity candidates in ``text[start:end]`` (offsets into ``text``); none without a backend."""
+        if self._ner is None or not self._ner_types:
+            return []
+        region = text[start:end]
+        return [
+            Candidate(start + s.start, start + s.end, s.type, s.score, s.recognizer, "")
+            for s in self._ner.analyze(region)
+            if s.type in self._ner_types and 0 <= s.start < s.end <= len(region)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    candidates: list[Candidate]
+    extents: list[tuple[int, int]]  # every raw match, including rejected ones
+    boundaries: list[tuple[int, int]]  # candidates before context, and redaction placeholders
+
+
+def _raw_matches(text: str, pos: int) -> list[re.Match[str]]:
+    """The combined pattern's matches; nothing may start right where a placeholder ends.
+
+    A placeholder ends in ``]`` or ``>``, which unlike the word character the
+    redacted value may have ended with, does not block a match right after it:
+    skipping those keeps redaction idempotent.
+    """
+    found: list[re.Match[str]] = []
+    search = combined_for(text[pos - 1 :] if pos else text).search
+    after_placeholder = -1
+    while (match := search(text, pos)) is not None:
+        start, end = match.start(), match.end()
+        pos = end if end > start else start + 1
+        if match.lastgroup == "placeholder":
+            after_placeholder = end
+        elif start == after_placeholder:
+            pos = start + 1
+            continue
+        found.append(match)
+    return found
+
+
+def _abuts_placeholder(match: re.Match[str], matches: list[re.Match[str]], index: int) -> bool:
+    """A match ending right where a placeholder starts saw the placeholder, not the value it replaced."""
+    following = matches[index + 1] if index + 1 < len(matches) else None
+    return following is not None and following.lastgroup == "placeholder" and following.start() == match.end()
+
+
+def _match_end(match: re.Match[str]) -> int:
+    """End of a match, counting what the zero-width token look-ahead captured."""
+    if match.lastgroup == "token":
+        return match.end("token")
+    return match.end()
+
+
+class _Fences:
+    """For a candidate, the nearest other entity (or placeholder) on each side."""
+
+    def __init__(self, boundaries: list[tuple[int, int]], floor: int, length: int) -> None:
+        self._ends = sorted(end for _, end in boundaries)
+        self._starts = sorted(start for start, _ in boundaries)
+        self._floor = floor
+        self._length = length
+
+    def before(self, start: int) -> int:
+        index = bisect.bisect_right(self._ends, start)
+        return max(self._floor, self._ends[index - 1]) if index else self._floor
+
+    def after(self, end: int) -> int:
+        index = bisect.bisect_left(self._starts, end)
+        return self._starts[index] if index < len(self._starts) else self._length
+
+
+def _context_window(text: str, candidate: Candidate, fences: _Fences, before: int, after: int) -> str:
+    left = max(fences.before(candidate.start), candidate.start - before)
+    right = min(fences.after(candidate.end), candidate.end + after)
+    window = text[left : candidate.start] + " \x00 " + text[candidate.end : max(right, candidate.end)]
+    return window.lower()
+
+
+_NEGATIVE_RULE = {"ip": "IP_ADDRESS", "birth": "DATE_OF_BIRTH", "digits": "digits"}
+
+
+def _with_context(candidate: Candidate, text: str, fences: _Fences) -> Candidate | None:
+    """Apply context words; ``None`` when a candidate needs context it does not have."""
+    if not candidate.context:
+        return candidate
+    window = _context_window(text, candidate, fences, CONTEXT_BEFORE, CONTEXT_AFTER)
+    positive = POSITIVE_CONTEXT.get(candidate.type)
+    near = positive is not None and positive.search(window) is not None
+    negative = NEGATIVE_CONTEXT.get(_NEGATIVE_RULE.get(candidate.context, ""))
+    against = negative is not None and negative.search(
+        _context_window(text, candidate, fences, NEAR_BEFORE, NEAR_AFTER)
+    )
+    if candidate.context in ("birth", "secret"):
+        return candidate if near and not against else None
+    score = candidate.score
+    if against:
+        score -= _LOWER
+    elif near:
+        score += _RAISE
+    return candidate._replace(score=round(min(1.0, max(0.0, score)), 2))
+
+
+def resolve(candidates: list[Candidate]) -> list[Span]:
+    """Keep the best of overlapping candidates (higher score, then longer, then earlier)."""
+    ranked = sorted(candidates, key=lambda c: (-c.score, -(c.end - c.start), c.start))
+    kept: list[Candidate] = []
+    for candidate in ranked:
+        if all(candidate.end <= k.start or candidate.start >= k.end for k in kept):
+            kept.append(candidate)
+    kept.sort(key=lambda c: c.start)
+    return [Span(c.start, c.end, c.type, c.score, c.recognizer) for c in kept]
+

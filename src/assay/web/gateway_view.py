@@ -1,0 +1,143 @@
+"""Gateway figures for the dashboard, read from the ``gateway.request`` ledger events.
+
+The ledger is durable and shared by every replica, so these figures survive restarts and
+cover the whole deployment (the Prometheus counters at ``/metrics`` are per process). Only
+the newest events of the window are read (``MAX_EVENTS``); the page says when it sampled.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from assay.ledger.models import LedgerEntry
+from assay.store import Database
+
+__all__ = ["MAX_EVENTS", "GatewayFigures", "UpstreamFigures", "gateway_figures"]
+
+MAX_EVENTS = 20_000
+EVENT_TYPE = "gateway.request"
+
+
+@dataclass
+class UpstreamFigures:
+    name: str
+    requests: int = 0
+    errors: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+    @property
+    def p95_ms(self) -> float | None:
+        return percentile(self.latencies_ms, 95)
+
+    @property
+    def health(self) -> str:
+        if not self.requests:
+            return "no traffic"
+        return "degraded" if self.error_rate >= 0.05 else "healthy"
+
+
+@dataclass
+class GatewayFigures:
+    since: datetime
+    requests: int
+    sampled: bool
+    per_hour: list[tuple[str, float]]
+    statuses: dict[str, int]
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    overhead_p50_ms: float | None
+    overhead_p95_ms: float | None
+    redactions: list[tuple[str, float]]
+    upstreams: list[UpstreamFigures]
+
+
+def percentile(values: list[float], pct: int) -> float | None:
+    """Nearest-rank percentile; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-pct * len(ordered) // 100))
+    return ordered[rank - 1]
+
+
+def gateway_figures(
+    db: Database, now: datetime, configured: list[str], hours: int = 24
+) -> GatewayFigures:
+    since = now - timedelta(hours=hours)
+    with db.session() as s:
+        rows = s.execute(
+            select(LedgerEntry.event_time, LedgerEntry.leaf)
+            .where(LedgerEntry.event_type == EVENT_TYPE, LedgerEntry.event_time >= since)
+            .order_by(LedgerEntry.idx.desc())
+            .limit(MAX_EVENTS)
+        ).all()
+    buckets = Counter((now - when) // timedelta(hours=1) for when, _ in rows)
+    per_hour = [
+        ((now - timedelta(hours=back)).strftime("%H:00"), float(buckets.get(back, 0)))
+        for back in range(hours - 1, -1, -1)
+    ]
+    return _summarise([_attributes(leaf) for _, leaf in rows], since, per_hour, configured)
+
+
+def _attributes(leaf: bytes) -> dict[str, Any]:
+    try:
+        attrs = json.loads(leaf).get("attributes", {})
+    except (ValueError, AttributeError):
+        return {}
+    return attrs if isinstance(attrs, dict) else {}
+
+
+def _summarise(
+    events: list[dict[str, Any]],
+    since: datetime,
+    per_hour: list[tuple[str, float]],
+    configured: list[str],
+) -> GatewayFigures:
+    statuses: Counter[str] = Counter()
+    redactions: Counter[str] = Counter()
+    latency: list[float] = []
+    overhead: list[float] = []
+    upstreams = {name: UpstreamFigures(name) for name in configured}
+    for attrs in events:
+        status = _int(attrs.get("status"))
+        statuses[str(status) if status else "unknown"] += 1
+        total, upstream_us = _int(attrs.get("latency_us")), _int(attrs.get("upstream_latency_us"))
+        if total:
+            latency.append(total / 1000)
+            overhead.append(max(total - upstream_us, 0) / 1000)
+        for key, count in (attrs.get("redactions") or {}).items():
+            redactions[str(key).rpartition(".")[2] or str(key)] += _int(count)
+        name = attrs.get("upstream")
+        if isinstance(name, str) and name:
+            figures = upstreams.setdefault(name, UpstreamFigures(name))
+            figures.requests += 1
+            figures.errors += 1 if status >= 500 else 0
+            if upstream_us:
+                figures.latencies_ms.append(upstream_us / 1000)
+    return GatewayFigures(
+        since=since,
+        requests=len(events),
+        sampled=len(events) >= MAX_EVENTS,
+        per_hour=per_hour,
+        statuses=dict(sorted(statuses.items())),
+        latency_p50_ms=percentile(latency, 50),
+        latency_p95_ms=percentile(latency, 95),
+        overhead_p50_ms=percentile(overhead, 50),
+        overhead_p95_ms=percentile(overhead, 95),
+        redactions=[(k, float(v)) for k, v in redactions.most_common(12)],
+        upstreams=sorted(upstreams.values(), key=lambda u: u.name),
+    )
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0

@@ -1,0 +1,104 @@
+"""Redaction properties over generated texts mixing real entities, fragments and noise."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from assay.pii import Action, Detector, PseudonymMap, RedactionPolicy, StreamRedactor, redact
+
+DETECTOR = Detector()
+KEY = b"k" * 32
+
+ENTITIES = [
+    "jane.doe@example.com", "john dot smith at gmail dot com", "+1 (415) 555-2671", "415-555-2671",
+    "020 7946 0958", "4111 1111 1111 1111", "378282246310005", "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1",
+    "four one one one one one one one one one one one one one one one", "536-22-1234", "536221234",
+    "GB82 WEST 1234 5698 7654 32", "DE89370400440532013000", "203.0.113.7", "2001:db8::8a2e:370:7334",
+    "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z", "AKIAIOSFODNN7EXAMPLE", "xoxb-1234567890-abcdefghij",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----",
+    "Xk9#mP2$vL8qR4nZ", "March 5, 1984", "04/12/1990", "1990-12-04",
+]
+WORDS = [
+    "call", "me", "at", "card", "ssn", "social", "password:", "key=", "token", "born", "DOB:", "order",
+    "version", "ip", "Agent:", "Customer:", "um,", "and", "the", "number", "is", "\n", "[EMAIL_ADDRESS]",
+    "<PERSON_1>", "[", "]", "<", ">", "-", ".", ",", "@", "+", "(", ")", "0", "1", "4", "5", "42", "dot",
+    "one", "four", "double", "oh", "sk-", "eyJ", "-----BEGIN RSA PRIVATE KEY-----", "GB82", "::",
+]
+pieces = st.one_of(
+    st.sampled_from(ENTITIES),
+    st.sampled_from(WORDS),
+    st.text(alphabet="0123456789 -.()+@:abcdefxyzABC/=_", max_size=12),
+    st.text(max_size=6),
+)
+texts = st.lists(pieces, max_size=24).flatmap(
+    lambda parts: st.lists(st.sampled_from([" ", "", "\n", ", "]), min_size=len(parts), max_size=len(parts)).map(
+        lambda seps: "".join(p + s for p, s in zip(parts, seps, strict=True))
+    )
+)
+# Long fillers push texts past the 400-character hold-back, so cuts happen mid-stream.
+FILLERS = ["lorem ipsum dolor sit amet " * 8, "x" * 120 + " ", "call me later " * 12, "1 2 3 " * 20, "\n" * 5]
+long_texts = st.lists(st.one_of(pieces, st.sampled_from(FILLERS)), min_size=8, max_size=40).map(" ".join)
+
+POLICIES = {
+    "default": RedactionPolicy.default_inbound(),
+    "all-mask": RedactionPolicy(actions=dict.fromkeys(DETECTOR.covered_types, Action.MASK)),
+    "hash": RedactionPolicy(actions=dict.fromkeys(DETECTOR.covered_types, Action.HASH), hash_key=KEY),
+    "partial": RedactionPolicy(actions=dict.fromkeys(DETECTOR.covered_types, Action.PARTIAL)),
+    "pseudonym": RedactionPolicy(actions=dict.fromkeys(DETECTOR.covered_types, Action.PSEUDONYM)),
+}
+policy_names = st.sampled_from(sorted(POLICIES))
+SETTINGS = settings(max_examples=int(os.environ.get("PII_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(texts, policy_names)
+def test_redaction_is_idempotent(text: str, policy_name: str) -> None:
+    policy = POLICIES[policy_name]
+    pseudonyms = PseudonymMap()
+    once = redact(text, policy, DETECTOR, pseudonyms).text
+    assert redact(once, policy, DETECTOR, pseudonyms).text == once
+
+
+@SETTINGS
+@given(texts, policy_names)
+def test_redacted_text_contains_no_redacted_span(text: str, policy_name: str) -> None:
+    policy = POLICIES[policy_name]
+    result = redact(text, policy, DETECTOR, PseudonymMap())
+    again = [s for s in DETECTOR.detect(result.text) if policy.applies_to(s)]
+    assert not again, (text, result.text, again)
+
+
+@SETTINGS
+@given(texts, st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=60), policy_names)
+def test_streaming_equals_whole_text(text: str, sizes: list[int], policy_name: str) -> None:
+    policy = POLICIES[policy_name]
+    whole = redact(text, policy, DETECTOR, PseudonymMap()).text
+    stream = StreamRedactor(policy, DETECTOR, PseudonymMap())
+    out, position, index = [], 0, 0
+    while position < len(text):
+        size = sizes[index % len(sizes)]
+        out.append(stream.feed(text[position : position + size]))
+        position += size
+        index += 1
+    out.append(stream.finish())
+    assert "".join(out) == whole
+
+
+@SETTINGS
+@given(long_texts, st.lists(st.integers(min_value=1, max_value=120), min_size=1, max_size=30), policy_names)
+def test_streaming_long_texts_equals_whole_text(text: str, sizes: list[int], policy_name: str) -> None:
+    policy = POLICIES[policy_name]
+    whole = redact(text, policy, DETECTOR, PseudonymMap()).text
+    stream = StreamRedactor(policy, DETECTOR, PseudonymMap())
+    out, position, index = [], 0, 0
+    while position < len(text):
+        size = sizes[index % len(sizes)]
+        out.append(stream.feed(text[position : position + size]))
+        position += size
+        index += 1
+    out.append(stream.finish())
+    assert "".join(out) == whole

@@ -1,0 +1,249 @@
+"""Recognizers, one behaviour table per entity type."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from assay.errors import PIIError
+from assay.pii import Detector, Span
+
+DETECTOR = Detector()
+
+
+def found(text: str, min_score: float = 0.5) -> list[tuple[str, str]]:
+    return [(s.type, text[s.start : s.end]) for s in DETECTOR.detect(text) if s.score >= min_score]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mail jane.doe@example.com now", [("EMAIL_ADDRESS", "jane.doe@example.com")]),
+        ("a+tag@sub.example.co.uk.", [("EMAIL_ADDRESS", "a+tag@sub.example.co.uk")]),
+        ("reach me at john dot smith at gmail dot com", [("EMAIL_ADDRESS", "john dot smith at gmail dot com")]),
+        ("not an email: a..b@example.com", []),
+        ("user@localhost has no domain", []),
+    ],
+)
+def test_email(text: str, expected: list[tuple[str, str]]) -> None:
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("card 4111 1111 1111 1111 thanks", [("CREDIT_CARD", "4111 1111 1111 1111")]),
+        ("4111-1111-1111-1111", [("CREDIT_CARD", "4111-1111-1111-1111")]),
+        ("amex 378282246310005", [("CREDIT_CARD", "378282246310005")]),
+        ("mc 5555555555554444 and discover 6011111111111117", [("CREDIT_CARD", "5555555555554444"), ("CREDIT_CARD", "6011111111111117")]),
+        ("card 4111 1111 1111 1112 fails Luhn", []),
+        ("9111111111111111 is no issuer", []),
+        ("card 4 1 1 1 - 1 1 1 1 - 1 1 1 1 - 1 1 1 1", [("CREDIT_CARD", "4 1 1 1 - 1 1 1 1 - 1 1 1 1 - 1 1 1 1")]),
+        ("it's 4111 1111, um, 1111 1111", [("CREDIT_CARD", "4111 1111, um, 1111 1111")]),
+        (
+            "Customer: four one one one one one one one one one one one one one one one",
+            [("CREDIT_CARD", "four one one one one one one one one one one one one one one one")],
+        ),
+    ],
+)
+def test_credit_card(text: str, expected: list[tuple[str, str]]) -> None:
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("SSN 536-22-1234", [("US_SSN", "536-22-1234")]),
+        ("ssn: 536 22 1234", [("US_SSN", "536 22 1234")]),
+        ("my social security number is 536221234", [("US_SSN", "536221234")]),
+        ("536221234", []),  # nine bare digits without context are not enough
+        ("SSN 000-12-3456", []),
+        ("SSN 666-12-3456", []),
+        ("SSN 912-12-3456", []),
+        ("SSN 536-00-1234", []),
+        ("SSN 536-22-0000", []),
+        ("SSN 078-05-1120", []),
+        ("Agent: and your social? Customer: five three six, two two, one two three four",
+         [("US_SSN", "five three six, two two, one two three four")]),
+    ],
+)
+def test_ssn(text: str, expected: list[tuple[str, str]]) -> None:
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("call +1 (415) 555-2671.", [("PHONE_NUMBER", "+1 (415) 555-2671")]),
+        ("phone: (415) 555-2671", [("PHONE_NUMBER", "(415) 555-2671")]),
+        ("415.555.2671", [("PHONE_NUMBER", "415.555.2671")]),
+        ("UK +44 20 7946 0958", [("PHONE_NUMBER", "+44 20 7946 0958")]),
+        ("call me on 020 7946 0958", [("PHONE_NUMBER", "020 7946 0958")]),
+        ("Berlin +49 30 901820", [("PHONE_NUMBER", "+49 30 901820")]),
+        ("order number 4155552671", []),
+        ("my number is four one five, five five five, two six seven one",
+         [("PHONE_NUMBER", "four one five, five five five, two six seven one")]),
+        ("the year 2024 had 365 days", []),
+        ("my number is four one five... five five five ... uh ... two six seven one",
+         [("PHONE_NUMBER", "four one five... five five five ... uh ... two six seven one")]),
+    ],
+)
+def test_phone(text: str, expected: list[tuple[str, str]]) -> None:
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("IBAN GB82 WEST 1234 5698 7654 32 please", [("IBAN_CODE", "GB82 WEST 1234 5698 7654 32")]),
+        ("DE89370400440532013000", [("IBAN_CODE", "DE89370400440532013000")]),
+        ("GB82 WEST 1234 5698 7654 32 THEN", [("IBAN_CODE", "GB82 WEST 1234 5698 7654 32")]),
+        ("GB83 WEST 1234 5698 7654 32", []),
+        ("iban gb82 west 1234 5698 7654 32", [("IBAN_CODE", "gb82 west 1234 5698 7654 32")]),
+    ],
+)
+def test_iban(text: str, expected: list[tuple[str, str]]) -> None:
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("client ip 203.0.113.7 connected", [("IP_ADDRESS", "203.0.113.7")]),
+        ("from 2001:db8::8a2e:370:7334", [("IP_ADDRESS", "2001:db8::8a2e:370:7334")]),
+        ("host ::1 is local", [("IP_ADDRESS", "::1")]),
+        ("version 1.2.3.4 released", []),
+        ("999.1.1.1", []),
+        ("at 10:30:45 sharp", []),
+    ],
+)
+def test_ip(text: str, expected: list[tuple[str, str]]) -> None:
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("sk-proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z", "secret.openai"),
+        ("sk-ant-api03-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z_-AA", "secret.anthropic"),
+        ("AKIAIOSFODNN7EXAMPLE", "secret.aws_access_key"),
+        ("ghp_" + "a" * 20 + "B" * 16, "secret.github"),
+        ("xoxb-1234567890-abcdefghij", "secret.slack"),
+        ("sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc", "secret.stripe"),
+        ("AIza" + "SyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY", "secret.google_api_key"),
+        ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "secret.jwt"),
+        ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----", "secret.pem_private_key"),
+        ("password: Xk9#mP2$vL8qR4nZ", "secret.keyword_entropy"),
+        ("postgres://app:S3cr3t!pw@db.internal:5432/app", "secret.url_password"),
+        ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "secret.keyword_entropy"),
+    ],
+)
+def test_secrets(text: str, kind: str) -> None:
+    spans = [s for s in DETECTOR.detect(text) if s.type == "SECRET"]
+    assert [s.recognizer for s in spans] == [kind]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the request id is 3f2a9c1e7b4d8a6f0e5c2b1a",  # random-looking, but no key word near
+        "see https://example.com/docs/getting-started/install",
+        "password: hunter",  # too short to be a credential
+    ],
+)
+def test_no_secret(text: str) -> None:
+    assert [s for s in DETECTOR.detect(text) if s.type == "SECRET"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I was born on March 5, 1984.", [("DATE_OF_BIRTH", "March 5, 1984")]),
+        ("DOB: 04/12/1990", [("DATE_OF_BIRTH", "04/12/1990")]),
+        ("date of birth 1990-12-04", [("DATE_OF_BIRTH", "1990-12-04")]),
+        ("born 5th of March 1984", [("DATE_OF_BIRTH", "5th of March 1984")]),
+        ("the meeting is on 2023-01-02", []),
+        ("born in Ohio; order date 2023-01-02", []),
+        ("DOB: 31/02/1990", []),
+    ],
+)
+def test_date_of_birth(text: str, expected: list[tuple[str, str]]) -> None:
+    assert found(text) == expected
+
+
+def test_spans_are_sorted_non_overlapping_and_scored() -> None:
+    text = "jane@example.com +1 415 555 2671 4111111111111111 536-22-1234 sk_live_4eC39HqLyjWDarjtT1zdp7dc"
+    spans = DETECTOR.detect(text)
+    assert [s.start for s in spans] == sorted(s.start for s in spans)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(spans))
+    assert all(isinstance(s, Span) and 0.0 <= s.score <= 1.0 and s.recognizer for s in spans)
+    assert len(spans) == 5
+
+
+def test_context_words_raise_and_lower() -> None:
+    (plain,) = DETECTOR.detect("4155552671")
+    (raised,) = DETECTOR.detect("call me 4155552671")
+    (lowered,) = DETECTOR.detect("order 4155552671")
+    assert lowered.score < plain.score < raised.score
+
+
+def test_enabled_types_limit_detection() -> None:
+    detector = Detector(enabled_types=["EMAIL_ADDRESS"])
+    assert [s.type for s in detector.detect("a@example.com 536-22-1234")] == ["EMAIL_ADDRESS"]
+
+
+def test_unknown_type_is_a_clear_error() -> None:
+    with pytest.raises(PIIError, match="unknown entity type 'EMAIL'") as info:
+        Detector(enabled_types=["EMAIL"])
+    assert "EMAIL_ADDRESS" in info.value.hint
+
+
+def test_placeholders_are_not_detected() -> None:
+    text = "[EMAIL_ADDRESS] [CREDIT_CARD ****1111] [SECRET:0123456789abcdef] <PHONE_NUMBER_3>"
+    assert DETECTOR.detect(text) == []
+
+
+def test_ner_types_uncovered_without_backend() -> None:
+    assert {"PERSON", "LOCATION"} <= Detector().uncovered_types
+    assert "EMAIL_ADDRESS" in Detector().covered_types
+
+
+def test_phone_plans_agree_with_phonenumbers() -> None:
+    """The compiled numbering plans decide like phonenumbers' own validation."""
+    import random
+
+    import phonenumbers
+
+    from assay.pii._validate import phone_ok
+
+    rng = random.Random(7)
+    agree = total = 0
+    for _ in range(3000):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(9, 11)))
+        number = "+" + rng.choice(["1", "44", "49", "33", "91", "61"]) + digits[:9]
+        parsed = phonenumbers.parse(number)
+        total += 1
+        agree += phone_ok(number, international=True) == phonenumbers.is_valid_number(parsed)
+    us = "".join(rng.choice("23456789") for _ in range(1)) + "15555" + "2671"
+    assert phone_ok(us, international=False) == phonenumbers.is_valid_number(phonenumbers.parse(us, "US"))
+    assert agree / total >= 0.995
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain prose with nothing in it at all",
+        "mail a@b.io, call +1 (415) 555-2671, ip fe80::1, key sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+        "four one one one one one one one one one one one one one one one",
+        "password: Xk9#mP2$vL8qR4nZ -----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----",
+        "[EMAIL_ADDRESS] <PERSON_2> 2024-01-01 GB82 WEST 1234 5698 7654 32",
+    ],
+)
+def test_pattern_variants_match_like_the_full_pattern(text: str) -> None:
+    from assay.pii._patterns import COMBINED, combined_for
+
+    def shape(pattern: object) -> list[tuple[int, int, str | None]]:
+        return [(m.start(), m.end(), m.lastgroup) for m in pattern.finditer(text)]  # type: ignore[attr-defined]
+
+    assert shape(combined_for(text)) == shape(COMBINED)

@@ -324,6 +324,8 @@ def redaction_for_personal_data(ctx: CheckContext) -> CheckResult:
         if not _redaction_on(policy):
             offending.append({"tenant": row["tenant"], "policy_version": row["version"]})
     evidence = {"tenants": len(rows), "handling_personal_data": handling, "without_redaction": offending}
+    if not rows:
+        return CheckResult("not_applicable", "no tenant policy has been set (the default redacts)", evidence)
     if handling == 0:
         return CheckResult("not_applicable", "no tenant policy declares personal data", evidence)
     if offending:

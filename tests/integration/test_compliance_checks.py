@@ -175,7 +175,8 @@ def test_check_on_fixture(instance: Instance, tmp_path: Path, check_id: str, set
 
 @pytest.mark.parametrize(
     "check_id",
-    ["transcripts.encrypted", "keys.rotation_age", "providers.inventoried", "monitoring.checks_current"],
+    ["transcripts.encrypted", "keys.rotation_age", "providers.inventoried", "monitoring.checks_current",
+     "gateway.request_reconciliation"],
 )
 def test_checks_without_data_are_not_applicable(instance: Instance, check_id: str) -> None:
     instance.clock = FixedClock(NOW)

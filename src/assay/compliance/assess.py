@@ -199,7 +199,9 @@ def _judge_manual(
     if occurrences == 0 and in_force:
         view.status, view.reason, view.todo = "at_risk", f"evidence is older than its {c.frequency} frequency", add
     elif occurrences == 0:
-        view.status, view.reason, view.todo = "not_tested", "no evidence in force", add
+        types = c.population.event_types if c.population and c.population.source == "ledger" else []
+        reason = f"no evidence in force and no {', '.join(types)} events" if types else "no evidence in force"
+        view.status, view.reason, view.todo = "not_tested", reason, add
     elif occurrences < needed:
         view.status, view.reason, view.todo = "at_risk", f"{occurrences} of {needed} expected occurrences evidenced", add
     elif relevant and all(e["expires"] is not None and e["expires"] - end < _EXPIRY_WARNING for e in relevant):

@@ -13,10 +13,8 @@ or by the ledger proofs.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import re
-import tempfile
 import uuid
 import zipfile
 from pathlib import Path
@@ -134,6 +132,34 @@ Period: {period_from} to {period_to}. Generated {generated} by Assay {version}
 """
 
 
+def _tiled_log(log: Any, checkpoint: Any) -> dict[str, bytes]:
+    """The log at one checkpoint in C2SP tlog-tiles layout (tiles and entry bundles).
+
+    Only the newest checkpoint is exported: it covers every entry, and a log
+    that checkpoints every few seconds has far too many sizes to ship them all.
+    """
+    from assay.ledger.tiles import (
+        TILE_WIDTH,
+        encode_bundle,
+        entries_path,
+        tile_path,
+        tiles_for_size,
+    )
+
+    size = checkpoint.size
+    files = {
+        "ledger/checkpoint": checkpoint.note.encode(),
+        f"ledger/checkpoint.{size}": checkpoint.note.encode(),
+        "ledger/vkey": (log.vkey + "\n").encode(),
+    }
+    for level, index, width in tiles_for_size(size):
+        files[f"ledger/{tile_path(level, index, width)}"] = log.tile(level, index, width)
+        if level == 0:
+            leaves = log.entry_leaves(index * TILE_WIDTH, index * TILE_WIDTH + width)
+            files[f"ledger/{entries_path(index, width)}"] = encode_bundle(leaves)
+    return files
+
+
 def _ledger_files(instance: Instance, manifest_sha: str, package_id: str, evidence: list[EvidenceInfo], period: Period) -> dict[str, bytes]:
     """Record the export in the ledger, then export the tiles, checkpoint and proofs."""
     index = _ledger.append_event(
@@ -145,27 +171,19 @@ def _ledger_files(instance: Instance, manifest_sha: str, package_id: str, eviden
             "this installation has no audit ledger, so the package cannot be made verifiable",
             hint="Install the ledger component and run `assay init`.",
         )
-    log_module = importlib.import_module("assay.ledger.log")
-    export_module = importlib.import_module("assay.ledger.export")
-    proof_module = importlib.import_module("assay.ledger.proof")
-    log = log_module.AuditLog.open(instance)
+    from assay.ledger.log import AuditLog
+    from assay.ledger.proof import format_tlog_proof
+
+    log = AuditLog.open(instance)
     try:
         checkpoint = log.checkpoint(new=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp) / "ledger"
-            export_module.export_log(log, root)
-            wanted = sorted({index, *(e.ledger_index for e in evidence if e.ledger_index is not None)})
-            for idx in wanted:
-                proof = log.inclusion_proof(idx, checkpoint.size)
-                text = proof_module.format_tlog_proof(idx, proof, checkpoint.note)
-                (root / "proofs").mkdir(exist_ok=True)
-                (root / "proofs" / f"{idx}.tlog-proof").write_text(text, encoding="utf-8")
-            found = {
-                f"ledger/{p.relative_to(root).as_posix()}": p.read_bytes()
-                for p in sorted(root.rglob("*")) if p.is_file()
-            }
-            found[EXPORT_RECORD] = export_record(index, checkpoint.size)
-            return found
+        found = _tiled_log(log, checkpoint)
+        wanted = sorted({index, *(e.ledger_index for e in evidence if e.ledger_index is not None)})
+        for idx in wanted:
+            proof = log.inclusion_proof(idx, checkpoint.size)
+            found[f"ledger/proofs/{idx}.tlog-proof"] = format_tlog_proof(idx, proof, checkpoint.note).encode()
+        found[EXPORT_RECORD] = export_record(index, checkpoint.size)
+        return found
     finally:
         log.close()
 

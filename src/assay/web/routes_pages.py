@@ -35,6 +35,7 @@ def overview(request: Request) -> Response:
         categories=categories,
         trend=line_chart([], title="Readiness over time", y_max=100, unit="%"),
         failing=[],
+        overall=None,
         activity=bar_chart(activity[-7:], title="Audit events per day, last 7 days"),
         recent=ledger_view.recent_events(instance.db),
         components=[(name, data.component_present(name)) for name in data.COMPONENTS],

@@ -52,5 +52,17 @@ test-fast: lint
 bench: $(DEV_STAMP)
 	$(BIN)/assay bench all
 
+# Peer tools the benchmarks compare against (LiteLLM's proxy, Presidio over a blank spaCy
+# pipeline), in their own virtualenv: never Assay dependencies.
+PEERS := .venv-peers
+PEER_PACKAGES := 'litellm[proxy]' presidio-analyzer
+
 clean:
-	rm -rf $(VENV) $(DATA) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
+	rm -rf $(VENV) $(PEERS) $(DATA) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
+
+bench-peers: $(PEERS)/.stamp
+$(PEERS)/.stamp: benchmarks/peers-constraints.txt
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade "pip>=24"
+	$(PEERS)/bin/pip install --quiet -c benchmarks/peers-constraints.txt $(PEER_PACKAGES)
+	@touch $@

@@ -7,6 +7,7 @@ one interior node hash per entry) measured in the same run.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import random
@@ -46,7 +47,7 @@ def _timed_threads(threads: int, work: Any) -> float:
     return time.perf_counter() - start
 
 
-def _append_batched(log: AuditLog, events: list[Event], total: int, threads: int = 4) -> float:
+def _append_batched(log: AuditLog, events: list[Event], total: int, threads: int = 16) -> float:
     per_thread = total // threads
 
     def work(_: int) -> None:
@@ -65,6 +66,21 @@ def _append_concurrent(log: AuditLog, events: list[Event], total: int, threads: 
             log.append(events[n % len(events)])
 
     return per_thread * threads / _timed_threads(threads, work)
+
+
+def _append_async(log: AuditLog, events: list[Event], total: int, tasks: int = 400) -> float:
+    per_task = total // tasks
+
+    async def worker(offset: int) -> None:
+        for n in range(per_task):
+            await log.append_async(events[(offset + n) % len(events)])
+
+    async def main() -> float:
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(t * per_task) for t in range(tasks)))
+        return per_task * tasks / (time.perf_counter() - start)
+
+    return asyncio.run(main())
 
 
 def _append_unbatched(log: AuditLog, events: list[Event], total: int) -> float:
@@ -106,6 +122,7 @@ def run(*, quick: bool = False) -> dict[str, object]:
         try:
             append_per_s = _append_batched(log, events, batched_total)
             concurrent_per_s = _append_concurrent(log, events, single_total * 4)
+            async_per_s = _append_async(log, events, single_total * 10)
             unbatched_per_s = _append_unbatched(log, events, single_total)
             log.checkpoint(new=True)
             size = log.size()
@@ -121,6 +138,7 @@ def run(*, quick: bool = False) -> dict[str, object]:
     return {
         "append_per_s": round(append_per_s),
         "append_concurrent_single_per_s": round(concurrent_per_s),
+        "append_async_per_s": round(async_per_s),
         "append_unbatched_per_s": round(unbatched_per_s),
         "batched_vs_unbatched": round(append_per_s / unbatched_per_s, 1),
         "verify_per_s": round(verify_per_s),
@@ -129,5 +147,5 @@ def run(*, quick: bool = False) -> dict[str, object]:
         "verify_vs_sha256": round(verify_per_s / baseline, 3),
         "entries": size,
         "conditions": f"SQLite WAL synchronous=FULL on local disk, {os.cpu_count()} cores shared; "
-        f"batched = 4 threads x append_batch({BATCH}); concurrent = 64 threads x append()",
+        f"batched = 16 threads x append_batch({BATCH}); concurrent = 64 threads x append(); async = 400 tasks x append_async() on one event loop",
     }

@@ -53,3 +53,17 @@ def tenants(instance: Instance, audit: RecordingAudit, keyring: Keyring) -> Tena
 @pytest.fixture
 def vault(instance: Instance, audit: RecordingAudit, keyring: Keyring) -> TranscriptVault:
     return TranscriptVault(instance, keyring, audit)
+
+
+def assert_ledger_verifies(audit: RecordingAudit) -> None:
+    """Every stored leaf re-hashes to a freshly signed checkpoint whose signature verifies."""
+    from assay.ledger.merkle import leaf_hash, root_from_leaf_hashes
+    from assay.ledger.note import Verifier, open_checkpoint
+
+    log = audit.inner
+    signed = log.checkpoint(new=True)
+    leaves = log.entry_leaves(0, signed.size)
+    assert len(leaves) == signed.size
+    assert root_from_leaf_hashes([leaf_hash(leaf) for leaf in leaves]) == signed.root
+    checkpoint = open_checkpoint(signed.note, Verifier.from_vkey(log.vkey), log.origin)
+    assert checkpoint.size == signed.size

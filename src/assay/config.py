@@ -22,6 +22,7 @@ from assay.errors import ConfigError
 
 __all__ = [
     "DEFAULT_DATA_DIR",
+    "ComplianceSettings",
     "Settings",
     "UpstreamSettings",
     "load_settings",
@@ -47,6 +48,32 @@ class UpstreamSettings(BaseSettings):
     )
     timeout_s: float = Field(default=60.0, gt=0)
     allow_plain_http: bool = False
+    breaker_threshold: int = Field(
+        default=5, ge=1, description="Consecutive failures that open the circuit breaker."
+    )
+    breaker_cooldown_s: float = Field(
+        default=30.0, gt=0, description="Seconds an open breaker waits before one probe."
+    )
+
+
+class ComplianceSettings(BaseSettings):
+    """Thresholds of the automated control checks and extra control files."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    library: list[Path] = Field(
+        default_factory=list, description="Extra control or framework YAML files or directories."
+    )
+    key_rotation_days: int = Field(default=365, ge=1, description="Maximum age of a key version.")
+    checkpoint_max_age_s: float = Field(
+        default=3600.0, gt=0, description="Oldest acceptable ledger checkpoint with entries after it."
+    )
+    api_key_unused_days: int = Field(default=90, ge=1, description="API keys unused this long fail.")
+    admin_keys_max: int = Field(default=3, ge=1, description="Most active admin keys allowed.")
+    admin_key_max_age_days: int = Field(default=90, ge=1, description="Oldest admin key allowed.")
+    provider_inventory: Path | None = Field(
+        default=None, description="YAML inventory of model providers; default <data_dir>/providers.yaml."
+    )
 
 
 class Settings(BaseSettings):
@@ -99,6 +126,22 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=4 * 1024 * 1024, gt=0, description="Largest request body the gateway accepts."
     )
+    upstream_timeout_s: float = Field(
+        default=60.0, gt=0, description="Timeout for the `upstream` URL (seconds)."
+    )
+    upstream_allow_plain_http: bool = Field(
+        default=False, description="Allow a plain-HTTP `upstream` URL that is not on loopback."
+    )
+    tenant_rpm: int | None = Field(
+        default=None, gt=0, description="Requests per minute per tenant (none: unlimited)."
+    )
+    tenant_tpm: int | None = Field(
+        default=None, gt=0, description="Tokens per minute per tenant (none: unlimited)."
+    )
+    tls_cert: Path | None = Field(
+        default=None, description="PEM certificate: `assay serve` terminates TLS 1.2+."
+    )
+    tls_key: Path | None = Field(default=None, description="PEM private key for `tls_cert`.")
     checkpoint_interval_s: float = Field(
         default=10.0, gt=0, le=10.0, description="Seconds between signed ledger checkpoints."
     )
@@ -110,6 +153,10 @@ class Settings(BaseSettings):
     )
     public_url: str | None = Field(
         default=None, description="External base URL used in links Assay prints."
+    )
+    compliance: ComplianceSettings = Field(
+        default_factory=ComplianceSettings,
+        description="Compliance check thresholds, extra control files, provider inventory.",
     )
 
     @field_validator("database_url")

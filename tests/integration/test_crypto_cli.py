@@ -55,6 +55,8 @@ def test_tenant_lifecycle(cli) -> None:  # type: ignore[no-untyped-def]
     assert erased.exit_code == 0, erased.stderr
     assert "erased" in erased.stdout
     assert json.loads(cli("tenants", "list", "--json").stdout)[0]["erased_at"]
+    verified = cli("ledger", "verify")
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
     missing = cli("tenants", "erase", "nobody", "--yes")
     assert missing.exit_code == 1 and "does not exist" in missing.stderr
     rotate = cli("keys", "rotate", "--tenant", "acme")
@@ -86,5 +88,7 @@ def test_transcripts_show_list_and_subject_erase(cli) -> None:  # type: ignore[n
     assert erased.exit_code == 0, erased.stderr
     after = cli("transcripts", "show", record, "--reason", "ticket 9")
     assert after.exit_code == 1 and "erased on" in after.stderr
+    verified = cli("ledger", "verify")
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
     retention = json.loads(cli("retention", "run", "--json").stdout)
     assert retention == {"deleted": 0, "events": 0}

@@ -113,14 +113,24 @@ def test_cache_is_bounded_by_count(
     assert len(bounded._cache) <= 2
 
 
-def test_expired_cache_entries_are_reloaded(
+def test_expired_cache_entries_are_swept_and_reloaded(
     instance: Instance, audit: RecordingAudit, tenants: TenantStore
 ) -> None:
     short = Keyring.open(instance, audit, cache_ttl_s=0.0)
     tenants.create("acme", "cli:alice")
     envelope = short.encrypt("acme", "k", "r", PLAIN)
+    assert short.sweep() >= 1
+    assert short._cache == {} and short._active == {}
     assert short.decrypt("acme", "k", "r", envelope) == PLAIN
-    assert short.encrypt("acme", "k", "r2", PLAIN)[8:24] == envelope[8:24]
+    assert short.encrypt("acme", "k", "r2", PLAIN)[8:24] == envelope[8:24]  # same key adopted
+
+
+def test_empty_record_ids_are_refused(tenants: TenantStore, keyring: Keyring) -> None:
+    tenants.create("acme", "cli:alice")
+    with pytest.raises(CryptoError, match="record id"):
+        keyring.encrypt("acme", "k", "", PLAIN)
+    with pytest.raises(CryptoError, match="record kind"):
+        keyring.encrypt("acme", "", "r", PLAIN)
 
 
 def test_rotating_an_erased_tenant_is_refused(tenants: TenantStore, keyring: Keyring) -> None:
@@ -132,3 +142,21 @@ def test_rotating_an_erased_tenant_is_refused(tenants: TenantStore, keyring: Key
         tenants.erase("acme", "cli:alice")
     with pytest.raises(UsageError, match="was erased on"):
         tenants.create("acme", "cli:alice")
+
+
+def test_database_failure_on_the_key_path_fails_closed(
+    instance: Instance, audit: RecordingAudit, tenants: TenantStore
+) -> None:
+    from sqlalchemy import text
+
+    from assay.errors import StoreError
+
+    tenants.create("acme", "cli:alice")
+    envelope = Keyring.open(instance, audit).encrypt("acme", "k", "r", PLAIN)
+    with instance.db.engine.begin() as conn:
+        conn.execute(text("DROP TABLE crypto_data_keys"))
+    cold = Keyring.open(instance, audit)
+    with pytest.raises(StoreError, match="could not prepare an encryption key"):
+        cold.encrypt("acme", "k", "r2", PLAIN)
+    with pytest.raises(StoreError, match="could not load a data key"):
+        cold.decrypt("acme", "k", "r", envelope)

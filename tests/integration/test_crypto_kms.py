@@ -137,3 +137,35 @@ def test_local_kms_with_another_master_key_fails_closed(instance: Instance, tmp_
     (instance.data_dir / "master.key").write_bytes(os.urandom(32))
     with pytest.raises(CryptoError, match="does not open with this master key"):
         LocalKMS(instance).unwrap(ref, wrapped, {"a": "b"})
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "detail"),
+    [
+        ({}, "ok", "local KMS, master key"),
+        ({"master_key": "bad"}, "fail", "ASSAY_MASTER_KEY must be 32 bytes"),
+        ({"kms": "aws-kms", "aws_region": "eu-west-1"}, "ok", "AWS region eu-west-1"),
+        ({"kms": "aws-kms", "aws_kms_key_id": "alias/shared"}, "warn", "shared by all tenants"),
+    ],
+)
+def test_doctor_reports_the_kms(
+    instance: Instance, change: dict[str, str], status: str, detail: str
+) -> None:
+    from pydantic import SecretStr
+
+    from assay.doctor import run_checks
+
+    if "master_key" in change:
+        change = {**change, "master_key": SecretStr(change["master_key"])}  # type: ignore[dict-item]
+    [finding] = [
+        f for f in run_checks(instance.settings.model_copy(update=change)) if f.check == "kms"
+    ]
+    assert (finding.status, detail in finding.detail) == (status, True), finding
+
+
+def test_doctor_flags_a_loose_master_key(instance: Instance) -> None:
+    from assay.doctor import run_checks
+
+    (instance.data_dir / "master.key").chmod(0o640)
+    [finding] = [f for f in run_checks(instance.settings) if f.check == "kms"]
+    assert finding.status == "fail" and "chmod 600" in finding.hint

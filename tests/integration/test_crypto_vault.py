@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from tests.crypto_support import RecordingAudit
+from tests.crypto_support import RecordingAudit, assert_ledger_verifies
 
 from assay.clock import FixedClock
 from assay.crypto import Keyring, TenantStore, TranscriptVault, run_retention
@@ -28,7 +28,15 @@ def _raw_storage(instance: Instance, request: pytest.FixtureRequest) -> bytes:
         with instance.db.engine.connect() as conn:
             conn.exec_driver_sql("CHECKPOINT")
         files = [p for p in Path(server.datadir).rglob("*") if p.is_file()]
-    return b"".join(p.read_bytes() for p in files)
+    return b"".join(_read_if_present(p) for p in files)
+
+
+def _read_if_present(path: Path) -> bytes:
+    # A running PostgreSQL removes temporary files (pg_internal.init, ...) while we scan.
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
 
 
 def test_store_read_list(
@@ -92,6 +100,7 @@ def test_tenant_erase_shreds_everything(
     assert vault.read(kept.id, actor="cli:bob", reason="other tenant") == b"globex keeps this"
     [event] = audit.of_type("tenant.erased")
     assert event.attributes == counts and "alice" not in str(event.object_ids)
+    assert_ledger_verifies(audit)
     raw = _raw_storage(instance, request)
     assert b"marker-7f3a9c" not in raw
     if instance.db.is_sqlite:  # secure_delete + WAL checkpoint leave no wrapped key behind
@@ -119,6 +128,7 @@ def test_subject_erase_shreds_one_person(
     assert vault.read(anon.id, actor="cli:bob", reason="x") == b"anonymous conversation"
     [event] = audit.of_type("subject.erased")
     assert "jane" not in repr(event.object_ids) + repr(event.attributes)
+    assert_ledger_verifies(audit)
     assert b"marker-7f3a9c" not in _raw_storage(instance, request)
     assert b"jane@example.com" not in _raw_storage(instance, request)
     with pytest.raises(NotFoundError):
@@ -140,7 +150,9 @@ def test_retention_deletes_expired_records_with_evidence(
     clock.set(clock.now() + timedelta(days=1, seconds=1))
     assert run_retention(instance, audit, batch=2) == {"deleted": 3, "events": 2}
     assert [t.id for t in vault.list("acme")] == [long.id]
-    deleted = [i for e in audit.of_type("retention.deleted") for i in e.attributes["transcript_ids"]]
+    deleted = [
+        i for e in audit.of_type("retention.deleted") for i in e.attributes["transcript_ids"]
+    ]
     assert sorted(deleted) == sorted(s.id for s in short)
     assert all(e.actor == "system" for e in audit.of_type("retention.deleted"))
     with pytest.raises(NotFoundError):
@@ -170,3 +182,20 @@ def test_retention_scheduler_runs_and_stops(
     assert scheduler.runs == 1
     assert vault.list("acme") == []
     assert len(audit.of_type("retention.deleted")) == 1
+
+
+def test_scheduler_opens_and_closes_its_own_ledger(instance: Instance) -> None:
+    import time
+
+    from assay.crypto import start_retention_scheduler
+
+    scheduler = start_retention_scheduler(instance, 3600.0)
+    try:
+        for _ in range(600):
+            if scheduler.runs:
+                break
+            time.sleep(0.05)
+    finally:
+        scheduler.stop()
+    assert scheduler.runs == 1
+    assert not scheduler._thread.is_alive()

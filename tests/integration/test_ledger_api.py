@@ -53,6 +53,7 @@ def _get(client: TestClient, path: str, key: str | None = "auditor-key") -> obje
 
 def test_without_a_resolver_every_request_is_refused(client: tuple[TestClient, AuditLog]) -> None:
     test_client, _ = client
+    test_client.app.state.key_resolver = None  # type: ignore[attr-defined]  # create_app installs the gateway's
     response = _get(test_client, "checkpoint")
     assert response.status_code == 401  # type: ignore[attr-defined]
     assert "not configured" in response.json()["detail"]  # type: ignore[attr-defined]

@@ -26,7 +26,7 @@ ENTRIES: Table = LedgerEntry.__table__  # type: ignore[assignment]
 TILES: Table = LedgerTile.__table__  # type: ignore[assignment]
 CPS: Table = LedgerCheckpoint.__table__  # type: ignore[assignment]
 _FN_SCOPED = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 

@@ -39,6 +39,10 @@ texts = st.lists(pieces, max_size=24).flatmap(
         lambda seps: "".join(p + s for p, s in zip(parts, seps, strict=True))
     )
 )
+# Long fillers push texts past the 400-character hold-back, so cuts happen mid-stream.
+FILLERS = ["lorem ipsum dolor sit amet " * 8, "x" * 120 + " ", "call me later " * 12, "1 2 3 " * 20, "\n" * 5]
+long_texts = st.lists(st.one_of(pieces, st.sampled_from(FILLERS)), min_size=8, max_size=40).map(" ".join)
+
 POLICIES = {
     "default": RedactionPolicy.default_inbound(),
     "all-mask": RedactionPolicy(actions=dict.fromkeys(DETECTOR.covered_types, Action.MASK)),
@@ -71,6 +75,22 @@ def test_redacted_text_contains_no_redacted_span(text: str, policy_name: str) ->
 @SETTINGS
 @given(texts, st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=60), policy_names)
 def test_streaming_equals_whole_text(text: str, sizes: list[int], policy_name: str) -> None:
+    policy = POLICIES[policy_name]
+    whole = redact(text, policy, DETECTOR, PseudonymMap()).text
+    stream = StreamRedactor(policy, DETECTOR, PseudonymMap())
+    out, position, index = [], 0, 0
+    while position < len(text):
+        size = sizes[index % len(sizes)]
+        out.append(stream.feed(text[position : position + size]))
+        position += size
+        index += 1
+    out.append(stream.finish())
+    assert "".join(out) == whole
+
+
+@SETTINGS
+@given(long_texts, st.lists(st.integers(min_value=1, max_value=120), min_size=1, max_size=30), policy_names)
+def test_streaming_long_texts_equals_whole_text(text: str, sizes: list[int], policy_name: str) -> None:
     policy = POLICIES[policy_name]
     whole = redact(text, policy, DETECTOR, PseudonymMap()).text
     stream = StreamRedactor(policy, DETECTOR, PseudonymMap())

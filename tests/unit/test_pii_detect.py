@@ -85,6 +85,8 @@ def test_ssn(text: str, expected: list[tuple[str, str]]) -> None:
         ("my number is four one five, five five five, two six seven one",
          [("PHONE_NUMBER", "four one five, five five five, two six seven one")]),
         ("the year 2024 had 365 days", []),
+        ("my number is four one five... five five five ... uh ... two six seven one",
+         [("PHONE_NUMBER", "four one five... five five five ... uh ... two six seven one")]),
     ],
 )
 def test_phone(text: str, expected: list[tuple[str, str]]) -> None:
@@ -98,6 +100,7 @@ def test_phone(text: str, expected: list[tuple[str, str]]) -> None:
         ("DE89370400440532013000", [("IBAN_CODE", "DE89370400440532013000")]),
         ("GB82 WEST 1234 5698 7654 32 THEN", [("IBAN_CODE", "GB82 WEST 1234 5698 7654 32")]),
         ("GB83 WEST 1234 5698 7654 32", []),
+        ("iban gb82 west 1234 5698 7654 32", [("IBAN_CODE", "gb82 west 1234 5698 7654 32")]),
     ],
 )
 def test_iban(text: str, expected: list[tuple[str, str]]) -> None:
@@ -132,6 +135,7 @@ def test_ip(text: str, expected: list[tuple[str, str]]) -> None:
         ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "secret.jwt"),
         ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----", "secret.pem_private_key"),
         ("password: Xk9#mP2$vL8qR4nZ", "secret.keyword_entropy"),
+        ("postgres://app:S3cr3t!pw@db.internal:5432/app", "secret.url_password"),
         ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "secret.keyword_entropy"),
     ],
 )
@@ -203,3 +207,43 @@ def test_placeholders_are_not_detected() -> None:
 def test_ner_types_uncovered_without_backend() -> None:
     assert {"PERSON", "LOCATION"} <= Detector().uncovered_types
     assert "EMAIL_ADDRESS" in Detector().covered_types
+
+
+def test_phone_plans_agree_with_phonenumbers() -> None:
+    """The compiled numbering plans decide like phonenumbers' own validation."""
+    import random
+
+    import phonenumbers
+
+    from assay.pii._validate import phone_ok
+
+    rng = random.Random(7)
+    agree = total = 0
+    for _ in range(3000):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(9, 11)))
+        number = "+" + rng.choice(["1", "44", "49", "33", "91", "61"]) + digits[:9]
+        parsed = phonenumbers.parse(number)
+        total += 1
+        agree += phone_ok(number, international=True) == phonenumbers.is_valid_number(parsed)
+    us = "".join(rng.choice("23456789") for _ in range(1)) + "15555" + "2671"
+    assert phone_ok(us, international=False) == phonenumbers.is_valid_number(phonenumbers.parse(us, "US"))
+    assert agree / total >= 0.995
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain prose with nothing in it at all",
+        "mail a@b.io, call +1 (415) 555-2671, ip fe80::1, key sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+        "four one one one one one one one one one one one one one one one",
+        "password: Xk9#mP2$vL8qR4nZ -----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----",
+        "[EMAIL_ADDRESS] <PERSON_2> 2024-01-01 GB82 WEST 1234 5698 7654 32",
+    ],
+)
+def test_pattern_variants_match_like_the_full_pattern(text: str) -> None:
+    from assay.pii._patterns import COMBINED, combined_for
+
+    def shape(pattern: object) -> list[tuple[int, int, str | None]]:
+        return [(m.start(), m.end(), m.lastgroup) for m in pattern.finditer(text)]  # type: ignore[attr-defined]
+
+    assert shape(combined_for(text)) == shape(COMBINED)

@@ -179,3 +179,21 @@ class _ScanFails:
 
     def scan(self, text: str, pos: int, floor: int = 0) -> object:
         raise RuntimeError("broken")
+
+
+def test_stream_applies_the_ner_backend() -> None:
+    detector = Detector(ner_backend=_Names())
+    policy = RedactionPolicy(actions={"PERSON": Action.MASK})
+    stream = StreamRedactor(policy, detector)
+    text = "Ada Lovelace wrote the first program. " + "More words follow here. " * 30
+    out = "".join(stream.feed(text[i : i + 7]) for i in range(0, len(text), 7)) + stream.finish()
+    assert out.startswith("[PERSON] wrote")
+
+
+def test_detector_is_safe_to_share_between_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"user{i}@example.com called +1 415 555 {2600 + i:04d} with card 4111 1111 1111 1111" for i in range(40)]
+    expected = [DETECTOR.detect(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(DETECTOR.detect, texts * 5)) == expected * 5

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from assay import __version__
-from assay.api import health, ledger
+from assay.api import compliance, governance, health, ledger
 from assay.api.problems import RequestIdMiddleware, install_problem_handlers
+from assay.gateway.wiring import install_gateway
 from assay.instance import Instance
 from assay.web import router as web_router
 
@@ -27,5 +28,8 @@ def create_app(instance: Instance) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(ledger.router)
+    install_gateway(app, instance)
     app.include_router(web_router)
+    app.include_router(governance.router)
+    app.include_router(compliance.router)
     return app

@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "pii": "benchmarks.pii",
     "gateway": "benchmarks.gateway",
     "assess": "benchmarks.assess",
+    "governance": "benchmarks.governance",
 }
 
 QuickOption = Annotated[bool, typer.Option("--quick", help="Shorter runs (noisier figures).")]

@@ -21,6 +21,16 @@ from assay.errors import UsageError
 
 app = typer.Typer(help="The tamper-evident audit ledger.", no_args_is_help=True)
 
+
+def _register_doctor_check() -> None:
+    from assay.doctor import register_check
+    from assay.ledger.health import ledger_check
+
+    register_check(ledger_check)
+
+
+_register_doctor_check()
+
 if TYPE_CHECKING:  # keeps `assay --help` from importing the storage layer
     from assay.ledger.log import AuditLog
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -72,23 +73,43 @@ def doctor(data_dir: DataDirOption = None) -> None:
 
 
 @app.command()
-def serve(
+def serve(  # noqa: PLR0917 - one parameter per CLI option
     data_dir: DataDirOption = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    upstream: Annotated[
+        str | None, typer.Option(help="One OpenAI-compatible upstream; its models are served.")
+    ] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate (TLS 1.2+).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key for --tls-cert.")] = None,
 ) -> None:
     """Run the API, gateway and dashboard."""
     from assay.server import serve as run_server
 
-    run_server(settings_for(data_dir, host=host, port=port))
+    run_server(
+        settings_for(
+            data_dir, host=host, port=port, upstream=upstream, tls_cert=tls_cert, tls_key=tls_key
+        )
+    )
 
 
 # (command name, module, attribute): one line per group so areas add lines, not edit them.
 _GROUPS: tuple[tuple[str, str, str], ...] = (
+    ("audit", "assay.cli.compliance", "audit_app"),
+    ("changes", "assay.cli.governance", "changes_app"),
+    ("checks", "assay.cli.compliance", "checks_app"),
+    ("controls", "assay.cli.compliance", "controls_app"),
+    ("criteria", "assay.cli.compliance", "criteria_app"),
+    ("eval", "assay.cli.governance", "eval_app"),
+    ("evidence", "assay.cli.compliance", "evidence_app"),
     ("keys", "assay.cli.keys", "app"),
     ("ledger", "assay.cli.ledger", "app"),
+    ("models", "assay.cli.governance", "models_app"),
     ("pii", "assay.cli.pii", "app"),
+    ("policy", "assay.cli.policy", "app"),
+    ("requests", "assay.cli.governance", "requests_app"),
     ("retention", "assay.cli.transcripts", "retention_app"),
+    ("routes", "assay.cli.governance", "routes_app"),
     ("subjects", "assay.cli.tenants", "subjects_app"),
     ("tenants", "assay.cli.tenants", "app"),
     ("transcripts", "assay.cli.transcripts", "app"),
@@ -100,11 +121,14 @@ def _register_commands() -> None:
     """Command groups of the component packages (each lives in its own module)."""
     import importlib
 
-    from assay.cli import bench
+    from assay.cli import apikeys, bench
 
     app.command("bench")(bench.bench)
     for name, module, attribute in _GROUPS:
         app.add_typer(getattr(importlib.import_module(module), attribute), name=name)
+    apikeys.register(app)  # create/revoke/api-list join the `keys` group
+    importlib.import_module("assay.gateway.checks")  # registers the gateway's doctor findings
+    app.command("assess")(importlib.import_module("assay.cli.compliance").assess)
 
 
 _register_commands()

@@ -3,6 +3,7 @@ crypto-shredding, tenants and the transcript vault."""
 
 from __future__ import annotations
 
+from assay.crypto import doctor as _doctor  # noqa: F401 - registers the `assay doctor` KMS finding
 from assay.crypto.envelope import Envelope
 from assay.crypto.keyring import Keyring, KeyVersionInfo
 from assay.crypto.kms import KMS, AwsKMS, LocalKMS, open_kms

@@ -12,9 +12,11 @@ Layout (all integers big-endian)::
     36      n     ciphertext
     36+n    16    tag
 
-The associated data is the 24-byte header followed by the length-prefixed
-tenant, record kind and record id, so an envelope copied to another row, kind
-or tenant fails to decrypt, and so does any change to its header.
+The associated data is the 24-byte header, then the tenant and the record kind
+each prefixed with its 4-byte length, then the record id, which runs to the end
+(GCM authenticates the total length of the associated data, so the last field
+needs no prefix). An envelope copied to another row, kind or tenant fails to
+decrypt, and so does any change to its header.
 """
 
 from __future__ import annotations
@@ -70,12 +72,12 @@ def _field(value: str, name: str) -> bytes:
 
 
 def associated_data(header: bytes, tenant: str, kind: str, record_id: str) -> bytes:
-    """Header plus length-prefixed tenant, kind and record id (unambiguous framing)."""
+    """Header, length-prefixed tenant and kind, then the record id (unambiguous framing)."""
     return (
         header
         + _field(tenant, "tenant")
         + _field(kind, "record kind")
-        + _field(record_id, "record id")
+        + _field(record_id, "record id")[4:]
     )
 
 

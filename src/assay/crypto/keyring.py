@@ -13,11 +13,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import itertools
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,20 +28,18 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from assay.crypto import _audit
 from assay.crypto._audit import AuditSink
 from assay.crypto.envelope import (
-    HEADER_SIZE,
-    MIN_SIZE,
-    NONCE_SIZE,
     Envelope,
     associated_data,
     header_bytes,
 )
 from assay.crypto.kms import BACKENDS, KMS, open_kms
 from assay.crypto.models import DataKeyRow, KekRow, TenantRow
-from assay.errors import CryptoError, ErasedError, NotFoundError
+from assay.errors import CryptoError, ErasedError, NotFoundError, StoreError
 from assay.instance import Instance
 
 __all__ = ["DEFAULT_LEASE", "DEFAULT_NONCE_BUDGET", "KeyVersionInfo", "Keyring", "new_record_id"]
@@ -48,9 +47,25 @@ __all__ = ["DEFAULT_LEASE", "DEFAULT_NONCE_BUDGET", "KeyVersionInfo", "Keyring",
 # Random 96-bit nonces: NIST SP 800-38D caps a key at 2^32 messages. We retire a
 # data key after 2^24, keeping the nonce-collision chance below 2^-48 (ADR 0020).
 DEFAULT_NONCE_BUDGET = 2**24
-DEFAULT_LEASE = 2**14
+DEFAULT_LEASE = 2**16
+_MAX_KINDS = 1024
+_monotonic = time.monotonic
+SWEEP_S = 1.0
+_urandom = os.urandom
 PURPOSE_DATA = "data"
 PURPOSE_DERIVE = "derive"
+
+
+@contextmanager
+def _store_errors(what: str) -> Iterator[None]:
+    """Database failures on the key path become a :class:`StoreError` (fail closed)."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StoreError(
+            f"could not {what}: the database failed ({type(exc).__name__})",
+            hint="Check the database with `assay doctor`; nothing was encrypted or returned.",
+        ) from exc
 
 
 def _b32(raw: bytes) -> str:
@@ -81,6 +96,14 @@ class _DataKey:
     aead: AESGCM
     header: bytes
     expires_at: float
+    # kind -> associated data up to the record id (header, framed tenant and kind)
+    prefixes: dict[str, bytes] = field(default_factory=dict)
+
+    def prefix_for(self, kind: str) -> bytes:
+        prefix = associated_data(self.header, self.tenant, kind, "-")[:-1]
+        if len(self.prefixes) < _MAX_KINDS:
+            self.prefixes[kind] = prefix
+        return prefix
 
 
 @dataclass(slots=True)
@@ -88,11 +111,56 @@ class _Active:
     """A data key in use for new encryptions, with a reserved share of its nonce budget."""
 
     key: _DataKey
-    limit: int
-    counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    tickets: Iterator[int]  # one per encryption this process may still make with the key
+
+    @classmethod
+    def lease(cls, key: _DataKey, size: int) -> _Active:
+        return cls(key=key, tickets=iter(range(size)))
 
     def take(self) -> bool:
-        return next(self.counter) < self.limit and time.monotonic() < self.key.expires_at
+        return next(self.tickets, None) is not None and _monotonic() < self.key.expires_at
+
+
+class _Sweeper:
+    """One daemon thread that drops expired cache entries of every live keyring.
+
+    Expiry is enforced here rather than on each encrypt/decrypt, keeping the hot
+    path free of clock reads; a key lives at most ``cache_ttl_s + SWEEP_S``.
+    """
+
+    def __init__(self) -> None:
+        self._rings: weakref.WeakSet[Keyring] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, ring: Keyring) -> None:
+        with self._lock:
+            self._rings.add(ring)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="assay-key-sweeper", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(SWEEP_S)
+            with self._lock:
+                rings = list(self._rings)
+            for ring in rings:
+                ring.sweep()
+            del rings
+
+
+_SWEEPER = _Sweeper()
+
+
+# A slot is the tenant name (tenant-wide key) or (tenant, subject_ref) (per-subject key).
+Slot = str | tuple[str, str]
+
+
+def slot_parts(slot: Slot) -> tuple[str, str | None]:
+    return (slot, None) if isinstance(slot, str) else slot
 
 
 @dataclass(frozen=True)
@@ -122,13 +190,31 @@ class KeyVersionInfo:
 class Keyring:
     """Envelope encryption under per-tenant (and optionally per-subject) data keys."""
 
+    # Slots make the attribute reads on the hot path cheaper; __weakref__ lets the sweeper
+    # hold keyrings without keeping them alive.
+    __slots__ = (
+        "__weakref__",
+        "_active",
+        "_backends",
+        "_budget",
+        "_cache",
+        "_derived",
+        "_lease",
+        "_lock",
+        "_max_keys",
+        "_ttl",
+        "audit",
+        "instance",
+        "kms",
+    )
+
     def __init__(
         self,
         instance: Instance,
         audit: AuditSink,
         kms: KMS | None = None,
         *,
-        cache_ttl_s: float = 300.0,
+        cache_ttl_s: float = 60.0,
         cache_max_keys: int = 10_000,
         lease_size: int = DEFAULT_LEASE,
         nonce_budget: int = DEFAULT_NONCE_BUDGET,
@@ -144,9 +230,10 @@ class Keyring:
         self._lease = lease_size
         self._budget = nonce_budget
         self._cache: dict[bytes, _DataKey] = {}
-        self._active: dict[tuple[str, str | None], _Active] = {}
+        self._active: dict[Slot, _Active] = {}
         self._derived: dict[tuple[str, str], tuple[bytes, float]] = {}
         self._lock = threading.RLock()
+        _SWEEPER.add(self)
 
     @classmethod
     def open(cls, instance: Instance, audit: AuditSink, **options: Any) -> Keyring:
@@ -159,45 +246,71 @@ class Keyring:
         self, tenant: str, kind: str, record_id: str, plaintext: bytes, subject: str | None = None
     ) -> bytes:
         """Seal ``plaintext`` for (tenant, kind, record_id); returns envelope bytes."""
-        slot = (tenant, None if subject is None else self.subject_ref(tenant, subject))
+        # Hot path: kept flat on purpose (each attribute lookup and call shows in the benchmark).
+        slot: Slot = tenant if subject is None else (tenant, self.subject_ref(tenant, subject))
         active = self._active.get(slot)
-        if active is None or not active.take():
+        if active is None or next(active.tickets, None) is None:
             active = self._activate(slot)
         key = active.key
-        nonce = os.urandom(NONCE_SIZE)
-        aad = associated_data(key.header, tenant, kind, record_id)
+        nonce = _urandom(12)  # NONCE_SIZE; literals here save a global lookup per call
+        try:
+            prefix = key.prefixes[kind]
+        except KeyError:
+            prefix = key.prefix_for(kind)
+        if not record_id:  # decrypt needs no check: nothing is ever sealed under an empty id
+            associated_data(key.header, tenant, kind, record_id)  # raises the clear error
+        aad = prefix + record_id.encode()
         return key.header + nonce + key.aead.encrypt(nonce, plaintext, aad)
 
     def decrypt(self, tenant: str, kind: str, record_id: str, envelope: bytes) -> bytes:
         """Open an envelope; :class:`ErasedError` if its key was shredded, else CryptoError."""
-        if len(envelope) < MIN_SIZE:
-            Envelope.parse(envelope)  # raises with the reason
-        key = self._cache.get(envelope[8:HEADER_SIZE])
-        if key is None or key.expires_at < time.monotonic():
-            key = self._load(Envelope.parse(envelope).key_id)
+        # The cache is keyed by the whole 24-byte header, so a hit also proves the
+        # version, algorithm and key version bytes are the ones this key writes.
+        key = self._cache.get(envelope[:24])  # HEADER_SIZE
+        if key is None or key.tenant != tenant:
+            key = self._checked_key(tenant, envelope)
+        try:
+            prefix = key.prefixes[kind]
+        except KeyError:
+            prefix = key.prefix_for(kind)
+        try:
+            return key.aead.decrypt(envelope[24:36], envelope[36:], prefix + record_id.encode())
+        except (InvalidTag, ValueError) as exc:  # ValueError: nonce cut short
+            raise CryptoError(
+                f"{kind} {record_id} of tenant {tenant} failed authentication",
+                hint="The record was altered or moved from another row; restore it from backup.",
+            ) from exc
+
+    def sweep(self) -> int:
+        """Drop cached keys (and active slots) whose time is up; returns how many."""
+        now = _monotonic()
+        with self._lock:
+            stale = [h for h, k in self._cache.items() if k.expires_at <= now]
+            for header in stale:
+                del self._cache[header]
+            for slot in [s for s, a in self._active.items() if a.key.expires_at <= now]:
+                del self._active[slot]
+            for name in [d for d, (_, until) in self._derived.items() if until <= now]:
+                del self._derived[name]
+        return len(stale)
+
+    def _checked_key(self, tenant: str, envelope: bytes) -> _DataKey:
+        """The slow path of ``decrypt``: parse, load if needed, and say exactly what is wrong."""
+        parsed = Envelope.parse(envelope)
+        key = self._cache.get(parsed.header)
+        if key is None:
+            key = self._load(parsed.key_id)
         if key.tenant != tenant:
             raise CryptoError(
                 f"record was not encrypted for tenant {tenant!r}",
                 hint="A record can only be read through the tenant it belongs to.",
             )
-        header = envelope[:HEADER_SIZE]
-        if header != key.header:
-            Envelope.parse(envelope)  # unsupported version or algorithm raise here
+        if parsed.header != key.header:
             raise CryptoError(
                 "envelope header does not match its data key (altered record)",
                 hint="Treat the record as tampered with; restore it from backup.",
             )
-        try:
-            return key.aead.decrypt(
-                envelope[HEADER_SIZE : HEADER_SIZE + NONCE_SIZE],
-                envelope[HEADER_SIZE + NONCE_SIZE :],
-                associated_data(header, tenant, kind, record_id),
-            )
-        except InvalidTag as exc:
-            raise CryptoError(
-                f"{kind} {record_id} of tenant {tenant} failed authentication",
-                hint="The record was altered or moved from another row; restore it from backup.",
-            ) from exc
+        return key
 
     def derive_key(self, tenant: str, purpose: str) -> bytes:
         """A stable 32-byte secret for ``purpose`` (HMAC keys, pseudonyms); erased with the tenant."""
@@ -223,8 +336,8 @@ class Keyring:
 
     # ------------------------------------------------------------------ warm-up
 
-    def _activate(self, slot: tuple[str, str | None]) -> _Active:
-        with self._lock:
+    def _activate(self, slot: Slot) -> _Active:
+        with self._lock, _store_errors("prepare an encryption key"):
             current = self._active.get(slot)
             if current is not None and current.take():
                 return current
@@ -239,11 +352,11 @@ class Keyring:
         key = current.key
         if key.expires_at < time.monotonic():
             key = self._load(key.key_id)
-        return _Active(key=key, limit=self._lease)
+        return _Active.lease(key, self._lease)
 
-    def _adopt(self, slot: tuple[str, str | None]) -> _Active | None:
+    def _adopt(self, slot: Slot) -> _Active | None:
         """Reuse the newest data key of this slot that still has nonce budget."""
-        tenant, subject_ref = slot
+        tenant, subject_ref = slot_parts(slot)
         with self.instance.db.session() as session:
             candidate = session.scalar(
                 select(DataKeyRow.key_id)
@@ -255,7 +368,7 @@ class Keyring:
             )
         if candidate is None or not self._reserve(candidate):
             return None
-        return _Active(key=self._load(bytes.fromhex(candidate)), limit=self._lease)
+        return _Active.lease(self._load(bytes.fromhex(candidate)), self._lease)
 
     def _usable(self, tenant: str, subject_ref: str | None) -> list[Any]:
         return [
@@ -282,10 +395,10 @@ class Keyring:
             )
             return bool(getattr(result, "rowcount", 0) == 1)
 
-    def _create(self, slot: tuple[str, str | None]) -> _Active:
-        tenant, subject_ref = slot
+    def _create(self, slot: Slot) -> _Active:
+        tenant, subject_ref = slot_parts(slot)
         row = self._new_data_key(tenant, subject_ref, PURPOSE_DATA, reserved=self._lease)
-        return _Active(key=self._load(bytes.fromhex(row)), limit=self._lease)
+        return _Active.lease(self._load(bytes.fromhex(row)), self._lease)
 
     def _new_data_key(
         self, tenant: str, subject_ref: str | None, purpose: str, *, reserved: int
@@ -316,7 +429,7 @@ class Keyring:
 
     def _load(self, key_id: bytes) -> _DataKey:
         """Fetch, unwrap (one KMS call) and cache a data key."""
-        with self.instance.db.session() as session:
+        with _store_errors("load a data key"), self.instance.db.session() as session:
             row = session.get(DataKeyRow, key_id.hex())
             kek = None if row is None else session.get(KekRow, (row.tenant, row.kek_version))
         if row is None:
@@ -342,7 +455,7 @@ class Keyring:
         with self._lock:
             while len(self._cache) >= self._max_keys:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[key_id] = key
+            self._cache[key.header] = key
         return key
 
     def _derive_root(self, tenant: str) -> _DataKey:
@@ -407,10 +520,10 @@ class Keyring:
     def forget(self, tenant: str, key_ids: list[str] | None = None) -> None:
         """Drop cached keys of ``tenant`` (all, or only ``key_ids``)."""
         with self._lock:
-            for key_id in [k for k, v in self._cache.items() if v.tenant == tenant]:
-                if key_ids is None or key_id.hex() in key_ids:
-                    del self._cache[key_id]
-            for slot in [s for s, a in self._active.items() if s[0] == tenant]:
+            for header, key in list(self._cache.items()):
+                if key.tenant == tenant and (key_ids is None or key.key_id.hex() in key_ids):
+                    del self._cache[header]
+            for slot in [s for s in self._active if slot_parts(s)[0] == tenant]:
                 if key_ids is None or self._active[slot].key.key_id.hex() in key_ids:
                     del self._active[slot]
             if key_ids is None:

@@ -13,10 +13,17 @@ from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import ColumnElement, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from assay.crypto import _audit
-from assay.crypto.keyring import PURPOSE_DATA, PURPOSE_DERIVE, KeyVersionInfo, erased_message
+from assay.crypto.keyring import (
+    PURPOSE_DATA,
+    PURPOSE_DERIVE,
+    KeyVersionInfo,
+    erased_message,
+    slot_parts,
+)
 from assay.crypto.models import DataKeyRow, KekRow, TenantRow, TranscriptRow
 from assay.errors import CryptoError, ErasedError, NotFoundError, UsageError
 
@@ -45,6 +52,12 @@ def provision_tenant(keyring: Keyring, name: str, actor: str, retention_days: in
     key_ref = keyring.kms.create_key(name, 1)
     try:
         _insert_tenant(keyring, name, actor, retention_days, key_ref)
+    except IntegrityError as exc:  # created concurrently by someone else
+        keyring.kms.destroy_key(key_ref)
+        raise UsageError(
+            f"tenant {name!r} already exists",
+            hint="Choose another name; `assay tenants list` shows the taken ones.",
+        ) from exc
     except Exception:
         keyring.kms.destroy_key(key_ref)
         raise
@@ -180,7 +193,7 @@ def _switch_primary(keyring: Keyring, tenant: str, previous: int, key_ref: str) 
 
 def _drop_active(keyring: Keyring, tenant: str) -> None:
     with keyring._lock:
-        for slot in [s for s in keyring._active if s[0] == tenant]:
+        for slot in [s for s in keyring._active if slot_parts(s)[0] == tenant]:
             del keyring._active[slot]
 
 
@@ -340,10 +353,19 @@ def _shred(session: Session, keyring: Keyring, *conditions: ColumnElement[bool])
 
 
 def _checkpoint(keyring: Keyring) -> None:
-    """Fold the WAL into the database file and truncate it, so old pages leave the WAL."""
-    if keyring.instance.db.is_sqlite:
-        with keyring.instance.db.engine.connect() as conn:
+    """Push shredded key bytes out of the places that keep old versions.
+
+    SQLite: fold the WAL into the (secure-deleted) database file and truncate it.
+    PostgreSQL: VACUUM the key table so the dead tuple versions become free space.
+    """
+    db = keyring.instance.db
+    with db.engine.connect() as conn:
+        if db.is_sqlite:
             conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        elif db.is_postgres:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+                text("VACUUM crypto_data_keys, crypto_keks, crypto_local_keks")
+            )
 
 
 def erase_tenant(keyring: Keyring, tenant: str, actor: str) -> dict[str, int]:

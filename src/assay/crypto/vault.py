@@ -207,7 +207,11 @@ def run_retention(
                 actor=RETENTION_ACTOR,
                 tenant=tenant,
                 object_ids={"tenant": tenant},
-                attributes={"count": len(ids), "transcript_ids": ids, "before": format_rfc3339(now)},
+                attributes={
+                    "count": len(ids),
+                    "transcript_ids": ids,
+                    "before": format_rfc3339(now),
+                },
             )
             with instance.db.session() as session:
                 session.execute(
@@ -230,10 +234,13 @@ def _by_tenant(rows: list[tuple[str, str]]) -> dict[str, list[str]]:
 class RetentionScheduler:
     """A daemon thread running :func:`run_retention` every ``interval_s`` seconds."""
 
-    def __init__(self, instance: Instance, audit: AuditSink, interval_s: float) -> None:
+    def __init__(
+        self, instance: Instance, audit: AuditSink, interval_s: float, *, owns_audit: bool = False
+    ) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
         self._instance, self._audit, self._interval = instance, audit, interval_s
+        self._owns_audit = owns_audit
         self._stop = threading.Event()
         self.runs = 0
         self._thread = threading.Thread(target=self._loop, name="assay-retention", daemon=True)
@@ -258,12 +265,17 @@ class RetentionScheduler:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        close = getattr(self._audit, "close", None)
+        if self._owns_audit and callable(close):
+            close()
 
 
 def start_retention_scheduler(
     instance: Instance, interval_s: float, audit: AuditSink | None = None
 ) -> RetentionScheduler:
     """Start the retention schedule (first run immediately); call ``.stop()`` to end it."""
-    if audit is None:
-        audit = _audit.open_audit(instance)
-    return RetentionScheduler(instance, audit, interval_s).start()
+    if audit is not None:
+        return RetentionScheduler(instance, audit, interval_s).start()
+    return RetentionScheduler(
+        instance, _audit.open_audit(instance), interval_s, owns_audit=True
+    ).start()

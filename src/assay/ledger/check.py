@@ -9,6 +9,7 @@ raised as a :class:`VerificationError` that names the entry, tile or checkpoint.
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import json
 import time
@@ -25,7 +26,6 @@ from assay.ledger.merkle import (
     EMPTY_ROOT,
     ProofError,
     consistency_proof,
-    leaf_hash,
     range_hash,
     verify_consistency,
 )
@@ -38,6 +38,7 @@ __all__ = ["VerifyReport", "verify_database"]
 
 Progress = Callable[[int], None]
 _CHUNK = 20_000
+_sha256 = hashlib.sha256
 _HINT = "Treat the log as tampered with from the named place on; compare with an earlier export."
 
 
@@ -90,15 +91,6 @@ def _time_text(raw: object) -> str:
     return seconds.replace(" ", "T") + (f".{fraction}" if fraction else "") + "Z"
 
 
-def _columns_agree(idx: int, leaf: bytes, columns: tuple[str, str | None, str, object]) -> None:
-    """Fast path: canonical JSON puts actor first and tenant, time, type last."""
-    event_type, tenant, actor, when = columns
-    text = _time_text(when)
-    if leaf.startswith(_head(actor)) and leaf.endswith(_tail(tenant, text, event_type)):
-        return
-    _check_columns(idx, leaf, (event_type, tenant, actor, text))
-
-
 class _Walk:
     """State of one pass over the entries."""
 
@@ -107,24 +99,28 @@ class _Walk:
         self.builder = TileBuilder()
         self.roots: dict[int, bytes] = {}
         self.wanted = checkpoint_sizes
-        self.tile = b""
+        self.pending: list[bytes] = []
         if 0 in checkpoint_sizes:
             self.roots[0] = EMPTY_ROOT
 
-    def add(self, idx: int, leaf: bytes, stored_hash: bytes) -> None:
-        if idx != self.builder.size:
-            raise _fail(f"entry {self.builder.size}", f"is missing (the next stored entry is {idx})")
-        digest = leaf_hash(leaf)
-        if stored_hash != digest:
-            raise _fail(f"entry {idx}", "the stored leaf_hash does not match the leaf bytes")
-        offset = (idx % TILE_WIDTH) * 32
-        if offset == 0 or idx == 0:
-            self.tile = self.tiles.get((0, idx // TILE_WIDTH), b"")
-        if self.tile[offset : offset + 32] != digest:
-            raise _fail(
-                f"entry {idx}", f"its hash differs from tile 0/{idx // TILE_WIDTH} (entry replaced, moved or tile altered)"
+    def flush(self) -> None:
+        """Compare the pending leaf hashes with their level-0 tile, then grow the tree."""
+        if not self.pending:
+            return
+        first = self.builder.size
+        offset = (first % TILE_WIDTH) * 32
+        block = b"".join(self.pending)
+        stored = self.tiles.get((0, first // TILE_WIDTH), b"")[offset : offset + len(block)]
+        if stored != block:
+            position = next(
+                (i for i, h in enumerate(self.pending) if stored[i * 32 : i * 32 + 32] != h), len(self.pending)
             )
-        self.builder.append(digest)
+            raise _fail(
+                f"entry {first + position}",
+                f"its hash differs from tile 0/{first // TILE_WIDTH} (entry replaced, moved or tile altered)",
+            )
+        self.builder.extend(self.pending)
+        self.pending = []
         for level, index, data in self.builder.completed:
             self._compare_tile(level, index, data)
         self.builder.completed.clear()
@@ -144,6 +140,7 @@ class _Walk:
             raise _fail(f"tile {level}/{index}", "does not match the hashes recomputed from the entries")
 
     def finish(self) -> None:
+        self.flush()
         _, partial = self.builder.drain()
         for level, index, data in partial:
             self._compare_tile(level, index, data)
@@ -177,14 +174,30 @@ def _stream(conn: Connection, walk: _Walk, progress: Progress | None) -> None:
     try:
         cursor.execute(_SELECT)
         while chunk := cursor.fetchmany(_CHUNK):
-            for idx, raw_leaf, stored_hash, event_type, tenant, actor, when in chunk:
-                leaf = bytes(raw_leaf)
-                walk.add(idx, leaf, bytes(stored_hash))
-                _columns_agree(idx, leaf, (event_type, tenant, actor, when))
+            _check_chunk(walk, chunk)
             if progress is not None:
                 progress(len(chunk))
     finally:
         cursor.close()
+
+
+def _check_chunk(walk: _Walk, chunk: list[tuple[Any, ...]]) -> None:
+    """Per entry: position, leaf hash, columns; per tile: the stored tile (see _Walk.flush)."""
+    sha, head, tail, time_text, wanted = _sha256, _head, _tail, _time_text, walk.wanted
+    for idx, raw_leaf, stored_hash, event_type, tenant, actor, when in chunk:
+        leaf = raw_leaf if type(raw_leaf) is bytes else bytes(raw_leaf)
+        expected = walk.builder.size + len(walk.pending)
+        if idx != expected:
+            raise _fail(f"entry {expected}", f"is missing (the next stored entry is {idx})")
+        digest = sha(b"\x00" + leaf).digest()
+        if stored_hash != digest:
+            raise _fail(f"entry {idx}", "the stored leaf_hash does not match the leaf bytes")
+        walk.pending.append(digest)
+        text = time_text(when)
+        if not (leaf.startswith(head(actor)) and leaf.endswith(tail(tenant, text, event_type))):
+            _check_columns(idx, leaf, (event_type, tenant, actor, text))
+        if (idx + 1) % TILE_WIDTH == 0 or idx + 1 in wanted:
+            walk.flush()
 
 
 @dataclass(frozen=True)
@@ -244,6 +257,7 @@ def verify_database(db: Database, vkey: str, origin: str, progress: Progress | N
         ]
         walk = _Walk(tiles, {row.size for row in checkpoints})
         _stream(conn, walk, progress)
+    walk.flush()
     _check_truncation(checkpoints, walk.builder.size)
     walk.finish()
     _check_checkpoints(checkpoints, walk, verifier, origin)

@@ -10,11 +10,11 @@ of the ciphertext, instead.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import rfc8785
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -233,12 +233,12 @@ def _keys_sort_alike(value: object) -> bool:
 def canonical_json(value: object) -> bytes:
     """RFC 8785 canonical JSON for float-free values.
 
-    For such values the standard library's sorted, compact, non-ASCII-escaping
-    output is byte-identical to RFC 8785 unless a key holds characters at or
-    above U+D800 (where UTF-16 and code-point order differ); those go through
-    the ``rfc8785`` library. A property test holds the two paths equal.
+    For such values orjson's sorted, compact, non-ASCII-escaping output is
+    byte-identical to RFC 8785 unless a key holds characters at or above
+    U+D800 (where UTF-16 and code-point order differ); those go through the
+    ``rfc8785`` library. A property test holds the two paths equal.
     """
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    if text.isascii() or _keys_sort_alike(value):
-        return text.encode("utf-8")
+    data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    if data.isascii() or _keys_sort_alike(value):
+        return data
     return bytes(rfc8785.dumps(value))  # type: ignore[arg-type]

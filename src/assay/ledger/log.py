@@ -1,9 +1,10 @@
 """AuditLog: group-committed durable appends, tiles, proofs and signed checkpoints.
 
-One sequencer thread per process owns writing. Callers hand it prepared leaves
-and wait; it takes everything queued (up to ``max_batch`` entries) into one
-transaction, so many concurrent appends share one commit and one fsync, and each
-caller learns its index only after that commit returned. Inside the transaction
+One sequencer thread per process owns writing. Callers hand it validated events
+and wait; it takes everything queued (up to ``max_batch`` entries), turns them
+into leaves and writes them in one transaction, so many concurrent appends share
+one commit and one fsync, and each caller learns its index only after that
+commit returned. Inside the transaction
 the sequencer takes the log's write lock (``BEGIN IMMEDIATE`` on SQLite, a
 transaction-scoped advisory lock on PostgreSQL), re-reads the size, and reloads
 its in-memory right edge of the tree if another process appended meanwhile; so
@@ -13,27 +14,41 @@ several processes share one ordered log without gaps or duplicates.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Table, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, func, select
 
 from assay.clock import Clock, SystemClock
 from assay.errors import AssayError, ConfigError, LedgerError, NotFoundError, UsageError
+from assay.ledger._delivery import Deliver, LoopDeliver, deliver_results, future_deliver
+from assay.ledger._storage import (
+    CHECKPOINTS,
+    Prepared,
+    insert_entries,
+    load_builder,
+    lock,
+    stored_size,
+    upsert_tiles,
+)
 from assay.ledger.events import MAX_LEAF_BYTES, Event
-from assay.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, range_hash
+from assay.ledger.merkle import (
+    NodeReader,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    range_hash,
+)
 from assay.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerTile
 from assay.ledger.note import Checkpoint, Signer
 from assay.ledger.proof import format_tlog_proof
-from assay.ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileBuilder, TileCache, TileError
+from assay.ledger.tiles import TILE_WIDTH, TileBuilder, TileCache, TileError
 from assay.secrets import LEDGER_KEY, read_secret
 from assay.store.db import Database
 
@@ -42,11 +57,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AuditLog", "SignedCheckpoint", "ledger_origin"]
 
-#: Constant key of the PostgreSQL advisory lock that makes one sequencer at a time.
-ADVISORY_LOCK_KEY = 0x4C454447_45520001
-_ENTRIES: Table = LedgerEntry.__table__  # type: ignore[assignment]
-_TILES: Table = LedgerTile.__table__  # type: ignore[assignment]
-_CHECKPOINTS: Table = LedgerCheckpoint.__table__  # type: ignore[assignment]
 
 
 def ledger_origin(instance_id: str) -> str:
@@ -62,69 +72,23 @@ class SignedCheckpoint:
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    leaf: bytes
-    leaf_hash: bytes
-    event_type: str
-    tenant: str | None
-    actor: str
-    event_time: datetime
-
-    def values(self, idx: int, when: object) -> tuple[object, ...]:
-        return (idx, self.event_type, self.tenant, self.actor, when, self.leaf, self.leaf_hash)
-
-
-_INSERT_ENTRY = (
-    "INSERT INTO ledger_entries (idx, event_type, tenant, actor, event_time, leaf, leaf_hash) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s)"
-)
-
-
-@functools.lru_cache(maxsize=4096)
-def _sqlite_time(value: datetime) -> str:
-    utc = value.astimezone(UTC)
-    return (
-        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d} "
-        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}"
-    )
-
-
-Deliver = Callable[[Any, BaseException | None], None]
-
-
 @dataclass
 class _Job:
-    entries: list[_Prepared] | None  # None: a checkpoint request
+    # Events are prepared by the sequencer (so callers and the event loop do no CPU work);
+    # prepared leaves come from the conformance path. None on both: a checkpoint request.
+    events: Sequence[Event] | None
     deliver: Deliver
+    prepared: list[Prepared] | None = None
+
+    @property
+    def is_append(self) -> bool:
+        return self.events is not None or self.prepared is not None
+
+    @property
+    def count(self) -> int:
+        return len(self.events or self.prepared or ())
 
 
-def _future_deliver(future: Future[Any]) -> Deliver:
-    def deliver(result: Any, error: BaseException | None) -> None:
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
-
-    return deliver
-
-
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
-
-
-def _loop_deliver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> Deliver:
-    def deliver(result: Any, error: BaseException | None) -> None:
-        # A closed loop means nobody is waiting any more.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(_settle, future, result, error)
-
-    return deliver
 
 
 class AuditLog:
@@ -182,12 +146,10 @@ class AuditLog:
 
     # -- appending --------------------------------------------------------------
 
-    def _prepare(self, events: Sequence[Event]) -> list[_Prepared]:
+    def _prepare(self, events: Sequence[Event]) -> list[Prepared]:
         now = self._clock.now()
         prepared = []
         for position, event in enumerate(events):
-            if not isinstance(event, Event):
-                raise UsageError(f"item {position} is a {type(event).__name__}, not an Event")
             when = event.time or now
             leaf = event.leaf_bytes(when)
             if len(leaf) > MAX_LEAF_BYTES:
@@ -195,7 +157,7 @@ class AuditLog:
                     f"event {position} is {len(leaf)} bytes as canonical JSON; the limit is {MAX_LEAF_BYTES}",
                     hint="Record ids and hashes, not content.",
                 )
-            prepared.append(_Prepared(leaf, leaf_hash(leaf), event.type, event.tenant, event.actor, when))
+            prepared.append(Prepared(leaf, leaf_hash(leaf), event.type, event.tenant, event.actor, when))
         return prepared
 
     def _submit(self, job: _Job) -> None:
@@ -205,35 +167,40 @@ class AuditLog:
             self._queue.append(job)
             self._cond.notify()
 
-    def _wait(self, entries: list[_Prepared] | None) -> Any:
+    def _wait(self, events: Sequence[Event] | None, prepared: list[Prepared] | None = None) -> Any:
         future: Future[Any] = Future()
-        self._submit(_Job(entries, _future_deliver(future)))
+        self._submit(_Job(events, future_deliver(future), prepared))
         return future.result()
 
     def append(self, event: Event) -> int:
         """Record ``event``; returns its index once it is durable."""
-        indices: list[int] = self._wait(self._prepare([event]))
+        _require_event(event, 0)
+        indices: list[int] = self._wait([event])
         return indices[0]
 
     def append_batch(self, events: Sequence[Event]) -> list[int]:
         """Record all of ``events`` in one transaction, or none of them."""
         if not events:
             return []
-        indices: list[int] = self._wait(self._prepare(list(events)))
+        batch = list(events)
+        for position, event in enumerate(batch):
+            _require_event(event, position)
+        indices: list[int] = self._wait(batch)
         return indices
 
     async def append_async(self, event: Event) -> int:
         """Like :meth:`append`, without blocking the event loop."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[int]] = loop.create_future()
-        self._submit(_Job(self._prepare([event]), _loop_deliver(loop, future)))
+        _require_event(event, 0)
+        self._submit(_Job([event], LoopDeliver(loop, future)))
         indices = await future
         return indices[0]
 
     def _append_raw(self, leaves: Sequence[bytes], when: datetime) -> list[int]:
         """Append arbitrary leaf data (conformance tests against other logs' vectors)."""
-        prepared = [_Prepared(leaf, leaf_hash(leaf), "raw.leaf", None, "system", when) for leaf in leaves]
-        indices: list[int] = self._wait(prepared)
+        prepared = [Prepared(leaf, leaf_hash(leaf), "raw.leaf", None, "system", when) for leaf in leaves]
+        indices: list[int] = self._wait(None, prepared)
         return indices
 
     def close(self) -> None:
@@ -264,18 +231,33 @@ class AuditLog:
             while self._queue and count < self._max_batch:
                 job = self._queue.popleft()
                 jobs.append(job)
-                count += len(job.entries or ())
+                count += job.count
             return jobs, self._closing and not self._queue
 
     def _run(self) -> None:
+        try:
+            self._sequence()
+        finally:
+            self._fail_waiting()
+
+    def _fail_waiting(self) -> None:
+        """If the sequencer stops for any reason, nobody may wait forever."""
+        with self._cond:
+            self._closing = True
+            jobs, self._queue = list(self._queue), deque()
+        error = LedgerError("the audit log stopped before recording this event", hint="Reopen the log and retry.")
+        for job in jobs:
+            job.deliver(None, error)
+
+    def _sequence(self) -> None:
         next_checkpoint = self._clock.monotonic() + self._interval
         while True:
             jobs, finished = self._take(next_checkpoint)
-            appends = [job for job in jobs if job.entries is not None]
+            appends = [job for job in jobs if job.is_append]
             if appends:
                 self._commit_appends(appends)
             for job in jobs:
-                if job.entries is None:
+                if not job.is_append:
                     self._run_checkpoint_job(job)
             if finished or self._clock.monotonic() >= next_checkpoint:
                 self._periodic_checkpoint()
@@ -283,21 +265,36 @@ class AuditLog:
             if finished:
                 return
 
+    def _prepared(self, jobs: list[_Job]) -> list[tuple[_Job, list[Prepared]]]:
+        """Prepare every job's leaves; a job that cannot be prepared fails alone."""
+        ready = []
+        for job in jobs:
+            try:
+                leaves = job.prepared if job.prepared is not None else self._prepare(job.events or ())
+            except AssayError as exc:
+                job.deliver(None, exc)
+            else:
+                ready.append((job, leaves))
+        return ready
+
     def _commit_appends(self, jobs: list[_Job]) -> None:
-        entries = [entry for job in jobs for entry in job.entries or ()]
+        ready = self._prepared(jobs)
+        entries = [entry for _, leaves in ready for entry in leaves]
+        if not entries:
+            return
         try:
             first = self._write(entries)
         except Exception as exc:  # noqa: BLE001 - every waiting caller must hear about it
             self._builder = None
             error = _as_ledger_error(exc, f"could not record {len(entries)} audit event(s)")
-            for job in jobs:
-                job.deliver(None, error)
+            deliver_results([(job.deliver, None, error) for job, _ in ready])
             return
+        outcomes: list[tuple[Deliver, Any, BaseException | None]] = []
         position = first
-        for job in jobs:
-            count = len(job.entries or ())
-            job.deliver(list(range(position, position + count)), None)
-            position += count
+        for job, leaves in ready:
+            outcomes.append((job.deliver, list(range(position, position + len(leaves))), None))
+            position += len(leaves)
+        deliver_results(outcomes)
 
     def _run_checkpoint_job(self, job: _Job) -> None:
         try:
@@ -316,62 +313,31 @@ class AuditLog:
 
     # -- storage (sequencer thread only) -------------------------------------------
 
-    def _lock(self, conn: Connection) -> None:
-        if self._db.is_sqlite:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        elif self._db.is_postgres:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-
     def _sync(self, conn: Connection) -> TileBuilder:
-        size = int(conn.execute(select(func.coalesce(func.max(_ENTRIES.c.idx) + 1, 0))).scalar_one())
+        """The right edge of the tree at the stored size (reloaded if another process appended)."""
+        size = stored_size(conn)
         builder = self._builder
         if builder is None or builder.size != size:
-            builder = _load_builder(conn, size)
+            builder = load_builder(conn, size)
             self._builder = builder
         return builder
 
-    def _write(self, entries: list[_Prepared]) -> int:
+    def _write(self, entries: list[Prepared]) -> int:
         with self._db.engine.connect() as conn:
-            self._lock(conn)
+            lock(self._db, conn)
             builder = self._sync(conn)
             first = builder.size
-            self._insert_entries(conn, first, entries)
+            insert_entries(self._db, conn, first, entries)
             builder.extend([entry.leaf_hash for entry in entries])
             full, partial = builder.drain()
-            self._upsert_tiles(conn, full + partial)
+            upsert_tiles(self._db, conn, full + partial)
             conn.commit()
         self._known_size = max(self._known_size, builder.size)
         return first
 
-    def _insert_entries(self, conn: Connection, first: int, entries: list[_Prepared]) -> None:
-        # The hot path: plain DB-API executemany. On SQLite the timestamp is written
-        # in the exact text form SQLAlchemy's DateTime uses, so ORM reads agree.
-        if self._db.is_sqlite:
-            sql = _INSERT_ENTRY.replace("%s", "?")
-            rows = [e.values(first + i, _sqlite_time(e.event_time)) for i, e in enumerate(entries)]
-        else:
-            sql = _INSERT_ENTRY
-            rows = [e.values(first + i, e.event_time) for i, e in enumerate(entries)]
-        conn.exec_driver_sql(sql, rows)
-
-    def _upsert_tiles(self, conn: Connection, tiles: list[tuple[int, int, bytes]]) -> None:
-        if not tiles:
-            return
-        dialect = postgresql if self._db.is_postgres else sqlite
-        stmt = dialect.insert(_TILES)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[_TILES.c.level, _TILES.c.tile_index],
-            set_={"width": stmt.excluded.width, "hashes": stmt.excluded.hashes},
-        )
-        rows = [
-            {"level": level, "tile_index": index, "width": len(data) // 32, "hashes": data}
-            for level, index, data in tiles
-        ]
-        conn.execute(stmt, rows)
-
     def _checkpoint(self, *, force: bool) -> SignedCheckpoint | None:
         with self._db.engine.connect() as conn:
-            self._lock(conn)
+            lock(self._db, conn)
             builder = self._sync(conn)
             last = conn.execute(select(func.max(LedgerCheckpoint.size))).scalar()
             if last is not None and last >= builder.size:
@@ -384,7 +350,7 @@ class AuditLog:
             note = self._signer.sign(Checkpoint(self.origin, builder.size, root).text)
             signed = SignedCheckpoint(builder.size, root, note, self._clock.now())
             conn.execute(
-                _CHECKPOINTS.insert(),
+                CHECKPOINTS.insert(),
                 {"size": signed.size, "root_hash": root, "note": note, "created_at": signed.created_at},
             )
             conn.commit()
@@ -409,17 +375,20 @@ class AuditLog:
             )
         return row.hashes
 
-    def _node(self, height: int, index: int) -> bytes:
+    @contextmanager
+    def _tiles(self) -> Iterator[NodeReader]:
+        """The tile cache as a node reader, held for one whole proof."""
         with self._cache_lock:
             try:
-                return self._cache.node(height, index)
+                yield self._cache.node
             except TileError as exc:
                 raise LedgerError(str(exc), hint="Run `assay ledger verify`.") from exc
 
     def root(self, size: int) -> bytes:
         """The Merkle root of the first ``size`` entries."""
         self._require_size(size)
-        return range_hash(0, size, self._node)
+        with self._tiles() as read:
+            return range_hash(0, size, read)
 
     def _require_size(self, size: int) -> None:
         if 0 <= size <= self._known_size:
@@ -436,7 +405,8 @@ class AuditLog:
         self._require_size(size)
         if not 0 <= index < size:
             raise NotFoundError(f"entry {index} is not in a tree of size {size}")
-        return inclusion_proof(index, size, self._node)
+        with self._tiles() as read:
+            return inclusion_proof(index, size, read)
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         """RFC 6962 consistency proof between two tree sizes."""
@@ -446,7 +416,8 @@ class AuditLog:
                 f"no consistency proof from size {old_size} to size {new_size}",
                 hint="Use 0 < OLD_SIZE <= NEW_SIZE <= the log size.",
             )
-        return consistency_proof(old_size, new_size, self._node)
+        with self._tiles() as read:
+            return consistency_proof(old_size, new_size, read)
 
     def checkpoint(self, *, new: bool = False) -> SignedCheckpoint:
         """The latest signed checkpoint; with ``new``, one covering every durable entry."""
@@ -516,31 +487,13 @@ class AuditLog:
         return list(rows)
 
 
+def _require_event(event: object, position: int) -> None:
+    if not isinstance(event, Event):
+        raise UsageError(f"item {position} is a {type(event).__name__}, not an Event")
+
+
 def _signed(row: LedgerCheckpoint) -> SignedCheckpoint:
     return SignedCheckpoint(row.size, row.root_hash, row.note, row.created_at)
-
-
-def _load_builder(conn: Connection, size: int) -> TileBuilder:
-    """Rebuild the right edge (the partial tiles) of a tree of ``size`` from storage."""
-    builder = TileBuilder(size=size)
-    level = 0
-    while size >> (TILE_HEIGHT * level):
-        count = size >> (TILE_HEIGHT * level)
-        width, index = count % TILE_WIDTH, count // TILE_WIDTH
-        data = b""
-        if width:
-            row = conn.execute(
-                select(_TILES.c.hashes).where(_TILES.c.level == level, _TILES.c.tile_index == index)
-            ).scalar()
-            if row is None or len(row) < width * 32:
-                raise LedgerError(
-                    f"ledger tile {level}/{index} is missing or shorter than the log needs",
-                    hint="Run `assay ledger verify`; the database may have been altered.",
-                )
-            data = bytes(row[: width * 32])
-        builder.partial.append(bytearray(data))
-        level += 1
-    return builder
 
 
 def _as_ledger_error(exc: BaseException, what: str) -> AssayError:

@@ -90,6 +90,10 @@ def root_from_peaks(peaks: Sequence[bytes]) -> bytes:
 
 def range_hash(start: int, end: int, read: NodeReader) -> bytes:
     """MTH of leaves ``[start, end)`` from perfect-subtree hashes."""
+    width = end - start
+    if width & (width - 1) == 0 and width:  # one perfect subtree: the common case in proofs
+        level = width.bit_length() - 1
+        return read(level, start >> level)
     return root_from_peaks([read(level, index) for level, index in perfect_subtrees(start, end)])
 
 

@@ -8,11 +8,11 @@ the newest data.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from assay.ledger.merkle import HASH_SIZE, NodeReader, node_hash
+from assay.ledger.merkle import HASH_SIZE, NodeReader
 
 __all__ = [
     "TILE_HEIGHT",
@@ -149,10 +149,11 @@ def parse_bundle(data: bytes) -> list[bytes]:
 
 def _tile_levels(hashes: Sequence[bytes]) -> list[list[bytes]]:
     """Every complete level of the subtree a tile spans, bottom first."""
+    sha = hashlib.sha256  # inlined node_hash: this loop is most of the tree's hashing
     levels = [list(hashes)]
     while len(levels[-1]) > 1:
         below = levels[-1]
-        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+        levels.append([sha(b"\x01" + below[i] + below[i + 1]).digest() for i in range(0, len(below) - 1, 2)])
     return levels
 
 
@@ -167,32 +168,29 @@ class TileCache:
     def __init__(self, read: TileReader, capacity: int = 4096) -> None:
         self._read = read
         self._capacity = capacity
-        self._tiles: OrderedDict[tuple[int, int], list[list[bytes]]] = OrderedDict()
+        self._tiles: dict[tuple[int, int], list[list[bytes]]] = {}
 
     def _levels(self, level: int, index: int, need: int) -> list[list[bytes]]:
-        key = (level, index)
-        levels = self._tiles.get(key)
-        if levels is None or len(levels[0]) < need:
-            hashes = split_hashes(self._read(level, index))
-            if len(hashes) < need:
-                raise TileError(
-                    f"{tile_path(level, index, max(len(hashes), 1))} holds {len(hashes)} hashes, "
-                    f"{need} needed"
-                )
-            levels = _tile_levels(hashes)
-            self._tiles[key] = levels
-            if len(self._tiles) > self._capacity:
-                self._tiles.popitem(last=False)
-        else:
-            self._tiles.move_to_end(key)
+        hashes = split_hashes(self._read(level, index))
+        if len(hashes) < need:
+            raise TileError(
+                f"{tile_path(level, index, max(len(hashes), 1))} holds {len(hashes)} hashes, {need} needed"
+            )
+        levels = _tile_levels(hashes)
+        if len(self._tiles) >= self._capacity:
+            self._tiles.clear()  # simple and rare; a serving process re-reads its hot tiles
+        self._tiles[(level, index)] = levels
         return levels
 
     def node(self, height: int, index: int) -> bytes:
         """Hash of the perfect subtree of ``height`` at ``index`` (a NodeReader)."""
-        tile_level, within = divmod(height, TILE_HEIGHT)
-        first = index << within  # position at tree level 8 * tile_level
-        tile_index, offset = divmod(first, TILE_WIDTH)
-        levels = self._levels(tile_level, tile_index, offset + (1 << within))
+        within = height & (TILE_HEIGHT - 1)
+        first = index << within  # position at tree level 8 * (height // 8)
+        offset = first & (TILE_WIDTH - 1)
+        key = (height >> 3, first >> TILE_HEIGHT)
+        levels = self._tiles.get(key)
+        if levels is None or len(levels[0]) < offset + (1 << within):
+            levels = self._levels(key[0], key[1], offset + (1 << within))
         return levels[within][offset >> within]
 
     @property

@@ -7,7 +7,15 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from assay.pii import _validate as v
-from assay.pii._patterns import DIGIT_GROUP, INNER, SPOKEN_DIGITS, SPOKEN_WORD
+from assay.pii._patterns import (
+    DIGIT_GROUP,
+    INNER,
+    SPOKEN_DIGITS,
+    SPOKEN_LOCAL,
+    SPOKEN_WORD,
+    TOKEN,
+    TOKEN_SYMBOLS,
+)
 from assay.pii.spans import Span
 
 
@@ -59,6 +67,11 @@ def _provider(match: re.Match[str], kind: str) -> Iterator[Candidate]:
     yield Candidate(start, end, "SECRET", 0.99, _PROVIDER_SECRETS[kind], "")
 
 
+def _url_password(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+    start, end, _ = _group_span(match, "password")
+    yield Candidate(start, end, "SECRET", 0.9, "secret.url_password", "")
+
+
 def _pem(match: re.Match[str], kind: str) -> Iterator[Candidate]:
     start, _end, text = _group_span(match, kind)
     yield Candidate(start, start + len(text.rstrip()), "SECRET", 1.0, "secret.pem_private_key", "")
@@ -87,17 +100,23 @@ def _email(match: re.Match[str], kind: str) -> Iterator[Candidate]:
 
 
 def _spoken_email(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+    """``at example dot com`` found; the local part is the words just before it."""
     start, end, _ = _group_span(match, kind)
-    yield Candidate(start, end, "EMAIL_ADDRESS", 0.75, "email.spoken", "")
+    # Every possible start of the local part: the longest wins unless it collides with
+    # another entity, and then a shorter one still covers the words next to "at".
+    position = max(0, start - 120)
+    while (local := SPOKEN_LOCAL.search(match.string, position, start)) is not None:
+        yield Candidate(local.start(), end, "EMAIL_ADDRESS", 0.75, "email.spoken", "")
+        position = local.start() + 1
 
 
 def _iban(match: re.Match[str], kind: str) -> Iterator[Candidate]:
     start, _, text = _group_span(match, kind)
     # The pattern may run into a following upper-case word: retry without trailing groups.
-    pieces = list(re.finditer(r"[A-Z0-9]+", text))
+    pieces = list(re.finditer(r"[A-Za-z0-9]+", text))
     for last in range(len(pieces), 0, -1):
         candidate = text[: pieces[last - 1].end()]
-        compact = candidate.replace(" ", "")
+        compact = candidate.replace(" ", "").upper()
         if len(compact) >= 15 and v.iban_ok(compact):
             yield Candidate(start, start + len(candidate), "IBAN_CODE", 0.95, "iban", "")
             return
@@ -140,10 +159,15 @@ def _digits(match: re.Match[str], kind: str) -> Iterator[Candidate]:
     groups = [_Group(m.group(), start + m.start(), start + m.end()) for m in DIGIT_GROUP.finditer(text)]
     source = match.string
     yield from _digit_windows(groups, source, spoken=False)
-    for group in groups:  # an address or a date inside the run
-        inner = INNER.match(source, group.start, groups[-1].end)
+    for group in groups:  # an address or a date inside the run (it may end past the run)
+        inner = INNER.match(source, group.start)
         if inner is not None and inner.lastgroup is not None:
             yield from _HANDLERS[inner.lastgroup](inner, inner.lastgroup)
+    end = groups[-1].end
+    if end < len(source) and source[end] in TOKEN_SYMBOLS:  # digits opening a credential
+        token = TOKEN.match(source, start)
+        if token is not None:
+            yield from _token(token, "token")
 
 
 def _spoken(match: re.Match[str], kind: str) -> Iterator[Candidate]:
@@ -171,8 +195,8 @@ def _digit_windows(groups: list[_Group], source: str, *, spoken: bool) -> Iterat
             digits += groups[last].digits
             if len(digits) > 19:
                 break
-            window = groups[first : last + 1]
-            yield from _classify_window(window, digits, source, spoken=spoken)
+            if len(digits) >= 7:  # nothing recognised here is shorter
+                yield from _classify_window(groups[first : last + 1], digits, source, spoken=spoken)
 
 
 def _classify_window(window: list[_Group], digits: str, source: str, *, spoken: bool) -> Iterator[Candidate]:
@@ -226,9 +250,13 @@ _Handler = Callable[[re.Match[str], str], Iterator[Candidate]]
 _HANDLERS: dict[str, _Handler] = {
     **dict.fromkeys(_PROVIDER_SECRETS, _provider),
     "pem": _pem,
+    "url_password": _url_password,
     "jwt": _jwt,
     "token": _token,
     "email": _email,
+    "email_": _email,
+    "date_text_": _date_text,
+    "ipv6_": _ipv6,
     "spoken_email": _spoken_email,
     "iban": _iban,
     "ipv4": _ipv4,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
+import threading
 from collections import Counter
 from datetime import date
 
@@ -49,7 +51,7 @@ def luhn_ok(digits: str) -> bool:
 
 def card_ok(digits: str) -> bool:
     """A card number: a known issuer range with that issuer's length, and the Luhn check."""
-    if not 12 <= len(digits) <= 19 or len(set(digits)) < 2:
+    if not 12 <= len(digits) <= 19 or digits[0] not in "23456" or len(set(digits)) < 2:
         return False
     for low, high, lengths in _CARD_RANGES:
         width = len(str(low))
@@ -68,7 +70,7 @@ def ssn_ok(digits: str) -> bool:
 
 def iban_ok(compact: str) -> bool:
     try:
-        stdnum_iban.validate(compact)
+        stdnum_iban.validate(compact, check_country=False)
     except StdnumValidationError:
         return False
     return True
@@ -89,26 +91,85 @@ def ipv6_ok(text: str) -> bool:
     return True
 
 
+_TYPE_DESCS = (
+    "fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number",
+    "voip", "pager", "uan", "voicemail",
+)
+_plans: dict[str, re.Pattern[str] | None] = {}
+_plans_lock = threading.Lock()
+
+
+def _plan(region: str) -> re.Pattern[str] | None:
+    """One compiled pattern for every valid national number of ``region`` (phonenumbers metadata).
+
+    Matching it is what ``phonenumbers.is_valid_number_for_region`` decides, without the
+    per-call parsing and per-type loop.
+    """
+    plan = _plans.get(region, _MISSING)
+    if plan is not _MISSING:
+        return plan
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    patterns = []
+    if metadata is not None:
+        for name in _TYPE_DESCS:
+            desc = getattr(metadata, name, None)
+            if desc is not None and desc.national_number_pattern:
+                patterns.append(f"(?:{desc.national_number_pattern})")
+    compiled = re.compile("|".join(patterns)) if patterns else None
+    with _plans_lock:
+        _plans[region] = compiled
+    return compiled
+
+
+_MISSING = re.compile("")
+
+
+def preload_phone_metadata() -> None:
+    """Compile every region's numbering plan now, not lazily inside a latency-sensitive call."""
+    if not _plans:
+        phonenumbers.PhoneMetadata.load_all()
+        for regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.values():
+            for region in regions:
+                _plan(region)
+
+
+def _valid_national(national: str, region: str) -> bool:
+    plan = _plan(region)
+    return plan is not None and plan.fullmatch(national) is not None
+
+
+def _valid_international(digits: str) -> bool:
+    """``digits`` after a ``+``: a country calling code, then a valid national number there."""
+    for size in (1, 2, 3):
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size]))
+        if regions:
+            national = digits[size:]
+            # "+49 030 ..." (a trunk prefix kept after the country code) is accepted too.
+            return any(_valid_national(national, r) or _valid_trunk(national, r) for r in regions if r != "001")
+    return False
+
+
 _NATIONAL_REGIONS = ("GB", "DE", "FR", "AU", "IN", "IT", "ES", "NL")
 
 
 def phone_ok(number: str, *, international: bool) -> bool:
-    """A dialable number: ``+`` numbers by their country code, others as US or a 0-prefixed national number."""
-    regions: tuple[str | None, ...]
+    """A dialable number: ``+`` numbers by their country code, others as US/Canada or a 0-prefixed national number."""
     if international:
-        regions = (None,)
-    elif number[0] == "0":
-        regions = _NATIONAL_REGIONS
-    else:
-        regions = ("US",)
-    for region in regions:
-        try:
-            parsed = phonenumbers.parse(number, region)
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_valid_number(parsed):
-            return True
-    return False
+        return _valid_international(number.lstrip("+"))
+    if number[0] == "0":
+        if number.startswith("00"):  # "0049 30 ...": the international call prefix instead of "+"
+            return _valid_international(number[2:])
+        return any(_valid_trunk(number, region) for region in _NATIONAL_REGIONS)
+    national = number[1:] if len(number) == 11 else number
+    return _valid_national(national, "US") or _valid_national(national, "CA")
+
+
+def _valid_trunk(number: str, region: str) -> bool:
+    """A national number as dialled inside ``region`` (with its trunk prefix, where it has one)."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    prefix = metadata.national_prefix if metadata is not None else None
+    national = number[len(prefix) :] if prefix and number.startswith(prefix) else number
+    return _valid_national(national, region)
 
 
 def shannon_entropy(text: str) -> float:

@@ -11,15 +11,17 @@ from typing import Protocol, runtime_checkable
 from assay.errors import PIIError
 from assay.pii._classify import Candidate, classify
 from assay.pii._patterns import (
-    COMBINED,
     CONTEXT_AFTER,
     CONTEXT_BEFORE,
     NEAR_AFTER,
     NEAR_BEFORE,
     NEGATIVE_CONTEXT,
     POSITIVE_CONTEXT,
+    combined_for,
+    compile_variants,
 )
-from assay.pii.spans import NER_TYPES, STRUCTURED_TYPES, Span, entity_types
+from assay.pii._validate import preload_phone_metadata
+from assay.pii.spans import STRUCTURED_TYPES, Span, entity_types
 
 __all__ = ["Detector", "NerBackend", "Scan"]
 
@@ -54,6 +56,9 @@ class Detector:
                 hint=f"Choose from: {', '.join(sorted(known))} (`assay pii types` lists them).",
             )
         self._enabled = frozenset(enabled)
+        if "PHONE_NUMBER" in enabled:
+            preload_phone_metadata()
+        compile_variants()
         self._ner = ner_backend
         self._ner_types = frozenset(ner_backend.entity_types) & self._enabled if ner_backend else frozenset()
 
@@ -78,8 +83,7 @@ class Detector:
     def detect(self, text: str) -> list[Span]:
         """Non-overlapping spans sorted by start, each with type, score and recognizer."""
         candidates = self.scan(text, 0).candidates
-        if self._ner_types and self._ner is not None:
-            candidates.extend(self._ner_candidates(text))
+        candidates.extend(self.ner_candidates(text))
         return resolve(candidates)
 
     def scan(self, text: str, pos: int, floor: int = 0) -> Scan:
@@ -105,16 +109,18 @@ class Detector:
                     boundaries.append((candidate.start, candidate.end))
         fences = _Fences(boundaries, floor, len(text))
         scored = [c for c in (_with_context(c, text, fences) for c in raw) if c is not None]
-        extents = [(m.start(), _match_end(m)) for m in matches]
+        extents = [(m.start(), _match_end(m)) for m in matches] + boundaries
         return Scan(scored, extents, boundaries)
 
-    def _ner_candidates(self, text: str) -> list[Candidate]:
-        assert self._ner is not None
-        spans = self._ner.analyze(text)
+    def ner_candidates(self, text: str, start: int = 0, end: int | None = None) -> list[Candidate]:
+        """Named-entity candidates in ``text[start:end]`` (offsets into ``text``); none without a backend."""
+        if self._ner is None or not self._ner_types:
+            return []
+        region = text[start:end]
         return [
-            Candidate(s.start, s.end, s.type, s.score, s.recognizer, "")
-            for s in spans
-            if s.type in self._ner_types and 0 <= s.start < s.end <= len(text)
+            Candidate(start + s.start, start + s.end, s.type, s.score, s.recognizer, "")
+            for s in self._ner.analyze(region)
+            if s.type in self._ner_types and 0 <= s.start < s.end <= len(region)
         ]
 
 
@@ -133,7 +139,7 @@ def _raw_matches(text: str, pos: int) -> list[re.Match[str]]:
     skipping those keeps redaction idempotent.
     """
     found: list[re.Match[str]] = []
-    search = COMBINED.search
+    search = combined_for(text[pos - 1 :] if pos else text).search
     after_placeholder = -1
     while (match := search(text, pos)) is not None:
         start, end = match.start(), match.end()
@@ -219,6 +225,3 @@ def resolve(candidates: list[Candidate]) -> list[Span]:
     kept.sort(key=lambda c: c.start)
     return [Span(c.start, c.end, c.type, c.score, c.recognizer) for c in kept]
 
-
-# Re-exported for callers that want the list without a Detector.
-ALL_NER_TYPES = NER_TYPES

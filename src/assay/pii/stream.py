@@ -57,10 +57,18 @@ class StreamRedactor:
             self._failed_open = True
             out, self._pending = self._pending, ""
             return out
-        cut = len(text) if final else _safe_cut(len(text) - MAX_RECOGNITION, found.extents)
+        # A named-entity backend sees the whole unemitted buffer; the cut avoids its entities too
+        # (best effort: not part of the exactness rule, which covers the pattern types).
+        named = guarded(self._policy, lambda: self._detector.ner_candidates(text, base))
+        if named is None:
+            self._failed_open = True
+            out, self._pending = self._pending, ""
+            return out
+        extents = found.extents + [(c.start, c.end) for c in named]
+        cut = len(text) if final else _safe_cut(len(text) - MAX_RECOGNITION, extents)
         if cut <= base:
             return ""
-        spans = resolve([c for c in found.candidates if c.end <= cut])
+        spans = resolve([c for c in found.candidates + named if c.end <= cut])
         out, counts, _ = render(text, (base, cut), spans, self._policy, self._pseudonyms)
         for name, n in counts.items():
             self.counts[name] = self.counts.get(name, 0) + n

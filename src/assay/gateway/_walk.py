@@ -1,0 +1,45 @@
+"""Apply a text function to every free-text string of an OpenAI request or response.
+
+Redaction walks whole documents instead of a list of known fields, so a new
+field carrying text is redacted by default; only structural keys are skipped.
+Pure module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+__all__ = ["walk_strings"]
+
+# Keys whose string values are identifiers or enumerations, never free text.
+STRUCTURAL_KEYS = frozenset(
+    {
+        "role", "type", "id", "call_id", "tool_call_id", "item_id", "status", "object",
+        "model", "finish_reason", "detail", "format", "encoding_format", "service_tier",
+        "system_fingerprint", "previous_response_id", "truncation", "reasoning_effort",
+        "url", "image_url", "file_id", "logprobs",
+    }
+)
+# Top-level keys of a request that configure the call rather than carry content.
+CONFIG_KEYS = frozenset({"tools", "tool_choice", "response_format", "text", "reasoning", "stream_options"})
+
+Text = Callable[[str], str]
+
+
+def walk_strings(value: object, fn: Text, *, top_level_skip: frozenset[str] = CONFIG_KEYS) -> object:
+    """A copy of ``value`` with ``fn`` applied to every free-text string."""
+    if isinstance(value, dict):
+        return {
+            k: (v if k in top_level_skip else _walk(v, fn, k)) for k, v in value.items()
+        }
+    return _walk(value, fn, None)
+
+
+def _walk(value: object, fn: Text, key: str | None) -> object:
+    if isinstance(value, str):
+        return value if key in STRUCTURAL_KEYS else fn(value)
+    if isinstance(value, dict):
+        return {k: _walk(v, fn, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_walk(v, fn, key) for v in value]
+    return value

@@ -1,0 +1,259 @@
+"""The OpenAI-compatible endpoints: /v1/chat/completions, /v1/responses, /v1/embeddings, /v1/models."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response, StreamingResponse
+
+from assay.errors import AssayError, UsageError
+from assay.gateway import metrics
+from assay.gateway.openai_errors import openai_error
+from assay.gateway.routing import DEMO_MODEL
+from assay.gateway.service import Gateway, RequestContext, total_tokens, usage_of
+from assay.gateway.streaming import relay_stream
+from assay.gateway.upstream import UpstreamReply, UpstreamStream
+from assay.logs import get_logger
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["gateway"])
+_log = get_logger("assay.gateway")
+
+
+class PayloadTooLargeError(UsageError):
+    status = 413
+    title = "Request too large"
+
+
+_OBJECT = {"type": "object"}
+_MESSAGES = {"type": "array", "minItems": 1, "items": {"type": "object"}}
+_SCHEMAS: dict[str, dict[str, Any]] = {
+    "chat.completions": {
+        "type": "object",
+        "required": ["model", "messages"],
+        "properties": {"model": {"type": "string"}, "messages": _MESSAGES, "stream": {"type": "boolean"}},
+    },
+    "responses": {
+        "type": "object",
+        "required": ["model", "input"],
+        "properties": {
+            "model": {"type": "string"},
+            "input": {"oneOf": [{"type": "string"}, {"type": "array", "items": _OBJECT}]},
+            "instructions": {"type": "string"},
+            "stream": {"type": "boolean"},
+        },
+    },
+    "embeddings": {
+        "type": "object",
+        "required": ["model", "input"],
+        "properties": {
+            "model": {"type": "string"},
+            "input": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        },
+    },
+}
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {"application/json": {"schema": _OBJECT}}}
+    for code, text in (
+        (400, "Malformed request"), (401, "Missing or invalid key"), (403, "Role not allowed"),
+        (404, "Unknown model"), (413, "Body too large"), (429, "Rate limited"),
+        (502, "Upstream failed"), (503, "A control is unavailable (fail closed)"),
+    )
+}
+
+
+_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The answer (a JSON document, or server-sent events when stream is true)",
+        "content": {"application/json": {"schema": _OBJECT}, "text/event-stream": {"schema": {"type": "string"}}},
+    },
+    **_ERROR_RESPONSES,
+}
+_LISTING: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The models this key may use", "content": {"application/json": {"schema": _OBJECT}}},
+    **{code: value for code, value in _ERROR_RESPONSES.items() if code in (401, 403, 503)},
+}
+
+
+def _openapi(endpoint: str) -> dict[str, Any]:
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _SCHEMAS[endpoint]}}},
+        "security": [{"bearer": []}],
+    }
+
+
+def gateway_of(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+def request_id(request: Request) -> str:
+    rid = getattr(request.state, "request_id", None)
+    return rid if isinstance(rid, str) else Gateway.new_request_id()
+
+
+async def read_json(request: Request, limit: int) -> dict[str, Any]:
+    """The body as a JSON object, refusing oversize, non-UTF-8 and malformed input."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"request body is larger than the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"request body is larger than the {limit}-byte limit")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"request body is not valid UTF-8 (byte {exc.start})") from exc
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise UsageError(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise UsageError("request body must be a JSON object")
+    return body
+
+
+def _validate(endpoint: str, body: dict[str, Any]) -> None:
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        raise UsageError("you must provide a model parameter")
+    if endpoint == "chat.completions":
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+            raise UsageError("'messages' must be a non-empty array of message objects")
+    else:
+        value = body.get("input")
+        if not isinstance(value, str | list) or (isinstance(value, list) and not value):
+            raise UsageError("'input' must be a string or a non-empty array")
+    if "stream" in body and not isinstance(body["stream"], bool):
+        raise UsageError("'stream' must be true or false")
+    if endpoint == "embeddings" and body.get("stream"):
+        raise UsageError("embeddings cannot be streamed")
+
+
+def _headers(ctx: RequestContext, index: int | None) -> dict[str, str]:
+    headers = {
+        "x-assay-request-id": ctx.request_id,
+        "x-assay-overhead-ms": f"{ctx.overhead_ms():.3f}",
+    }
+    if index is not None:
+        headers["x-assay-ledger-index"] = str(index)
+    if ctx.fail_open:
+        headers["x-assay-fail-open"] = ",".join(ctx.fail_open)
+    return headers
+
+
+async def _handle(request: Request, endpoint: str, path: str) -> Response:
+    started = time.perf_counter()
+    gateway = gateway_of(request)
+    rid = request_id(request)
+    try:
+        key = gateway.authenticate(request.headers.get("authorization"))
+        body = await read_json(request, gateway.instance.settings.max_body_bytes)
+        _validate(endpoint, body)
+        ctx = await gateway.begin(endpoint, rid, started, key, body)
+    except AssayError as exc:
+        metrics.REQUESTS.labels(endpoint=endpoint, status=str(exc.status)).inc()
+        return openai_error(exc, rid)
+    try:
+        if body.get("stream"):
+            return await _stream(gateway, ctx, path)
+        return await _plain(gateway, ctx, path)
+    except AssayError as exc:
+        ctx.status = exc.status
+        gateway.finish_metrics(ctx)
+        _log.warning("request_refused", request_id=rid, error=type(exc).__name__, detail=exc.message)
+        return openai_error(exc, rid)
+
+
+async def _call(gateway: Gateway, ctx: RequestContext, path: str, payload: dict[str, Any], stream: bool) -> UpstreamReply | UpstreamStream:
+    t0 = time.perf_counter()
+    try:
+        if stream:
+            return await gateway.pool.stream(ctx.route, path, payload)
+        return await gateway.pool.post(ctx.route, path, payload)
+    finally:
+        ctx.upstream_s += time.perf_counter() - t0
+
+
+async def _plain(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
+    sent = gateway.redact_in(ctx, ctx.payload)
+    reply = await _call(gateway, ctx, path, gateway.apply_route(ctx, sent), stream=False)
+    assert isinstance(reply, UpstreamReply)
+    ctx.answered_by, ctx.provider_model, ctx.status = reply.target.upstream, reply.target.provider_model, reply.status
+    try:
+        document = orjson.loads(reply.body)
+    except orjson.JSONDecodeError:
+        document = {"error": {"message": "the upstream answered with a body that is not JSON", "type": "server_error"}}
+        ctx.status = 502
+    if not isinstance(document, dict):
+        document = {"data": document}
+    stored, shown = gateway.redact_out(ctx, document)
+    if "model" in shown and ctx.status == 200:
+        shown["model"] = ctx.route.alias
+    ctx.usage = usage_of(document)
+    index = await gateway.record(ctx, {"request": sent, "response": stored})
+    await gateway.limiter.charge(ctx.limits(), total_tokens(ctx.usage))
+    gateway.finish_metrics(ctx)
+    return Response(orjson.dumps(shown), status_code=ctx.status, media_type="application/json", headers=_headers(ctx, index))
+
+
+async def _stream(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
+    sent = gateway.redact_in(ctx, ctx.payload)
+    opened = await _call(gateway, ctx, path, gateway.apply_route(ctx, sent), stream=True)
+    ctx.answered_by, ctx.provider_model = opened.target.upstream, opened.target.provider_model
+    if isinstance(opened, UpstreamReply):
+        ctx.status = opened.status
+        index = await gateway.record(ctx, {"request": sent, "response": None})
+        gateway.finish_metrics(ctx)
+        return Response(opened.body, status_code=opened.status, media_type="application/json", headers=_headers(ctx, index))
+    body: AsyncIterator[bytes] = relay_stream(gateway, ctx, opened, sent)
+    return StreamingResponse(body, media_type="text/event-stream", headers={**_headers(ctx, None), "cache-control": "no-cache"})
+
+
+@router.post("/v1/chat/completions", openapi_extra=_openapi("chat.completions"), responses=_ANSWER)
+async def chat_completions(request: Request) -> Response:
+    """Chat completions, plain or streamed as server-sent events."""
+    return await _handle(request, "chat.completions", "chat/completions")
+
+
+@router.post("/v1/responses", openapi_extra=_openapi("responses"), responses=_ANSWER)
+async def responses(request: Request) -> Response:
+    """The Responses API, plain or streamed."""
+    return await _handle(request, "responses", "responses")
+
+
+@router.post("/v1/embeddings", openapi_extra=_openapi("embeddings"), responses=_ANSWER)
+async def embeddings(request: Request) -> Response:
+    """Embeddings (the input is redacted like any prompt)."""
+    return await _handle(request, "embeddings", "embeddings")
+
+
+@router.get("/v1/models", openapi_extra={"security": [{"bearer": []}]}, responses=_LISTING)
+async def list_models(request: Request) -> Response:
+    """The model aliases this key may use."""
+    gateway = gateway_of(request)
+    rid = request_id(request)
+    try:
+        key = gateway.authenticate(request.headers.get("authorization"))
+        policy = gateway.policies.current(key.tenant).policy
+    except AssayError as exc:
+        return openai_error(exc, rid)
+    aliases = [
+        a for a in gateway.resolver_of().aliases()
+        if key.may_use(a) and (policy.allowed_models is None or a in policy.allowed_models)
+    ]
+    data = [
+        {"id": a, "object": "model", "created": 0, "owned_by": "assay (built-in demo model)" if a == DEMO_MODEL else "assay"}
+        for a in aliases
+    ]
+    return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json", headers={"x-assay-request-id": rid})

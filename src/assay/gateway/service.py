@@ -1,0 +1,325 @@
+"""The per-request pipeline of the gateway.
+
+auth -> parse -> route -> limits -> policy -> inbound redaction -> upstream ->
+outbound redaction -> encrypted transcript -> durable ledger record -> answer.
+
+Every control that is unavailable raises before the upstream is called, so a
+fail-closed request never leaves Assay. Fail-open (a tenant policy setting)
+lets a request through without that control and counts the bypass.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from assay.errors import AssayError, AuthError, LedgerError, UsageError
+from assay.gateway import metrics
+from assay.gateway._audit import EventSink, ledger_sink
+from assay.gateway._controls import Redaction, RequestRedactor, StoredRecord, Vault
+from assay.gateway._walk import walk_strings
+from assay.gateway.keys import ApiKey, ApiKeyStore
+from assay.gateway.limits import Limit, RateLimiter
+from assay.gateway.policy import PolicyStore, StoredPolicy
+from assay.gateway.routing import ModelNotFoundError, ResolvedRoute, RouteResolver
+from assay.gateway.upstream import UpstreamPool
+from assay.instance import Instance
+from assay.logs import get_logger
+
+__all__ = ["ForbiddenError", "Gateway", "RequestContext"]
+
+_log = get_logger("assay.gateway")
+MODEL_ROLES = frozenset({"app", "admin"})
+
+
+class ForbiddenError(AuthError):
+    status = 403
+    title = "ForbiddenError"
+    default_hint = "Use a key with the app role for model requests."
+
+
+@dataclass
+class RequestContext:
+    """What one request accumulates on its way through the pipeline."""
+
+    request_id: str
+    endpoint: str
+    started: float
+    key: ApiKey
+    route: ResolvedRoute
+    policy: StoredPolicy
+    payload: dict[str, Any]
+    redactor: RequestRedactor | None = None
+    upstream_s: float = 0.0
+    answered_by: str | None = None
+    provider_model: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    fail_open: list[str] = field(default_factory=list)
+    status: int = 200
+
+    @property
+    def fail_open_allowed(self) -> bool:
+        return self.policy.policy.on_failure == "open"
+
+    def overhead_ms(self) -> float:
+        return max(0.0, (time.perf_counter() - self.started - self.upstream_s) * 1000)
+
+    def limits(self) -> list[Limit]:
+        return [
+            Limit(f"key:{self.key.id}", self.key.rpm_limit, self.key.tpm_limit),
+            Limit(f"tenant:{self.key.tenant}", self._tenant_rpm, self._tenant_tpm),
+        ]
+
+    _tenant_rpm: int | None = None
+    _tenant_tpm: int | None = None
+
+
+class Gateway:
+    """Holds the components every request needs; one per process."""
+
+    def __init__(
+        self,
+        instance: Instance,
+        pool: UpstreamPool,
+        limiter: RateLimiter,
+        resolver_of: Callable[[], RouteResolver],
+        *,
+        demo: bool = False,
+    ) -> None:
+        self.instance = instance
+        self.pool = pool
+        self.limiter = limiter
+        self.resolver_of = resolver_of
+        self.demo = demo
+        self._audit: EventSink | None = None
+        self.keys = ApiKeyStore(instance.db, instance.clock)
+        self.policies = PolicyStore(instance.db, instance.clock)
+        self.vault = Vault(instance, self._ledger_log)
+        self.redaction = Redaction(self.vault.keyring)
+        settings = instance.settings
+        self.tenant_rpm = settings.tenant_rpm
+        self.tenant_tpm = settings.tenant_tpm
+
+    # --- components -------------------------------------------------------------------------
+
+    def audit(self) -> EventSink:
+        if self._audit is None:
+            self._audit = ledger_sink(self.instance)
+            self.keys = ApiKeyStore(self.instance.db, self.instance.clock, self._audit)
+            self.policies = PolicyStore(self.instance.db, self.instance.clock, self._audit)
+        return self._audit
+
+    def _ledger_log(self) -> Any:
+        sink = self.audit()
+        return getattr(sink, "log", sink)
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+        await self.limiter.aclose()
+        if self._audit is not None:
+            close = getattr(self._audit, "close", None)
+            if close is not None:
+                close()
+
+    # --- the steps before the upstream ------------------------------------------------------
+
+    def authenticate(self, authorization: str | None) -> ApiKey:
+        token = None
+        if authorization and authorization[:7].lower() == "bearer ":
+            token = authorization[7:].strip()
+        key = self.keys.verify(token)
+        if key.role not in MODEL_ROLES:
+            raise ForbiddenError(f"keys with role {key.role!r} may not call model endpoints")
+        return key
+
+    def resolve(self, key: ApiKey, alias: object) -> ResolvedRoute:
+        if not isinstance(alias, str) or not alias:
+            raise UsageError("you must provide a model parameter")
+        if not key.may_use(alias):
+            raise ModelNotFoundError(
+                f"The model `{alias}` does not exist or you do not have access to it."
+            )
+        return self.resolver_of().resolve(alias)
+
+    async def begin(
+        self, endpoint: str, request_id: str, started: float, key: ApiKey, payload: dict[str, Any]
+    ) -> RequestContext:
+        route = self.resolve(key, payload.get("model"))
+        policy = self.policies.current(key.tenant)
+        allowed = policy.policy.allowed_models
+        if allowed is not None and route.alias not in allowed:
+            raise ModelNotFoundError(
+                f"The model `{route.alias}` does not exist or you do not have access to it."
+            )
+        ctx = RequestContext(request_id, endpoint, started, key, route, policy, payload)
+        ctx._tenant_rpm, ctx._tenant_tpm = self.tenant_rpm, self.tenant_tpm
+        await self.limiter.admit(ctx.limits())
+        self._require_controls(ctx)
+        return ctx
+
+    def _require_controls(self, ctx: RequestContext) -> None:
+        """Open ledger, vault and redaction now: a failure here stops the request before upstream."""
+        checks: list[tuple[str, Callable[[], object]]] = [("ledger", self.audit)]
+        if ctx.policy.policy.store_transcripts:
+            checks.append(("vault", self.vault.ready))
+        checks.append(("redaction", lambda: self._redactor(ctx)))
+        for component, check in checks:
+            try:
+                check()
+            except AssayError:
+                if not ctx.fail_open_allowed:
+                    raise
+                self._bypass(ctx, component)
+
+    def _redactor(self, ctx: RequestContext) -> None:
+        ctx.redactor = self.redaction.for_request(ctx.key.tenant, ctx.policy.version, ctx.policy.policy)
+
+    def _bypass(self, ctx: RequestContext, component: str) -> None:
+        if component not in ctx.fail_open:
+            ctx.fail_open.append(component)
+            metrics.FAIL_OPEN.labels(component=component).inc()
+            _log.warning("fail_open", component=component, tenant=ctx.key.tenant, request_id=ctx.request_id)
+
+    def guarded(self, ctx: RequestContext, component: str, fn: Callable[[], Any], fallback: Any) -> Any:
+        """Run a control; on failure raise (fail closed) or count the bypass and use ``fallback``."""
+        try:
+            return fn()
+        except AssayError:
+            if not ctx.fail_open_allowed:
+                raise
+            self._bypass(ctx, component)
+            return fallback
+
+    def redact_in(self, ctx: RequestContext, document: dict[str, Any]) -> dict[str, Any]:
+        redactor = ctx.redactor
+        if redactor is None:
+            return document
+        result = self.guarded(ctx, "redaction", lambda: walk_strings(document, redactor.inbound), document)
+        return dict(result)
+
+    def redact_out(self, ctx: RequestContext, document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(what is stored, what the client sees) for an upstream answer."""
+        redactor = ctx.redactor
+        if redactor is None:
+            return document, document
+        stored = self.guarded(ctx, "redaction", lambda: walk_strings(document, redactor.outbound, top_level_skip=frozenset()), document)
+        shown = walk_strings(stored, redactor.restored, top_level_skip=frozenset()) if redactor.restore else stored
+        return _as_dict(stored), _as_dict(shown)
+
+    def apply_route(self, ctx: RequestContext, payload: dict[str, Any]) -> dict[str, Any]:
+        """The route's enforced parameters and system prompt."""
+        route = ctx.route
+        out = {**payload, **dict(route.params)}
+        if route.system_prompt:
+            if ctx.endpoint == "chat.completions":
+                out["messages"] = [{"role": "system", "content": route.system_prompt}, *out.get("messages", [])]
+            elif ctx.endpoint == "responses" and not out.get("instructions"):
+                out["instructions"] = route.system_prompt
+        return out
+
+    # --- the steps after the upstream -------------------------------------------------------
+
+    async def record(self, ctx: RequestContext, transcript: dict[str, Any]) -> int | None:
+        """Store the transcript and append the ledger event; return its index (None if bypassed)."""
+        stored: StoredRecord | None = None
+        policy = ctx.policy.policy
+        if ctx.redactor is not None and ctx.redactor.failed_open:
+            self._bypass(ctx, "redaction")  # the detector failed and the policy let the text pass
+        if policy.store_transcripts and "vault" not in ctx.fail_open:
+            blob = orjson.dumps(transcript)
+            try:
+                stored = await self.vault.store(ctx.key.tenant, ctx.request_id, blob, policy.retention_days)
+            except AssayError:
+                if not ctx.fail_open_allowed:
+                    raise
+                self._bypass(ctx, "vault")
+        if "ledger" in ctx.fail_open:
+            return None
+        try:
+            return await self.audit().append(
+                "gateway.request",
+                actor=ctx.key.actor,
+                tenant=ctx.key.tenant,
+                object_ids=self._object_ids(ctx, stored),
+                attributes=self._attributes(ctx, stored),
+            )
+        except AssayError:
+            if not ctx.fail_open_allowed:
+                raise
+            self._bypass(ctx, "ledger")
+            return None
+
+    def _object_ids(self, ctx: RequestContext, stored: StoredRecord | None) -> dict[str, str]:
+        ids = {"request": ctx.request_id, "apikey": ctx.key.id}
+        if stored is not None:
+            ids["transcript_id"] = stored.transcript_id
+        if ctx.route.model_version_id:
+            ids["model_version"] = ctx.route.model_version_id
+        return ids
+
+    def _attributes(self, ctx: RequestContext, stored: StoredRecord | None) -> dict[str, object]:
+        counts = ctx.redactor.counts if ctx.redactor else {}
+        attrs: dict[str, object] = {
+            "endpoint": ctx.endpoint,
+            "model": ctx.route.alias,
+            "upstream": ctx.answered_by,
+            "provider_model": ctx.provider_model,
+            "status": ctx.status,
+            "stream": bool(ctx.payload.get("stream")),
+            "usage": dict(ctx.usage),
+            "latency_us": int((time.perf_counter() - ctx.started) * 1_000_000),
+            "upstream_latency_us": int(ctx.upstream_s * 1_000_000),
+            "redactions": dict(sorted(counts.items())),
+            "policy_version": ctx.policy.version,
+            "fail_open": list(ctx.fail_open),
+        }
+        if ctx.route.route_version is not None:
+            attrs["route_version"] = ctx.route.route_version
+        if ctx.route.prompt_template_version:
+            attrs["prompt_template_version"] = ctx.route.prompt_template_version
+        if stored is not None:
+            attrs["transcript_sha256"] = stored.ciphertext_sha256
+        return attrs
+
+    def finish_metrics(self, ctx: RequestContext) -> None:
+        metrics.REQUESTS.labels(endpoint=ctx.endpoint, status=str(ctx.status)).inc()
+        metrics.OVERHEAD.labels(endpoint=ctx.endpoint).observe(ctx.overhead_ms())
+        if ctx.answered_by:
+            metrics.UPSTREAM_LATENCY.labels(upstream=ctx.answered_by).observe(ctx.upstream_s)
+        if ctx.redactor:
+            for key, n in ctx.redactor.counts.items():
+                direction, _, kind = key.partition(".")
+                metrics.REDACTIONS.labels(type=kind, direction=direction).inc(n)
+
+    @staticmethod
+    def new_request_id() -> str:
+        return uuid.uuid4().hex
+
+
+def _as_dict(value: object) -> dict[str, Any]:
+    assert isinstance(value, dict)
+    return value
+
+
+def usage_of(document: dict[str, Any]) -> dict[str, int]:
+    usage = document.get("usage")
+    if not isinstance(usage, dict):
+        return {}
+    return {k: int(v) for k, v in usage.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+
+def total_tokens(usage: dict[str, int]) -> int:
+    if "total_tokens" in usage:
+        return usage["total_tokens"]
+    return sum(usage.get(k, 0) for k in ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens"))
+
+
+def require_ledger_index(index: int | None, ctx: RequestContext) -> int | None:
+    if index is None and not ctx.fail_open:
+        raise LedgerError("the ledger did not return an index for the request record")
+    return index

@@ -1,0 +1,213 @@
+"""Relay a streamed answer: redact each delta (streaming-safe), record, then end the stream.
+
+The closing ``data: [DONE]`` (chat) or the final event (responses) is sent only
+after the ledger record is durable; its index is sent first as an SSE comment
+(``: x-assay-ledger-index N``), which clients ignore. A stream that breaks
+after it started is ended with an error event and never retried.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from assay.errors import AssayError
+from assay.gateway._walk import walk_strings
+from assay.gateway.openai_errors import error_body
+from assay.gateway.service import Gateway, RequestContext, total_tokens, usage_of
+from assay.gateway.upstream import UpstreamStream
+from assay.logs import get_logger
+
+__all__ = ["relay_stream"]
+
+_log = get_logger("assay.gateway.stream")
+
+
+class _Deltas:
+    """One streaming redactor (and pseudonym restorer) per text channel.
+
+    ``text`` keeps what is stored (redacted); what the client receives may have its own
+    pseudonymised values restored, as the tenant policy says.
+    """
+
+    def __init__(self, gateway: Gateway, ctx: RequestContext) -> None:
+        self._gateway = gateway
+        self._ctx = ctx
+        self._open: dict[str, tuple[Any, Any]] = {}
+        self.text: dict[str, list[str]] = {}
+
+    def _channel(self, channel: str) -> tuple[Any, Any]:
+        pair = self._open.get(channel)
+        if pair is None:
+            redactor = self._ctx.redactor
+            if redactor is None:
+                pair = (None, None)
+            else:
+                pair = (
+                    self._gateway.guarded(self._ctx, "redaction", redactor.stream, None),
+                    redactor.stream_restorer(),
+                )
+            self._open[channel] = pair
+        return pair
+
+    def _emit(self, channel: str, redacted: str, restorer: Any, final: bool) -> str:
+        self.text.setdefault(channel, []).append(redacted)
+        if restorer is None:
+            return redacted
+        shown = restorer.feed(redacted)
+        return str(shown + restorer.finish()) if final else str(shown)
+
+    def feed(self, channel: str, delta: str) -> str:
+        stream, restorer = self._channel(channel)
+        if stream is None:
+            redacted = delta
+        else:
+            redacted = str(self._gateway.guarded(self._ctx, "redaction", lambda: stream.feed(delta), delta))
+        return self._emit(channel, redacted, restorer, final=False)
+
+    def finish(self, channel: str) -> str:
+        pair = self._open.pop(channel, None)
+        if pair is None:
+            return ""
+        stream, restorer = pair
+        tail = "" if stream is None else str(self._gateway.guarded(self._ctx, "redaction", stream.finish, ""))
+        return self._emit(channel, tail, restorer, final=True)
+
+    def channels(self) -> list[str]:
+        return list(self._open)
+
+    def transcript(self) -> dict[str, str]:
+        return {k: "".join(v) for k, v in self.text.items()}
+
+
+def _sse(payload: bytes, event: str | None = None) -> bytes:
+    head = f"event: {event}\n".encode() if event else b""
+    return head + b"data: " + payload + b"\n\n"
+
+
+async def relay_stream(
+    gateway: Gateway, ctx: RequestContext, upstream: UpstreamStream, sent: dict[str, Any]
+) -> AsyncIterator[bytes]:
+    deltas = _Deltas(gateway, ctx)
+    is_chat = ctx.endpoint == "chat.completions"
+    failure: str | None = None
+    try:
+        async for out in _relay(gateway, ctx, upstream, deltas, is_chat):
+            yield out
+    except AssayError as exc:
+        failure = exc.message
+    except Exception as exc:  # noqa: BLE001 - the stream broke after it started: report, never retry
+        failure = f"the upstream stream ended abnormally ({type(exc).__name__})"
+    finally:
+        await upstream.aclose()
+    for channel in deltas.channels():  # an upstream that never closed a channel
+        tail = deltas.finish(channel)
+        if tail and is_chat and failure is None:
+            yield _sse(orjson.dumps(_chat_tail(channel, tail)))
+    if failure is not None:
+        ctx.status = 502
+    try:
+        index = await gateway.record(ctx, {"request": sent, "response": deltas.transcript(), "error": failure})
+    except AssayError as exc:
+        ctx.status = exc.status
+        gateway.finish_metrics(ctx)
+        yield _sse(error_body(exc.status, f"{exc.message} ({exc.hint})", code="service_unavailable"), "error")
+        return
+    await gateway.limiter.charge(ctx.limits(), total_tokens(ctx.usage))
+    gateway.finish_metrics(ctx)
+    if index is not None:
+        yield f": x-assay-ledger-index {index}\n\n".encode()
+    if failure is not None:
+        yield _sse(error_body(502, failure, code="upstream_error"), "error")
+    elif is_chat:
+        yield b"data: [DONE]\n\n"
+
+
+async def _relay(
+    gateway: Gateway, ctx: RequestContext, upstream: UpstreamStream, deltas: _Deltas, is_chat: bool
+) -> AsyncIterator[bytes]:
+    chunks = upstream.chunks.__aiter__()
+    while True:
+        t0 = time.perf_counter()
+        try:
+            data = await chunks.__anext__()
+        except StopAsyncIteration:
+            return
+        finally:
+            ctx.upstream_s += time.perf_counter() - t0
+        if data == b"[DONE]":
+            return
+        event = orjson.loads(data)
+        if not isinstance(event, dict):
+            continue
+        handler = _chat_event if is_chat else _responses_event
+        for out in handler(gateway, ctx, deltas, event):
+            yield out
+
+
+def _chat_tail(channel: str, tail: str) -> dict[str, Any]:
+    index = int(channel.split(":")[1])
+    return {"object": "chat.completion.chunk", "choices": [{"index": index, "delta": {"content": tail}, "finish_reason": None}]}
+
+
+def _chat_event(gateway: Gateway, ctx: RequestContext, deltas: _Deltas, chunk: dict[str, Any]) -> list[bytes]:
+    out: list[bytes] = []
+    if "model" in chunk:
+        chunk["model"] = ctx.route.alias
+    for choice in chunk.get("choices") or []:
+        if not isinstance(choice, dict):
+            continue
+        channel = f"choice:{choice.get('index', 0)}"
+        delta = choice.get("delta") or {}
+        if isinstance(delta.get("content"), str):
+            delta["content"] = deltas.feed(channel, delta["content"])
+        for call in delta.get("tool_calls") or []:
+            fn = call.get("function") or {}
+            if isinstance(fn.get("arguments"), str):
+                fn["arguments"] = deltas.feed(f"{channel}:tool:{call.get('index', 0)}", fn["arguments"])
+        if choice.get("finish_reason") is not None:
+            for name in [c for c in deltas.channels() if c == channel or c.startswith(channel + ":")]:
+                tail = deltas.finish(name)
+                if tail and ":tool:" not in name:
+                    out.append(_sse(orjson.dumps({**chunk, "choices": [{"index": choice.get("index", 0), "delta": {"content": tail}, "finish_reason": None}]})))
+    if isinstance(chunk.get("usage"), dict):
+        ctx.usage = usage_of(chunk)
+    out.append(_sse(orjson.dumps(chunk)))
+    return out
+
+
+def _responses_event(gateway: Gateway, ctx: RequestContext, deltas: _Deltas, event: dict[str, Any]) -> list[bytes]:
+    kind = str(event.get("type", ""))
+    channel = f"{kind.rsplit('.', 1)[0]}:{event.get('item_id')}:{event.get('content_index', 0)}"
+    out: list[bytes] = []
+    if kind.endswith(".delta") and isinstance(event.get("delta"), str):
+        event["delta"] = deltas.feed(channel, event["delta"])
+        return [_sse(orjson.dumps(event), kind)]
+    if kind.endswith(".done") and channel in deltas.channels():
+        tail = deltas.finish(channel)
+        if tail:
+            extra = {**event, "type": kind[: -len(".done")] + ".delta", "delta": tail}
+            for drop in ("text", "arguments"):
+                extra.pop(drop, None)
+            out.append(_sse(orjson.dumps(extra), extra["type"]))
+    response = event.get("response")
+    if isinstance(response, dict):
+        ctx.usage = usage_of(response) or ctx.usage
+        if "model" in response:
+            response["model"] = ctx.route.alias
+    redactor = ctx.redactor
+    if redactor is not None:
+        event = gateway.guarded(
+            ctx, "redaction",
+            lambda: walk_strings(
+                event,
+                lambda text: redactor.restored(redactor.outbound(text)),
+                top_level_skip=frozenset({"type", "response_id"}),
+            ),
+            event,
+        )
+    out.append(_sse(orjson.dumps(event), kind))
+    return out

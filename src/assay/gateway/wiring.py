@@ -1,0 +1,87 @@
+"""Install the gateway into the ASGI application (called once by ``create_app``)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+
+from assay.gateway import api, metrics
+from assay.gateway.keys import ApiKey, KeyRejectedError
+from assay.gateway.limits import make_limiter
+from assay.gateway.routing import StaticRouteResolver
+from assay.gateway.service import Gateway
+from assay.gateway.upstream import UpstreamPool, build_upstreams
+from assay.instance import Instance
+
+if TYPE_CHECKING:
+    from assay.api.auth import Principal
+
+__all__ = ["KeyResolver", "install_gateway"]
+
+
+class KeyResolver:
+    """``app.state.key_resolver``: the principal behind a bearer token (None when refused).
+
+    A key-store failure raises (503): authentication fails closed, never open.
+    """
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+
+    def key(self, token: str | None) -> ApiKey:
+        return self._gateway.keys.verify(token)
+
+    def __call__(self, token: str) -> Principal | None:
+        try:
+            key = self.key(token)
+        except KeyRejectedError:
+            return None
+        from assay.api.auth import Principal  # the API package imports this module
+
+        return Principal(subject=key.actor, roles=frozenset({key.role}), tenant=key.tenant)
+
+
+def install_gateway(app: FastAPI, instance: Instance) -> Gateway:
+    """Routes, upstreams, limits and metrics; ``app.state.route_resolver`` may be replaced later."""
+    settings = instance.settings
+    config = build_upstreams(settings)
+    app.state.route_resolver = StaticRouteResolver.from_models(config.models)
+    gateway = Gateway(
+        instance,
+        UpstreamPool(config.transports),
+        make_limiter(settings.redis_url),
+        lambda: app.state.route_resolver,  # read per request so a new resolver applies at once
+        demo=config.demo,
+    )
+    app.state.gateway = gateway
+    app.state.key_resolver = KeyResolver(gateway)
+    app.include_router(api.router)
+    app.add_api_route("/metrics", _metrics, methods=["GET"], include_in_schema=False)
+    previous = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        async with previous(application):
+            try:
+                yield
+            finally:
+                await gateway.aclose()
+
+    app.router.lifespan_context = lifespan
+    return gateway
+
+
+async def _metrics(request: Request) -> Response:
+    try:
+        pii = importlib.import_module("assay.pii")
+        metrics.DETECTOR_FAIL_OPEN.set(pii.fail_open_total())
+    except ImportError:
+        pass
+    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,113 @@
+"""Shared pieces for governance tests: a loopback test upstream and an audit sink."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from sqlalchemy import select
+
+from assay.governance import ModelSpec, ProviderTerms
+from assay.instance import Instance
+from assay.ledger.models import LedgerEntry
+
+Answer = Callable[[str, list[dict[str, str]]], "str | None"]  # None: answer HTTP 500
+
+
+def ledger_events(instance: Instance) -> list[dict[str, Any]]:
+    """Every event in the instance's ledger, in order, as the JSON that was hashed."""
+    with instance.db.session() as session:
+        leaves = session.scalars(select(LedgerEntry.leaf).order_by(LedgerEntry.idx)).all()
+    return [json.loads(leaf) for leaf in leaves]
+
+
+def ledger_types(instance: Instance) -> list[str]:
+    return [e["type"] for e in ledger_events(instance)]
+
+
+@dataclass
+class UpstreamLog:
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+
+@contextmanager
+def local_upstream(answer: Answer) -> Iterator[tuple[str, UpstreamLog]]:
+    """An OpenAI-compatible chat endpoint on loopback; ``answer(model, messages)``."""
+    log = UpstreamLog()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length", "0"))
+            body = json.loads(self.rfile.read(length))
+            log.requests.append(body)
+            if not self.path.endswith("/chat/completions"):
+                self.send_response(404)
+                self.end_headers()
+                return
+            text = answer(body["model"], body["messages"])
+            if text is None:
+                self.send_response(500)
+                self.send_header("content-length", "0")
+                self.end_headers()
+                return
+            payload = json.dumps({
+                "id": "cmpl-1", "object": "chat.completion", "model": body["model"],
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": text}}],
+            }).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", log
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def spec(model: str, *, snapshot: str = "2026-01-01", prompt: str | None = "You are helpful.",
+         params: Mapping[str, Any] | None = None, **overrides: Any) -> ModelSpec:
+    fields: dict[str, Any] = {
+        "provider": "testco", "upstream": "test", "provider_model": model, "snapshot": snapshot,
+        "intended_use": "answer support questions", "risk_rating": "medium", "owner": "ml-team",
+        "terms": ProviderTerms(training_opt_out=True, retention_days=0, region="eu"),
+        "params": params if params is not None else {"temperature": 0.2, "max_tokens": 64},
+        "system_prompt": prompt, "prompt_name": "support",
+    }
+    return ModelSpec(**(fields | overrides))
+
+
+CAPITALS = {"France": "Paris", "Japan": "Tokyo", "Italy": "Rome", "Spain": "Madrid"}
+DATASET = "\n".join(
+    json.dumps({"id": f"capital-{country.lower()}", "input": f"Capital of {country}?",
+                "expect": {"contains": city}})
+    for country, city in CAPITALS.items()
+).encode()
+
+
+def capitals_answer(wrong_for: Mapping[str, set[str]]) -> Answer:
+    """Right for every country except those listed for a provider model."""
+
+    def answer(model: str, messages: list[dict[str, str]]) -> str:
+        question = messages[-1]["content"]
+        for country, city in CAPITALS.items():
+            if country in question:
+                return "I do not know." if country in wrong_for.get(model, set()) else f"It is {city}."
+        return "?"
+
+    return answer

@@ -1,0 +1,132 @@
+"""Gateway tables on both engines, policy defaults, and rate limits in-process and in Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import inspect
+from tests.servers import RedisServer
+
+from assay.errors import UsageError
+from assay.gateway.limits import (
+    InProcessLimiter,
+    Limit,
+    RateLimitedError,
+    RateLimiter,
+    RedisLimiter,
+)
+from assay.gateway.models import ApiKeyRow, TenantPolicyRow
+from assay.gateway.policy import DEFAULT_INBOUND, PolicyStore, default_policy, parse_policy
+from assay.instance import Instance
+
+
+def _columns(instance: Instance, table: str) -> dict[str, tuple[str, bool]]:
+    found = inspect(instance.db.engine).get_columns(table)
+    return {c["name"]: (type(c["type"]).__name__, bool(c["nullable"])) for c in found}
+
+
+@pytest.mark.parametrize("model", [ApiKeyRow, TenantPolicyRow])
+def test_migration_matches_models(instance: Instance, model: type) -> None:
+    table = model.__table__  # type: ignore[attr-defined]
+    migrated = _columns(instance, table.name)
+    assert set(migrated) == {c.name for c in table.columns}
+    for column in table.columns:
+        assert migrated[column.name][1] == column.nullable, column.name
+    pk = inspect(instance.db.engine).get_pk_constraint(table.name)["constrained_columns"]
+    assert sorted(pk) == sorted(c.name for c in table.primary_key.columns)
+
+
+def test_new_tenant_gets_the_secure_default(instance: Instance) -> None:
+    stored = PolicyStore(instance.db, instance.clock).current("acme")
+    assert stored.version == 0
+    assert stored.policy == default_policy()
+    for kind in ("SECRET", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE"):
+        assert stored.policy.inbound[kind] != "allow"
+    assert stored.policy.on_failure == "closed"
+    assert stored.policy.store_transcripts
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('{"on_failure": "maybe"}', "on_failure"),
+        ('{"retention_days": 0}', "retention_days"),
+        ('{"inbound": {"EMAIL_ADDRESS": "shred"}}', "inbound.EMAIL_ADDRESS"),
+        ('{"surprise": 1}', "surprise"),
+    ],
+)
+def test_bad_policy_names_the_field(text: str, where: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_policy(text)
+    assert where in caught.value.message
+
+
+def test_policy_json_round_trips() -> None:
+    policy = default_policy()
+    assert parse_policy(policy.canonical_json()) == policy
+    assert policy.inbound == DEFAULT_INBOUND
+
+
+async def _drive(limiter: RateLimiter, limits: list[Limit], n: int) -> int:
+    admitted = 0
+    for _ in range(n):
+        try:
+            await limiter.admit(limits)
+            admitted += 1
+        except RateLimitedError as exc:
+            assert 1 <= exc.retry_after <= 60
+    return admitted
+
+
+def _limiter(kind: str, redis_server: RedisServer | None) -> RateLimiter:
+    return InProcessLimiter() if kind == "memory" else RedisLimiter(redis_server.url)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("kind", ["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def test_request_limits_per_scope(kind: str, request: pytest.FixtureRequest) -> None:
+    server = request.getfixturevalue("redis_server") if kind == "redis" else None
+    limiter = _limiter(kind, server)
+    scope = f"key:{request.node.name}"
+
+    async def run() -> tuple[int, int]:
+        try:
+            first = await _drive(limiter, [Limit(scope, 3, None)], 5)
+            other = await _drive(limiter, [Limit(scope + "-other", 3, None)], 2)
+            return first, other
+        finally:
+            await limiter.aclose()
+
+    assert asyncio.run(run()) == (3, 2)
+
+
+@pytest.mark.parametrize("kind", ["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def test_token_limits_apply_after_charging(kind: str, request: pytest.FixtureRequest) -> None:
+    server = request.getfixturevalue("redis_server") if kind == "redis" else None
+    limiter = _limiter(kind, server)
+    limits = [Limit(f"tenant:{request.node.name}", None, 100)]
+
+    async def run() -> int:
+        try:
+            await limiter.admit(limits)
+            await limiter.charge(limits, 150)
+            return await _drive(limiter, limits, 1)
+        finally:
+            await limiter.aclose()
+
+    assert asyncio.run(run()) == 0
+
+
+@pytest.mark.redis
+def test_redis_limits_are_shared_between_limiters(redis_server: RedisServer) -> None:
+    a, b = RedisLimiter(redis_server.url), RedisLimiter(redis_server.url)
+    limits = [Limit("tenant:shared-test", 4, None)]
+
+    async def run() -> int:
+        try:
+            return await _drive(a, limits, 3) + await _drive(b, limits, 3)
+        finally:
+            await a.aclose()
+            await b.aclose()
+
+    assert asyncio.run(run()) == 4

@@ -1,0 +1,113 @@
+"""`assay models|routes|changes|eval|requests` through the real entry point, on both engines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.governance_helpers import DATASET, capitals_answer, ledger_types, local_upstream
+from tests.helpers import CliResult, run_cli
+
+from assay.config import Settings
+from assay.instance import Instance
+
+
+def _cli(settings: Settings, *args: str) -> CliResult:
+    env = {"ASSAY_DATABASE_URL": settings.sqlalchemy_url}
+    return run_cli(*args, "--data-dir", str(settings.data_dir), env=env)
+
+
+def _ok(result: CliResult) -> CliResult:
+    assert result.exit_code == 0, result.stdout + result.stderr
+    return result
+
+
+def _register(settings: Settings, tmp_path: Path, model: str) -> None:
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("You are a support assistant.")
+    _ok(_cli(settings, "models", "register", "--provider", "testco", "--upstream", "test",
+             "--model", model, "--snapshot", "2026-01-01", "--intended-use", "support answers",
+             "--risk", "medium", "--owner", "ml-team", "--param", "temperature=0.2",
+             "--system-prompt-file", str(prompt), "--prompt-name", "support",
+             "--training-opt-out", "--retention-days", "0", "--region", "eu",
+             "--actor", "alice"))
+
+
+def _last_change(settings: Settings) -> str:
+    changes = json.loads(_ok(_cli(settings, "changes", "list", "--json")).stdout)
+    return str(changes[-1]["id"])
+
+
+def test_change_flow_through_the_cli(instance: Instance, settings: Settings, tmp_path: Path) -> None:
+    dataset = tmp_path / "golden.jsonl"
+    dataset.write_bytes(DATASET)
+    _register(settings, tmp_path, "chat-1")
+    _register(settings, tmp_path, "chat-2")
+    models = json.loads(_ok(_cli(settings, "models", "list", "--json")).stdout)
+    assert [m["id"] for m in models] == ["testco/chat-1@2026-01-01", "testco/chat-2@2026-01-01"]
+    shown = _ok(_cli(settings, "models", "show", "testco/chat-1@2026-01-01", "--prompt")).stdout
+    assert "support@v1" in shown and "You are a support assistant." in shown
+
+    _ok(_cli(settings, "changes", "propose", "--route", "support", "--model",
+             "testco/chat-1@2026-01-01", "--reason", "launch", "--min-pass-rate", "75",
+             "--actor", "alice"))
+    change = _last_change(settings)
+    with local_upstream(capitals_answer({"chat-1": {"Spain"}, "chat-2": {"Spain", "Italy"}})) as (
+        url, _log
+    ):
+        evaluated = _ok(_cli(settings, "changes", "evaluate", change, "--dataset", str(dataset),
+                             "--upstream-url", url, "--actor", "alice"))
+        assert "3/4 passed" in evaluated.stdout and ": evaluated" in evaluated.stdout
+        self_approval = _cli(settings, "changes", "approve", change, "--actor", "alice")
+        assert self_approval.exit_code == 1
+        assert "cannot approve" in self_approval.stderr
+        assert "Separation of duties" in self_approval.stderr
+        refused = _cli(settings, "changes", "activate", change, "--actor", "alice")
+        assert refused.exit_code == 1 and "only an approved change" in refused.stderr
+        _ok(_cli(settings, "changes", "approve", change, "--actor", "bob"))
+        _ok(_cli(settings, "changes", "activate", change, "--actor", "alice"))
+        run = _cli(settings, "eval", "run", "--route", "support", "--candidate",
+                   "testco/chat-2@2026-01-01", "--dataset", str(dataset), "--upstream-url", url,
+                   "--json")
+    assert run.exit_code == 1  # 50 % is below the route's 75 %
+    report = json.loads(run.stdout)
+    assert (report["pass_rate_bp"], report["baseline_pass_rate_bp"]) == (5000, 7500)
+    assert [c["passed"] for c in report["cases"]] == [True, True, False, False]
+    assert "support" in _ok(_cli(settings, "routes", "list")).stdout
+    assert "Route support (live: version 1)" in _ok(_cli(settings, "routes", "show", "support")).stdout
+    types = ledger_types(instance)
+    assert types.count("route.activated") == 1 and types.count("change.approved") == 1
+
+
+def test_cli_emergency_rollback_and_errors(instance: Instance, settings: Settings,
+                                          tmp_path: Path) -> None:
+    _register(settings, tmp_path, "chat-1")
+    _register(settings, tmp_path, "chat-2")
+    for model in ("chat-1", "chat-2"):
+        _ok(_cli(settings, "changes", "propose", "--route", "support", "--model",
+                 f"testco/chat-{model[-1]}@2026-01-01", "--reason", "outage", "--emergency",
+                 "--actor", "alice"))
+        _ok(_cli(settings, "changes", "activate", _last_change(settings), "--actor", "alice"))
+    pending = json.loads(_ok(_cli(settings, "changes", "list", "--state",
+                                  "awaiting-post-approval", "--json")).stdout)
+    assert len(pending) == 2
+    latest = _last_change(settings)
+    rolled = _ok(_cli(settings, "changes", "rollback", latest, "--reason", "bad answers",
+                      "--actor", "bob"))
+    assert "back on testco/chat-1@2026-01-01 (route version 3)" in " ".join(rolled.stdout.split())
+    _ok(_cli(settings, "changes", "approve", latest, "--actor", "bob"))
+    shown = json.loads(_ok(_cli(settings, "changes", "show", latest, "--json")).stdout)
+    assert [s["step"] for s in shown["steps"]] == [
+        "proposed", "activated", "rolled_back", "post_approved"]
+    assert all(isinstance(s["ledger_index"], int) for s in shown["steps"])
+    assert shown["state"] == "rolled_back" and shown["approver"] == "cli:bob"
+    missing = _cli(settings, "requests", "explain", "req-nope", "--actor", "carol")
+    assert missing.exit_code == 1 and "no decision record" in missing.stderr
+    bad = _cli(settings, "changes", "propose", "--route", "support", "--model", "nope",
+               "--reason", "x")
+    assert bad.exit_code == 1 and "assay models register" in bad.stderr
+    both = _cli(settings, "changes", "evaluate", latest)
+    assert both.exit_code == 2 and "exactly one of --dataset and --evaluation" in both.stderr
+    bad_rate = _cli(settings, "changes", "propose", "--route", "support", "--model",
+                    "testco/chat-1@2026-01-01", "--reason", "x", "--min-pass-rate", "150")
+    assert bad_rate.exit_code == 2 and "between 0 and 100" in bad_rate.stderr

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.web_support import close_apps, set_up_person
+from tests.web_support import client_for, close_apps, set_up_person
 
 from assay.instance import Instance
 from assay.web.compliance_view import library
@@ -92,3 +92,22 @@ def test_evidence_upload_then_auditor_reads_and_exports(instance: Instance) -> N
         "/export", data={"start": "2026-03-31", "end": "2026-01-01", "csrf_token": auditor.csrf("/export")}
     )
     assert backwards.status_code == 400 and "before it starts" in backwards.text
+
+
+def test_trust_page_shows_category_status_and_registered_provider_terms(instance: Instance) -> None:
+    from tests.governance_helpers import spec
+
+    from assay.governance import register_model
+    from assay.ledger import AuditLog
+
+    with AuditLog.open(instance) as log:
+        register_model(instance, log, spec("chat-1"), actor="cli:alice")
+    admin = set_up_person(instance, "root@example.com", "admin")
+    saved = admin.client.post("/settings/trust", data={
+        "csrf_token": admin.csrf("/settings/trust"), "enabled": "on", "category_Security": "on",
+    })
+    assert saved.status_code == 303
+    page = client_for(instance).get("/trust")
+    assert page.status_code == 200
+    assert "testco" in page.text and "no training on our data; retains data 0 days; region eu" in page.text
+    assert "not tested" in page.text and "chat-1" not in page.text

@@ -153,6 +153,15 @@ def test_pages_render_for_the_admin(admin: tuple[Page, Authenticator], server: t
     page.goto(f"{server[0]}/")
     expect(page.get_by_role("heading", name="Readiness by trust category")).to_contain_text("overall")
     shot(page, "overview")
+    page.goto(f"{server[0]}/evidence")
+    page.get_by_label("Control").select_option("AS-ACC-04")
+    page.get_by_label("Effective date (when it was true)").fill("2026-01-15")
+    page.get_by_label("Owner (a role, such as Security lead)").fill("Security lead")
+    page.get_by_label("File").set_input_files(
+        files=[{"name": "q1-access-review.csv", "mimeType": "text/csv", "buffer": b"user,decision\nu1,keep\n"}]
+    )
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator("#done")).to_contain_text("q1-access-review.csv")
     for path, heading, name in (
         ("/evidence", "Evidence", "evidence"),
         ("/export", "Audit export", "export"),

@@ -164,6 +164,7 @@ def test_pages_render_for_the_admin(admin: tuple[Page, Authenticator], server: t
     expect(page.locator("#done")).to_contain_text("q1-access-review.csv")
     for path, heading, name in (
         ("/evidence", "Evidence", "evidence"),
+        ("/models", "Models and changes", "models"),
         ("/export", "Audit export", "export"),
     ):
         page.goto(server[0] + path)

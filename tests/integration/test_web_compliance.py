@@ -111,3 +111,16 @@ def test_trust_page_shows_category_status_and_registered_provider_terms(instance
     assert page.status_code == 200
     assert "testco" in page.text and "no training on our data; retains data 0 days; region eu" in page.text
     assert "not tested" in page.text and "chat-1" not in page.text
+
+
+def test_models_page_shows_the_registry_to_an_auditor(instance: Instance) -> None:
+    from tests.governance_helpers import spec
+
+    from assay.governance import register_model
+    from assay.ledger import AuditLog
+
+    with AuditLog.open(instance) as log:
+        model = register_model(instance, log, spec("chat-1"), actor="cli:alice")
+    auditor = set_up_person(instance, "aud@example.com", "auditor")
+    page = auditor.client.get("/models")
+    assert page.status_code == 200 and model.id in page.text and "No change request yet" in page.text

@@ -12,6 +12,7 @@ from assay.web import (  # noqa: F401 - registers routes and the doctor check
     routes_auth,
     routes_compliance,
     routes_gateway_admin,
+    routes_models,
     routes_pages,
 )
 from assay.web._core import ROUTES, router

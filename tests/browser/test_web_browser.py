@@ -13,10 +13,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from assay.gateway import DEMO_MODEL
 from assay.ledger.merkle import leaf_hash
 from assay.ledger.note import Verifier
 from assay.ledger.proof import parse_tlog_proof, verify_tlog_proof
@@ -122,7 +124,6 @@ def test_first_admin_signs_in_again_with_totp(browser: Browser, server: tuple[st
                                               admin: tuple[Page, Authenticator]) -> None:
     base, link = server
     page, app = admin
-    shot(page, "overview")
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/login"))
     shot(page, "sign-in")
@@ -146,9 +147,24 @@ def test_keyboard_reaches_the_skip_link_first(admin: tuple[Page, Authenticator],
 
 def test_pages_render_for_the_admin(admin: tuple[Page, Authenticator], server: tuple[str, str]) -> None:
     page, _ = admin
+    page.goto(f"{server[0]}/controls")
+    page.get_by_role("button", name="Run all checks now").click()
+    expect(page.get_by_role("heading", name="Controls")).to_be_visible()
+    page.goto(f"{server[0]}/")
+    expect(page.get_by_role("heading", name="Readiness by trust category")).to_contain_text("overall")
+    shot(page, "overview")
+    page.goto(f"{server[0]}/evidence")
+    page.get_by_label("Control").select_option("AS-ACC-04")
+    page.get_by_label("Effective date (when it was true)").fill("2026-01-15")
+    page.get_by_label("Owner (a role, such as Security lead)").fill("Security lead")
+    page.get_by_label("File").set_input_files(
+        files=[{"name": "q1-access-review.csv", "mimeType": "text/csv", "buffer": b"user,decision\nu1,keep\n"}]
+    )
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator("#done")).to_contain_text("q1-access-review.csv")
     for path, heading, name in (
-        ("/gateway", "Gateway", "gateway"),
         ("/evidence", "Evidence", "evidence"),
+        ("/models", "Models and changes", "models"),
         ("/export", "Audit export", "export"),
     ):
         page.goto(server[0] + path)
@@ -256,3 +272,24 @@ def test_admin_rotates_a_tenant_key(admin: tuple[Page, Authenticator], server: t
     page.get_by_label("Type the tenant name to confirm").fill("acne")
     page.get_by_role("button", name="Erase for ever").click()
     expect(page.get_by_role("alert")).to_contain_text("Nothing erased")
+
+
+def test_gateway_traffic_shows_on_the_gateway_page(admin: tuple[Page, Authenticator],
+                                                   server: tuple[str, str]) -> None:
+    """A key made on the tenant page, real requests through the gateway, figures on the page."""
+    base = server[0]
+    page, _ = admin
+    page.goto(f"{base}/tenants/acme/access")
+    page.get_by_label("Key name (what uses it)").fill("support bot")
+    page.get_by_role("button", name="Create API key").click()
+    secret = page.locator("#new-secret").inner_text().strip()
+    shot(page, "tenant-access")
+    for text in ("Write to jane.doe@example.com please", "Call +44 20 7946 0958 today", "Hello"):
+        answer = httpx.post(
+            f"{base}/v1/chat/completions", headers={"Authorization": f"Bearer {secret}"},
+            json={"model": DEMO_MODEL, "messages": [{"role": "user", "content": text}]}, timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+    page.goto(f"{base}/gateway")
+    expect(page.locator(".tile").first).to_contain_text("3")
+    shot(page, "gateway")

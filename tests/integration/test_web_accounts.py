@@ -22,7 +22,7 @@ from assay.web.accounts import MAX_FAILURES, SignInFailedError
 from assay.web.bootstrap import FIRST_ADMIN_EMAIL
 from assay.web.models import User
 
-WEB_TABLES = {"users", "web_setup_tokens", "web_sessions", "web_settings"}
+WEB_TABLES = {"users", "web_setup_tokens", "web_sessions", "web_settings", "web_readiness_snapshots"}
 
 
 @pytest.fixture(autouse=True)
@@ -186,3 +186,25 @@ def test_overview_activity_comes_from_the_ledger(instance: Instance) -> None:
     days = events_per_day(instance.db, instance.clock.now().date())
     assert len(days) == 14 and days[-1][1] == 1.0 and sum(v for _, v in days) == 1.0
     assert [e.event_type for e in recent_events(instance.db)] == ["user.created"]
+
+
+def test_category_scores_and_daily_trend(instance: Instance) -> None:
+    from datetime import date
+
+    from assay.web.readiness import category_scores, record_snapshot, trend
+
+    report = {"criteria": [
+        {"category": "security", "status": "passing"},
+        {"category": "security", "status": "at_risk"},
+        {"category": "security", "status": "not_applicable"},
+        {"category": "privacy", "status": "failing"},
+    ]}
+    scores = category_scores(report)
+    assert scores == {"security": 75.0, "availability": None, "processing_integrity": None,
+                      "confidentiality": None, "privacy": 0.0}
+    today = date(2026, 3, 10)
+    record_snapshot(instance, today - timedelta(days=40), 10.0, scores)
+    record_snapshot(instance, today - timedelta(days=1), 40.0, scores)
+    record_snapshot(instance, today, 50.0, scores)
+    record_snapshot(instance, today, 55.0, scores)  # the last of the day wins
+    assert trend(instance, today) == [("2026-03-09", 40.0), ("2026-03-10", 55.0)]

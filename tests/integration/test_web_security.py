@@ -37,6 +37,7 @@ EXAMPLES = {
     "change": "unlock",
     "name": "app.css",
     "token": "not-a-token",
+    "key_id": "nokey",
 }
 FORM = {
     "name": "acme",

@@ -6,7 +6,15 @@ server at start-up.
 
 from __future__ import annotations
 
-from assay.web import health, routes_admin, routes_auth, routes_pages  # noqa: F401 - registers routes and the doctor check
+from assay.web import (  # noqa: F401 - registers routes and the doctor check
+    health,
+    routes_admin,
+    routes_auth,
+    routes_compliance,
+    routes_gateway_admin,
+    routes_models,
+    routes_pages,
+)
 from assay.web._core import ROUTES, router
 from assay.web.accounts import Accounts, SignInFailedError, UserView
 from assay.web.bootstrap import ensure_first_admin

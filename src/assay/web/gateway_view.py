@@ -83,7 +83,7 @@ def gateway_figures(
         ).all()
     buckets = Counter((now - when) // timedelta(hours=1) for when, _ in rows)
     per_hour = [
-        ((now - timedelta(hours=back)).strftime("%H:00"), float(buckets.get(back, 0)))
+        ((now - timedelta(hours=back)).strftime("%m-%d %H:00"), float(buckets.get(back, 0)))
         for back in range(hours - 1, -1, -1)
     ]
     return _summarise([_attributes(leaf) for _, leaf in rows], since, per_hour, configured)

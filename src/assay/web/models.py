@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from assay.store.models import Base, UTCDateTime
 
-__all__ = ["SetupToken", "User", "WebSession", "WebSetting"]
+__all__ = ["ReadinessSnapshot", "SetupToken", "User", "WebSession", "WebSetting"]
 
 
 class User(Base):
@@ -69,3 +69,13 @@ class WebSetting(Base):
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class ReadinessSnapshot(Base):
+    """The readiness figures as the overview computed them on one day (for the trend chart)."""
+
+    __tablename__ = "web_readiness_snapshots"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    scores: Mapped[str] = mapped_column(Text)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -10,9 +10,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from assay.errors import NotFoundError, UsageError
-from assay.web import data, ledger_view
+from assay.governance import list_models
+from assay.instance import Instance
+from assay.web import compliance_view, ledger_view
 from assay.web._core import action, page, public, redirect, render, services, who
 from assay.web.audit import record
+from assay.web.readiness import CATEGORY_LABELS
 from assay.web.roles import ROLES
 from assay.web.roles import Capability as Cap
 from assay.web.settings_store import (
@@ -136,17 +139,46 @@ def trust_page(request: Request) -> Response:
             message="There is no page here.",
             public_page=True,
         )
-    providers = [u.name for u in svc.instance.settings.upstreams]
     listed = {s.name for s in current.subprocessors}
+    report = compliance_view.assessment(svc.instance)
+    labels = {label: key for key, label in CATEGORY_LABELS.items()}
+    statuses = {
+        name: report["summary"]["categories"].get(labels.get(name, ""), "not_tested")
+        for name in current.categories
+    }
     return render(
         request,
         "trust.html",
         trust=current,
         public_page=True,
-        unlisted_providers=[p for p in providers if p not in listed],
+        statuses=statuses,
+        providers=[p for p in provider_terms(svc.instance) if p["name"] not in listed],
         checkpoint=ledger_view.latest(svc.log),
-        status_missing=data.missing("compliance"),
     )
+
+
+def provider_terms(instance: Instance) -> list[dict[str, str]]:
+    """One row per provider from the model registry, with its recorded data terms."""
+    rows: dict[str, dict[str, str]] = {}
+    for model in list_models(instance):
+        terms = model.terms
+        parts = []
+        if terms.training_opt_out is not None:
+            parts.append(
+                "no training on our data" if terms.training_opt_out else "may train on data"
+            )
+        if terms.retention_days is not None:
+            parts.append(f"retains data {terms.retention_days} days")
+        if terms.region:
+            parts.append(f"region {terms.region}")
+        models = rows.setdefault(
+            model.provider, {"name": model.provider, "models": "", "terms": ""}
+        )
+        models["models"] = ", ".join(filter(None, [models["models"], model.provider_model]))
+        models["terms"] = models["terms"] or ("; ".join(parts) or "not stated")
+    for upstream in instance.settings.upstreams:
+        rows.setdefault(upstream.name, {"name": upstream.name, "models": "", "terms": "not stated"})
+    return sorted(rows.values(), key=lambda r: r["name"])
 
 
 _ASSETS = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}

@@ -11,14 +11,14 @@ from starlette.responses import Response
 
 from assay.crypto import Keyring, TenantStore, TranscriptVault
 from assay.errors import NotFoundError, UsageError
-from assay.web import data, ledger_view
+from assay.web import compliance_view, data, ledger_view
 from assay.web._core import action, page, redirect, render, services, who
 from assay.web.audit import record
 from assay.web.charts import bar_chart, line_chart
 from assay.web.gateway_view import gateway_figures
 from assay.web.ledger_view import Verification
+from assay.web.readiness import trend
 from assay.web.roles import Capability as Cap
-from assay.web.settings_store import TRUST_CATEGORIES
 
 _Text = Annotated[str, Form()]
 
@@ -26,44 +26,20 @@ _Text = Annotated[str, Form()]
 @page("/", Cap.VIEW_OVERVIEW)
 def overview(request: Request) -> Response:
     instance = services(request).instance
-    categories = [{"name": c, "score": None} for c in TRUST_CATEGORIES]
-    activity = ledger_view.events_per_day(instance.db, instance.clock.now().date())
+    figures = compliance_view.overview_figures(instance)
+    today = instance.clock.now().date()
+    activity = ledger_view.events_per_day(instance.db, today)
     return render(
         request,
         "overview.html",
-        missing=data.missing("compliance"),
-        categories=categories,
-        trend=line_chart([], title="Readiness over time", y_max=100, unit="%"),
-        failing=[],
+        missing=None,
+        categories=figures["categories"],
+        overall=figures["overall"],
+        failing=figures["gaps"],
+        trend=line_chart(trend(instance, today), title="Readiness over time", y_max=100, unit="%"),
         activity=bar_chart(activity[-7:], title="Audit events per day, last 7 days"),
         recent=ledger_view.recent_events(instance.db),
         components=[(name, data.component_present(name)) for name in data.COMPONENTS],
-    )
-
-
-@page("/controls", Cap.VIEW_CONTROLS)
-def controls(
-    request: Request, category: str = "", criterion: str = "", status: str = ""
-) -> Response:
-    return render(
-        request,
-        "controls.html",
-        missing=data.missing("compliance"),
-        controls=[],
-        categories=TRUST_CATEGORIES,
-        filters={"category": category, "criterion": criterion, "status": status},
-    )
-
-
-@page("/controls/{control_id}", Cap.VIEW_CONTROLS)
-def control_detail(request: Request, control_id: str) -> Response:
-    return render(
-        request,
-        "error.html",
-        404,
-        title="No such control",
-        message=f"There is no control {control_id!r} in this build.",
-        hint="The control library arrives with the compliance engine.",
     )
 
 
@@ -243,38 +219,6 @@ def transcript_read(request: Request, transcript_id: str, reason: _Text) -> Resp
         )
     text = plaintext.decode("utf-8", errors="replace")
     return render(request, "transcript.html", transcript_id=transcript_id, text=text)
-
-
-@page("/evidence", Cap.VIEW_EVIDENCE)
-def evidence(request: Request) -> Response:
-    return render(request, "evidence.html", missing=data.missing("compliance"), items=[])
-
-
-@action("/evidence", Cap.UPLOAD_EVIDENCE)
-def evidence_upload(request: Request) -> Response:
-    return render(
-        request,
-        "error.html",
-        503,
-        title="No evidence store",
-        message="Evidence is kept by the compliance engine, which is not part of this build yet.",
-    )
-
-
-@page("/export", Cap.EXPORT_AUDIT)
-def export(request: Request) -> Response:
-    return render(request, "export.html", missing=data.missing("compliance"))
-
-
-@action("/export", Cap.EXPORT_AUDIT)
-def export_submit(request: Request, start: _Text, end: _Text) -> Response:
-    return render(
-        request,
-        "error.html",
-        503,
-        title="No export yet",
-        message="The audit export is built by the compliance engine, not part of this build yet.",
-    )
 
 
 @page("/account", Cap.ACCOUNT)

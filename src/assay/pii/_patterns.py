@@ -194,8 +194,18 @@ DIGIT_GROUP = re.compile(r"\d+")
 PLACEHOLDER_RE = re.compile(PLACEHOLDER)
 
 
+_LITERAL_WORD = re.compile(r"[a-z0-9 #-]+")
+
+
 def _words(*words: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(words) + r")(?![a-z0-9])")
+    """Any of ``words`` (literals or small patterns) as a whole word.
+
+    A literal word checks the character before it with a fixed-width look-behind after
+    it, so the pattern starts with a literal and the scan jumps between its first letters.
+    """
+    literal = [rf"{re.escape(w)}(?<![a-z0-9]{re.escape(w)})" for w in words if _LITERAL_WORD.fullmatch(w)]
+    other = [rf"(?<![a-z0-9])(?:{w})" for w in words if not _LITERAL_WORD.fullmatch(w)]
+    return re.compile("(?:" + "|".join(literal + other) + r")(?![a-z0-9])")
 
 
 # Context words: found near a candidate (same lower-cased window), they raise or lower its score.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
@@ -195,18 +197,19 @@ def _spoken(match: re.Match[str], kind: str) -> Iterator[Candidate]:
 
 def _digit_windows(groups: list[_Group], source: str, *, spoken: bool) -> Iterator[Candidate]:
     """Every run of consecutive digit groups that validates as a card, SSN or phone number."""
-    for first in range(len(groups)):
-        start = groups[first].start
-        plus = not spoken and start > 0 and source[start - 1] == "+"
-        digits = ""
-        for last in range(first, len(groups)):
-            digits += groups[last].digits
+    joined = "".join(g.digits for g in groups)
+    ends = list(itertools.accumulate(len(g.digits) for g in groups))  # digits up to each group's end
+    for first, group in enumerate(groups):
+        offset = ends[first] - len(group.digits)
+        plus = not spoken and group.start > 0 and source[group.start - 1] == "+"
+        # Lengths nothing can have are skipped: an SSN has 9 digits, a national phone number 10
+        # or 11, a card 12 to 19 from an issuer digit, a "+" number 7 to 15.
+        lowest = bisect.bisect_left(ends, offset + (7 if plus else 9), first)
+        highest = bisect.bisect_right(ends, offset + 19, lowest)
+        for last in range(lowest, highest):
+            digits = joined[offset : ends[last]]
             count = len(digits)
-            if count > 19:
-                break
-            # Lengths nothing can have are skipped here: an SSN has 9 digits, a national phone
-            # number 10 or 11, a card 12 to 19 from an issuer digit, a "+" number 7 to 15.
-            if 9 <= count <= 11 or (count >= 12 and digits[0] in "23456") or (plus and 7 <= count <= 15):
+            if count <= 11 or digits[0] in "23456" or (plus and count <= 15):
                 yield from _classify_window(groups[first : last + 1], digits, source, spoken=spoken)
 
 

@@ -102,3 +102,17 @@ def test_streaming_long_texts_equals_whole_text(text: str, sizes: list[int], pol
         index += 1
     out.append(stream.finish())
     assert "".join(out) == whole
+
+
+_TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/_.~!#$%^&*@-"
+
+
+@given(st.text(alphabet=_TOKEN_CHARS, min_size=12, max_size=40))
+@SETTINGS
+def test_credential_look_ahead_keeps_every_token_the_entropy_check_accepts(token: str) -> None:
+    from assay.pii._patterns import TOKEN
+    from assay.pii._validate import looks_random
+
+    if looks_random(token):
+        match = TOKEN.match(" " + token + " ", 1)
+        assert match is not None and match.group("token") == token

@@ -238,6 +238,9 @@ def test_phone_plans_agree_with_phonenumbers() -> None:
         "four one one one one one one one one one one one one one one one",
         "password: Xk9#mP2$vL8qR4nZ -----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----",
         "[EMAIL_ADDRESS] <PERSON_2> 2024-01-01 GB82 WEST 1234 5698 7654 32",
+        "though the high road is configuration-heavy, Configuration.Value and x9f2Kq81Lm3Z4 remain",
+        "token ghp_abcdefghijklmnopqrstuvwxyz0123456789 and eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOjF9.sig",
+        "no digits here but a Mixed-Case/TokenWith+Symbols and  AKIAIOSFODNN7EXAMPLE",
     ],
 )
 def test_pattern_variants_match_like_the_full_pattern(text: str) -> None:
@@ -247,3 +250,10 @@ def test_pattern_variants_match_like_the_full_pattern(text: str) -> None:
         return [(m.start(), m.end(), m.lastgroup) for m in pattern.finditer(text)]  # type: ignore[attr-defined]
 
     assert shape(combined_for(text)) == shape(COMBINED)
+
+
+def test_every_alternative_belongs_to_a_known_family() -> None:
+    from assay.pii import _patterns
+
+    groups = (_patterns._DIGIT_START, _patterns._LETTER_START, _patterns._SYMBOL_START)
+    assert {family for group in groups for family, _ in group} <= _patterns.ALL_FAMILIES

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
@@ -154,12 +156,18 @@ def _date_text(match: re.Match[str], kind: str) -> Iterator[Candidate]:
         yield Candidate(start, end, "DATE_OF_BIRTH", 0.85, "date_of_birth", "birth")
 
 
+_INNER_SEPARATORS = frozenset("./-")
+
+
 def _digits(match: re.Match[str], kind: str) -> Iterator[Candidate]:
     start, _, text = _group_span(match, kind)
     groups = [_Group(m.group(), start + m.start(), start + m.end()) for m in DIGIT_GROUP.finditer(text)]
     source = match.string
     yield from _digit_windows(groups, source, spoken=False)
     for group in groups:  # an address or a date inside the run (it may end past the run)
+        # Both inner shapes need a separator right after the group's digits: skip the rest cheaply.
+        if source[group.end : group.end + 1] not in _INNER_SEPARATORS:
+            continue
         inner = INNER.match(source, group.start)
         if inner is not None and inner.lastgroup is not None:
             yield from _HANDLERS[inner.lastgroup](inner, inner.lastgroup)
@@ -189,13 +197,19 @@ def _spoken(match: re.Match[str], kind: str) -> Iterator[Candidate]:
 
 def _digit_windows(groups: list[_Group], source: str, *, spoken: bool) -> Iterator[Candidate]:
     """Every run of consecutive digit groups that validates as a card, SSN or phone number."""
-    for first in range(len(groups)):
-        digits = ""
-        for last in range(first, len(groups)):
-            digits += groups[last].digits
-            if len(digits) > 19:
-                break
-            if len(digits) >= 7:  # nothing recognised here is shorter
+    joined = "".join(g.digits for g in groups)
+    ends = list(itertools.accumulate(len(g.digits) for g in groups))  # digits up to each group's end
+    for first, group in enumerate(groups):
+        offset = ends[first] - len(group.digits)
+        plus = not spoken and group.start > 0 and source[group.start - 1] == "+"
+        # Lengths nothing can have are skipped: an SSN has 9 digits, a national phone number 10
+        # or 11, a card 12 to 19 from an issuer digit, a "+" number 7 to 15.
+        lowest = bisect.bisect_left(ends, offset + (7 if plus else 9), first)
+        highest = bisect.bisect_right(ends, offset + 19, lowest)
+        for last in range(lowest, highest):
+            digits = joined[offset : ends[last]]
+            count = len(digits)
+            if count <= 11 or digits[0] in "23456" or (plus and count <= 15):
                 yield from _classify_window(groups[first : last + 1], digits, source, spoken=spoken)
 
 
@@ -209,7 +223,8 @@ def _classify_window(window: list[_Group], digits: str, source: str, *, spoken: 
         score = _ssn_score(window, source, spoken=spoken)
         if score:
             yield Candidate(start, end, "US_SSN", score, "us_ssn" + suffix, "digits")
-    if 7 <= count <= 15:
+    # Only ten or eleven digits can be a national number; other lengths need a "+" before them.
+    if count in (10, 11) or (7 <= count <= 15 and not spoken and start > 0 and source[start - 1] == "+"):
         yield from _phone(window, digits, source, spoken=spoken)
 
 

@@ -50,8 +50,12 @@ _INNER = r"""(?<![.])(?P<ipv4>\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?!\.?\d)
 | (?P<date_num>(?:19|20)\d{2}-\d{2}-\d{2}|\d{1,2}(?P<dsep>[/.-])\d{1,2}(?P=dsep)(?:\d{4}|\d{2}))(?![\d])"""
 
 # A credential-like token; a zero-width look-ahead, so it never hides what starts inside it.
+# Only a token with a digit, or with an upper-case letter and a symbol, can pass ``looks_random``
+# (it needs a digit or three character classes): the last look-ahead skips the rest (prose words).
 _CREDENTIAL = (
     r"(?<![+/.~!#$%^&*@-])(?=(?P<token>[A-Za-z0-9+/_.~!#$%^&*@-]{12,256}={0,2})(?![A-Za-z0-9+/_.~!#$%^&*@=-]))"
+    r"(?=[A-Za-z+/_.~!#$%^&*@-]*[0-9]"
+    r"|[a-z]*(?:[A-Z][A-Za-z]*[+/_.~!#$%^&*@-]|[+/_.~!#$%^&*@-][a-z+/_.~!#$%^&*@-]*[A-Z]))"
 )
 TOKEN_SYMBOLS = frozenset("+/_.~!#$%^&*@-=")
 
@@ -84,7 +88,7 @@ _LETTER_START: tuple[tuple[str, str], ...] = (
     ("digit", rf"""(?=[JjFfMmAaSsOoNnDd])(?P<date_text_>{_MONTH}\.?[ \t]\d{{1,2}}(?:st|nd|rd|th)?,?[ \t](?:19|20)\d{{2}})(?!\d)"""),
     ("colon", r"""(?P<ipv6_>[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?<=:)\d{1,3}(?:\.\d{1,3}){3})?)(?![\w:])"""),
     ("always", rf"""(?P<spoken_email>at[ \t][a-z0-9-]{{1,30}}(?:(?:[ \t]dot[ \t]|\.)[a-z0-9-]{{1,20}}){{0,2}}(?:[ \t]dot[ \t]|\.){_TLDS})(?![A-Za-z0-9])"""),
-    ("spoken", rf"""(?=[ZzOoTtFfSsEeNnDd][ehnwoiuhr][rvxgnoiue]?)(?P<spoken>(?i:{_NUM_WORD}(?:(?:[ \t,.-]{{1,5}}|[ \t,.]{{0,5}}[ \t]{_FILLER}[ \t,.]{{1,5}})(?:{_NUM_WORD})){{2,}}))(?![A-Za-z])"""),
+    ("always", rf"""(?=[ZzOoTtFfSsEeNnDd][ehnwoiuhr][rvxgnoiue]?)(?P<spoken>(?i:{_NUM_WORD}(?:(?:[ \t,.-]{{1,5}}|[ \t,.]{{0,5}}[ \t]{_FILLER}[ \t,.]{{1,5}})(?:{_NUM_WORD})){{2,}}))(?![A-Za-z])"""),
 )
 
 _SYMBOL_START: tuple[tuple[str, str], ...] = (
@@ -95,29 +99,31 @@ _SYMBOL_START: tuple[tuple[str, str], ...] = (
 )
 
 
-_PROVIDER_PREFIXES = (
-    "sk-", "sk_", "rk_", "gh", "github_pat_", "xox", "hooks.slack.com", "AKIA", "ASIA", "ABIA", "ACCA",
-    "AIDA", "AROA", "AGPA", "ANPA", "ANVA", "AIPA", "AIza", "eyJ",
+# Cheap necessary conditions, one per family (see ``families``).
+_PROVIDER_HINT = re.compile(
+    r"sk[-_]|rk_|gh[pousr]_|github_pat_|xox|hooks\.slack\.com|A(?:KIA|SIA|BIA|CCA|IDA|ROA|GPA|NPA|NVA|IPA|Iza)|eyJ"
 )
-_NUMBER_WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "double", "triple")
+_CREDENTIAL_HINT = re.compile(r"[A-Za-z0-9+/_.~!#$%^&*@-]{12}")
 _ANY_DIGIT = re.compile(r"\d")
+
+
+def _hints(text: str) -> tuple[bool, ...]:
+    """Per optional family (in ``_OPTIONAL`` order), whether its cheap necessary condition holds."""
+    return (
+        _CREDENTIAL_HINT.search(text) is not None,
+        _ANY_DIGIT.search(text) is not None,
+        ":" in text,
+        "@" in text,
+        _PROVIDER_HINT.search(text) is not None,
+    )
+
+
+_OPTIONAL = ("credential", "digit", "colon", "email", "provider")
 
 
 def families(text: str) -> frozenset[str]:
     """Families whose alternatives could match somewhere in ``text`` (cheap necessary conditions)."""
-    digit = _ANY_DIGIT.search(text) is not None
-    hints = {
-        "always": True,
-        "email": "@" in text,
-        "provider": any(prefix in text for prefix in _PROVIDER_PREFIXES),
-        "digit": digit,
-        "colon": ":" in text,
-        "credential": any(len(word) >= 12 for word in text.split()),
-    }
-    if any(c in text for c in "oOzZtTfFsSeEnNdD"):
-        lowered = text.lower()
-        hints["spoken"] = any(word in lowered for word in _NUMBER_WORDS)
-    return frozenset(name for name, present in hints.items() if present)
+    return frozenset(["always", *(name for name, present in zip(_OPTIONAL, _hints(text), strict=True) if present)])
 
 
 def _join(alternatives: tuple[tuple[str, str], ...], present: frozenset[str]) -> str:
@@ -142,18 +148,22 @@ def _build(present: frozenset[str]) -> re.Pattern[str]:
     return re.compile("|".join(branches) or r"(?!)", re.VERBOSE)
 
 
-ALL_FAMILIES = frozenset(f for group in (_DIGIT_START, _LETTER_START, _SYMBOL_START) for f, _ in group) | {"credential"}
+ALL_FAMILIES = frozenset({"always", *_OPTIONAL})
 COMBINED = _build(ALL_FAMILIES)
-_VARIANTS: dict[frozenset[str], re.Pattern[str]] = {ALL_FAMILIES: COMBINED}
+_VARIANTS: dict[tuple[bool, ...], re.Pattern[str]] = {(True,) * len(_OPTIONAL): COMBINED}
+
+
+def _variant(key: tuple[bool, ...]) -> re.Pattern[str]:
+    present = frozenset(["always", *(name for name, on in zip(_OPTIONAL, key, strict=True) if on)])
+    return _VARIANTS.setdefault(key, _build(present))
 
 
 def compile_variants() -> None:
-    """Compile every variant now (64 small patterns), so none is compiled inside a request."""
-    optional = sorted(ALL_FAMILIES - {"always"})
-    for mask in range(1 << len(optional)):
-        present = frozenset({"always"} | {f for i, f in enumerate(optional) if mask >> i & 1})
-        if present not in _VARIANTS:
-            _VARIANTS[present] = _build(present)
+    """Compile every variant now (32 small patterns), so none is compiled inside a request."""
+    for mask in range(1 << len(_OPTIONAL)):
+        key = tuple(bool(mask >> i & 1) for i in range(len(_OPTIONAL)))
+        if key not in _VARIANTS:
+            _variant(key)
 
 
 def combined_for(text: str) -> re.Pattern[str]:
@@ -162,11 +172,9 @@ def combined_for(text: str) -> re.Pattern[str]:
     Dropping an alternative that never matches changes no other match, so every
     variant finds exactly what ``COMBINED`` finds, with less work per position.
     """
-    present = families(text)
-    pattern = _VARIANTS.get(present)
-    if pattern is None:
-        pattern = _VARIANTS.setdefault(present, _build(present))
-    return pattern
+    key = _hints(text)
+    pattern = _VARIANTS.get(key)
+    return pattern if pattern is not None else _variant(key)
 
 
 INNER = re.compile(_INNER, re.VERBOSE)
@@ -186,8 +194,18 @@ DIGIT_GROUP = re.compile(r"\d+")
 PLACEHOLDER_RE = re.compile(PLACEHOLDER)
 
 
+_LITERAL_WORD = re.compile(r"[a-z0-9 #-]+")
+
+
 def _words(*words: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(words) + r")(?![a-z0-9])")
+    """Any of ``words`` (literals or small patterns) as a whole word.
+
+    A literal word checks the character before it with a fixed-width look-behind after
+    it, so the pattern starts with a literal and the scan jumps between its first letters.
+    """
+    literal = [rf"{re.escape(w)}(?<![a-z0-9]{re.escape(w)})" for w in words if _LITERAL_WORD.fullmatch(w)]
+    other = [rf"(?<![a-z0-9])(?:{w})" for w in words if not _LITERAL_WORD.fullmatch(w)]
+    return re.compile("(?:" + "|".join(literal + other) + r")(?![a-z0-9])")
 
 
 # Context words: found near a candidate (same lower-cased window), they raise or lower its score.

@@ -49,13 +49,26 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def card_ok(digits: str) -> bool:
-    """A card number: a known issuer range with that issuer's length, and the Luhn check."""
-    if not 12 <= len(digits) <= 19 or digits[0] not in "23456" or len(set(digits)) < 2:
-        return False
+def _ranges_by_first_digit() -> dict[str, tuple[tuple[int, int, int, frozenset[int]], ...]]:
+    """``_CARD_RANGES`` grouped by the first digit they can start with, each with its prefix width."""
+    table: dict[str, list[tuple[int, int, int, frozenset[int]]]] = {}
     for low, high, lengths in _CARD_RANGES:
         width = len(str(low))
-        if low <= int(digits[:width]) <= high and len(digits) in lengths:
+        for first in sorted({str(low)[0], str(high)[0]}):
+            table.setdefault(first, []).append((width, low, high, lengths))
+    return {first: tuple(ranges) for first, ranges in table.items()}
+
+
+_RANGES_BY_FIRST_DIGIT = _ranges_by_first_digit()
+
+
+def card_ok(digits: str) -> bool:
+    """A card number: a known issuer range with that issuer's length, and the Luhn check."""
+    ranges = _RANGES_BY_FIRST_DIGIT.get(digits[:1])
+    if ranges is None or not 12 <= len(digits) <= 19 or digits.count(digits[0]) == len(digits):
+        return False
+    for width, low, high, lengths in ranges:
+        if len(digits) in lengths and low <= int(digits[:width]) <= high:
             return luhn_ok(digits)
     return False
 

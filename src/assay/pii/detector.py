@@ -201,6 +201,8 @@ def _with_context(candidate: Candidate, text: str, fences: _Fences) -> Candidate
     window = _context_window(text, candidate, fences, CONTEXT_BEFORE, CONTEXT_AFTER)
     positive = POSITIVE_CONTEXT.get(candidate.type)
     near = positive is not None and positive.search(window) is not None
+    if candidate.context in ("birth", "secret") and not near:
+        return None
     negative = NEGATIVE_CONTEXT.get(_NEGATIVE_RULE.get(candidate.context, ""))
     against = negative is not None and negative.search(
         _context_window(text, candidate, fences, NEAR_BEFORE, NEAR_AFTER)

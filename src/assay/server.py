@@ -9,6 +9,7 @@ from structlog.stdlib import BoundLogger
 
 from assay.api import create_app
 from assay.config import Settings
+from assay.crypto import start_retention_scheduler
 from assay.errors import AssayError, ConfigError
 from assay.instance import Instance, open_instance
 from assay.logs import configure_logging, get_logger
@@ -67,6 +68,10 @@ def serve(settings: Settings) -> None:
         config.load()
         if config.ssl is not None:
             config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2  # TLS 1.0 and 1.1 refused
-        uvicorn.Server(config).run()
+        retention = start_retention_scheduler(instance, settings.retention_interval_s)
+        try:
+            uvicorn.Server(config).run()
+        finally:
+            retention.stop()
     finally:
         instance.close()

@@ -182,6 +182,18 @@ class TranscriptVault:
         ]
 
 
+def _record_run(audit: AuditSink, now: datetime, counts: dict[str, int]) -> None:
+    """One event per run, so a run that found nothing to delete is evidence too."""
+    audit.append(
+        _audit.build(
+            "retention.run",
+            actor=RETENTION_ACTOR,
+            tenant=None,
+            attributes={"deleted": counts["deleted"], "before": format_rfc3339(now)},
+        )
+    )
+
+
 def run_retention(
     instance: Instance, audit: AuditSink, *, batch: int = _IDS_PER_EVENT
 ) -> dict[str, int]:
@@ -200,6 +212,7 @@ def run_retention(
                 )
             ]
         if not expired:
+            _record_run(audit, now, counts)
             return counts
         for tenant, ids in _by_tenant(expired).items():
             event = _audit.build(
@@ -213,13 +226,14 @@ def run_retention(
                     "before": format_rfc3339(now),
                 },
             )
+            # Recorded before it happens: a deletion is never left without its evidence.
+            audit.append(event)
             with instance.db.session() as session:
                 session.execute(
                     delete(TranscriptRow)
                     .where(TranscriptRow.id.in_(ids))
                     .execution_options(synchronize_session=False)
                 )
-            audit.append(event)
             counts["deleted"] += len(ids)
             counts["events"] += 1
 

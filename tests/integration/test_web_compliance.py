@@ -119,6 +119,7 @@ def test_models_page_shows_the_registry_to_an_auditor(instance: Instance) -> Non
     from assay.governance import register_model
     from assay.ledger import AuditLog
 
+    instance.settings.demo_model = False  # no quick-start route, so no change request exists
     with AuditLog.open(instance) as log:
         model = register_model(instance, log, spec("chat-1"), actor="cli:alice")
     auditor = set_up_person(instance, "aud@example.com", "auditor")

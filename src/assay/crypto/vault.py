@@ -290,6 +290,23 @@ def start_retention_scheduler(
     """Start the retention schedule (first run immediately); call ``.stop()`` to end it."""
     if audit is not None:
         return RetentionScheduler(instance, audit, interval_s).start()
-    return RetentionScheduler(
-        instance, _audit.open_audit(instance), interval_s, owns_audit=True
-    ).start()
+    return RetentionScheduler(instance, _LazyAudit(instance), interval_s, owns_audit=True).start()
+
+
+class _LazyAudit:
+    """Opens the ledger at the first event, so a ledger that is unavailable when the server
+    starts delays retention (each run logs the failure and retries) instead of stopping it."""
+
+    def __init__(self, instance: Instance) -> None:
+        self._instance = instance
+        self._log: AuditSink | None = None
+
+    def append(self, event: Any) -> int:
+        if self._log is None:
+            self._log = _audit.open_audit(self._instance)
+        return self._log.append(event)
+
+    def close(self) -> None:
+        closer = getattr(self._log, "close", None)
+        if callable(closer):
+            closer()

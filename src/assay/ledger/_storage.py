@@ -7,9 +7,8 @@ ORM because it is the append path's hot loop.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Table, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,8 +39,9 @@ TILES: Table = LedgerTile.__table__  # type: ignore[assignment]
 CHECKPOINTS: Table = LedgerCheckpoint.__table__  # type: ignore[assignment]
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
+class Prepared(NamedTuple):
+    """One entry ready to insert (a tuple: cheaper to build than a frozen dataclass, per event)."""
+
     leaf: bytes
     leaf_hash: bytes
     event_type: str
@@ -113,12 +113,13 @@ def insert_entries(db: Database, conn: Connection, first: int, entries: list[Pre
         rows = [e.values(first + i, e.event_time) for i, e in enumerate(entries)]
         conn.exec_driver_sql(INSERT_ENTRY, rows)
         return
+    stamp = sqlite_time
     for start in range(0, len(entries), SQLITE_ROWS):
         chunk = entries[start : start + SQLITE_ROWS]
-        params = [
+        params = [  # Prepared.values unrolled: one method call less per entry
             value
-            for i, e in enumerate(chunk, start=first + start)
-            for value in e.values(i, sqlite_time(e.event_time))
+            for i, (leaf, digest, kind, tenant, actor, when) in enumerate(chunk, start=first + start)
+            for value in (i, kind, tenant, actor, stamp(when), leaf, digest)
         ]
         conn.exec_driver_sql(sqlite_insert(len(chunk)), tuple(params))
 

@@ -202,18 +202,27 @@ class Event(BaseModel):
         when = self.time or default_time
         if when is None:
             raise ValueError("the event has no time yet; the log's clock sets it")
-        return {
-            "actor": self.actor,
-            "attributes": self.attributes,
-            "object_ids": self.object_ids,
-            "tenant": self.tenant,
-            "time": _rfc3339(when),
-            "type": self.type,
-        }
+        return _document(self, when)
 
     def leaf_bytes(self, default_time: datetime | None = None) -> bytes:
         """RFC 8785 canonical JSON of :meth:`as_json`: the Merkle leaf data."""
         return canonical_json(self.as_json(default_time))
+
+
+def canonical_leaf(event: Event, default_time: datetime) -> bytes:
+    """:meth:`Event.leaf_bytes` in one call: the sequencer runs this once per appended event."""
+    return canonical_json(_document(event, event.time or default_time))
+
+
+def _document(event: Event, when: datetime) -> dict[str, Any]:
+    return {
+        "actor": event.actor,
+        "attributes": event.attributes,
+        "object_ids": event.object_ids,
+        "tenant": event.tenant,
+        "time": _rfc3339(when),
+        "type": event.type,
+    }
 
 
 @functools.lru_cache(maxsize=4096)
@@ -230,6 +239,10 @@ def _keys_sort_alike(value: object) -> bool:
     return True
 
 
+_dumps = orjson.dumps
+_SORT_KEYS = orjson.OPT_SORT_KEYS
+
+
 def canonical_json(value: object) -> bytes:
     """RFC 8785 canonical JSON for float-free values.
 
@@ -238,7 +251,7 @@ def canonical_json(value: object) -> bytes:
     U+D800 (where UTF-16 and code-point order differ); those go through the
     ``rfc8785`` library. A property test holds the two paths equal.
     """
-    data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    data = _dumps(value, option=_SORT_KEYS)
     if data.isascii() or _keys_sort_alike(value):
         return data
     return bytes(rfc8785.dumps(value))  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ several processes share one ordered log without gaps or duplicates.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -37,7 +38,7 @@ from assay.ledger._storage import (
     stored_size,
     upsert_tiles,
 )
-from assay.ledger.events import MAX_LEAF_BYTES, Event
+from assay.ledger.events import MAX_LEAF_BYTES, Event, canonical_leaf
 from assay.ledger.merkle import (
     NodeReader,
     consistency_proof,
@@ -149,15 +150,16 @@ class AuditLog:
     def _prepare(self, events: Sequence[Event]) -> list[Prepared]:
         now = self._clock.now()
         prepared = []
+        sha = hashlib.sha256  # leaf_hash inlined: this loop runs once per appended event
         for position, event in enumerate(events):
             when = event.time or now
-            leaf = event.leaf_bytes(when)
+            leaf = canonical_leaf(event, when)
             if len(leaf) > MAX_LEAF_BYTES:
                 raise UsageError(
                     f"event {position} is {len(leaf)} bytes as canonical JSON; the limit is {MAX_LEAF_BYTES}",
                     hint="Record ids and hashes, not content.",
                 )
-            prepared.append(Prepared(leaf, leaf_hash(leaf), event.type, event.tenant, event.actor, when))
+            prepared.append(Prepared(leaf, sha(b"\x00" + leaf).digest(), event.type, event.tenant, event.actor, when))
         return prepared
 
     def _submit(self, job: _Job) -> None:

@@ -9,7 +9,9 @@ from assay.crypto.keyring import Keyring, KeyVersionInfo
 from assay.crypto.kms import KMS, AwsKMS, LocalKMS, open_kms
 from assay.crypto.tenants import Tenant, TenantStore
 from assay.crypto.vault import (
+    TRANSCRIPTS,
     RetentionScheduler,
+    SealedTranscript,
     StoredTranscript,
     TranscriptInfo,
     TranscriptVault,
@@ -20,6 +22,7 @@ from assay.errors import CryptoError, ErasedError
 
 __all__ = [
     "KMS",
+    "TRANSCRIPTS",
     "AwsKMS",
     "CryptoError",
     "Envelope",
@@ -28,6 +31,7 @@ __all__ = [
     "Keyring",
     "LocalKMS",
     "RetentionScheduler",
+    "SealedTranscript",
     "StoredTranscript",
     "Tenant",
     "TenantStore",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 
 from assay.clock import format_rfc3339
 from assay.crypto import _audit
@@ -29,6 +29,7 @@ from assay.logs import get_logger
 __all__ = [
     "RETENTION_ACTOR",
     "RetentionScheduler",
+    "SealedTranscript",
     "StoredTranscript",
     "TranscriptInfo",
     "TranscriptVault",
@@ -46,6 +47,22 @@ class StoredTranscript:
     id: str
     ciphertext_sha256: str
     retention_deadline: datetime
+
+
+@dataclass(frozen=True)
+class SealedTranscript:
+    """An encrypted transcript not yet stored: ``row`` goes into ``TRANSCRIPTS``.
+
+    A caller that commits it with other records (the ledger event that cites it) stores
+    both in one transaction; :meth:`TranscriptVault.store` commits it on its own.
+    """
+
+    stored: StoredTranscript
+    row: dict[str, Any]
+
+
+#: The vault's table, for callers that insert a :class:`SealedTranscript` themselves.
+TRANSCRIPTS: Table = TranscriptRow.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -90,6 +107,23 @@ class TranscriptVault:
         retention_days: int | None = None,
     ) -> StoredTranscript:
         """Encrypt and store; ``retention_days`` defaults to the tenant's setting."""
+        sealed = self.seal(
+            tenant, conversation_id, transcript, subject=subject, retention_days=retention_days
+        )
+        with self.instance.db.session() as session:
+            session.execute(TRANSCRIPTS.insert(), [sealed.row])
+        return sealed.stored
+
+    def seal(
+        self,
+        tenant: str,
+        conversation_id: str,
+        transcript: bytes,
+        *,
+        subject: str | None = None,
+        retention_days: int | None = None,
+    ) -> SealedTranscript:
+        """Encrypt without storing; the caller inserts ``row`` (see :class:`SealedTranscript`)."""
         if not conversation_id or len(conversation_id) > 200:
             raise UsageError(
                 "conversation id must be 1-200 characters",
@@ -107,20 +141,18 @@ class TranscriptVault:
         now = self.instance.clock.now()
         deadline = now + timedelta(days=days)
         subject_ref = None if subject is None else self.keyring.subject_ref(tenant, subject)
-        with self.instance.db.session() as session:
-            session.add(
-                TranscriptRow(
-                    id=record_id,
-                    tenant=tenant,
-                    subject_ref=subject_ref,
-                    conversation_id=conversation_id,
-                    created_at=now,
-                    retention_deadline=deadline,
-                    ciphertext=envelope,
-                    ciphertext_sha256=digest,
-                )
-            )
-        return StoredTranscript(id=record_id, ciphertext_sha256=digest, retention_deadline=deadline)
+        row = {
+            "id": record_id,
+            "tenant": tenant,
+            "subject_ref": subject_ref,
+            "conversation_id": conversation_id,
+            "created_at": now,
+            "retention_deadline": deadline,
+            "ciphertext": envelope,
+            "ciphertext_sha256": digest,
+        }
+        stored = StoredTranscript(id=record_id, ciphertext_sha256=digest, retention_deadline=deadline)
+        return SealedTranscript(stored, row)
 
     def _tenant_days(self, tenant: str) -> int:
         with self.instance.db.session() as session:

@@ -8,7 +8,7 @@ caller gets a :class:`LedgerError`: the action is refused, never done unrecorded
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from assay.errors import AssayError, LedgerError
@@ -26,8 +26,12 @@ class EventSink(Protocol):
         tenant: str | None,
         object_ids: Mapping[str, str],
         attributes: Mapping[str, object],
+        companions: Sequence[tuple[Any, Mapping[str, Any]]] = (),
     ) -> int:
-        """Record one event durably and return its ledger index."""
+        """Record one event durably and return its ledger index.
+
+        ``companions`` (table, row) are stored in the same transaction as the event.
+        """
         ...
 
 
@@ -56,6 +60,7 @@ class LedgerSink:
         tenant: str | None,
         object_ids: Mapping[str, str],
         attributes: Mapping[str, object],
+        companions: Sequence[tuple[Any, Mapping[str, Any]]] = (),
     ) -> int:
         try:
             event = self._event(
@@ -65,7 +70,7 @@ class LedgerSink:
                 object_ids=dict(object_ids),
                 attributes=dict(attributes),
             )
-            index = await self._log.append_async(event)
+            index = await self._log.append_async(event, companions)
         except AssayError:
             raise
         except Exception as exc:

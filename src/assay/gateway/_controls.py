@@ -18,7 +18,7 @@ from assay.errors import AssayError, CryptoError, PIIError
 from assay.gateway.policy import TenantPolicy
 from assay.instance import Instance
 
-__all__ = ["Redaction", "RequestRedactor", "StoredRecord", "Vault"]
+__all__ = ["Redaction", "RequestRedactor", "SealedRecord", "StoredRecord", "Vault"]
 
 _HASH_PURPOSE = "pii-hash"
 
@@ -137,6 +137,14 @@ class StoredRecord:
     ciphertext_sha256: str
 
 
+@dataclass(frozen=True)
+class SealedRecord:
+    """An encrypted transcript and the row that stores it (with the ledger event, or alone)."""
+
+    record: StoredRecord
+    companion: tuple[Any, dict[str, Any]]
+
+
 class Vault:
     """The tenant-encrypted transcript store (``assay.crypto.TranscriptVault``)."""
 
@@ -176,21 +184,32 @@ class Vault:
         """Raise :class:`CryptoError` unless transcripts can be stored."""
         self._open()
 
-    async def store(
-        self, tenant: str, conversation_id: str, transcript: bytes, retention_days: int
-    ) -> StoredRecord:
+    def seal(self, tenant: str, conversation_id: str, transcript: bytes, retention_days: int) -> SealedRecord:
+        """Encrypt under the tenant's key (microseconds with a cached key); nothing is stored yet."""
         vault = self._open()
-
-        def work() -> Any:
-            return vault.store(tenant, conversation_id, transcript, retention_days=retention_days)
-
         try:
-            stored = await asyncio.get_running_loop().run_in_executor(self._writer, work)
+            sealed = vault.seal(tenant, conversation_id, transcript, retention_days=retention_days)
         except AssayError:
             raise
         except Exception as exc:
-            raise CryptoError(f"the transcript could not be encrypted and stored: {exc}") from exc
-        return StoredRecord(str(stored.id), str(stored.ciphertext_sha256))
+            raise CryptoError(f"the transcript could not be encrypted: {exc}") from exc
+        crypto = importlib.import_module("assay.crypto")
+        record = StoredRecord(str(sealed.stored.id), str(sealed.stored.ciphertext_sha256))
+        return SealedRecord(record, (crypto.TRANSCRIPTS, sealed.row))
+
+    async def insert(self, sealed: SealedRecord) -> None:
+        """Store a sealed transcript on its own (when no ledger event carries it)."""
+        db = self._instance.db
+        table, row = sealed.companion
+
+        def work() -> None:
+            with db.session() as session:
+                session.execute(table.insert(), [row])
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._writer, work)
+        except Exception as exc:
+            raise CryptoError(f"the transcript could not be stored: {exc}") from exc
 
     def close(self) -> None:
         """Finish queued transcript writes."""

@@ -19,7 +19,7 @@ from assay.gateway.streaming import relay_stream
 from assay.gateway.upstream import UpstreamReply, UpstreamStream
 from assay.logs import get_logger
 
-__all__ = ["router"]
+__all__ = ["MODEL_ENDPOINTS", "handle_model_request", "router"]
 
 router = APIRouter(tags=["gateway"])
 _log = get_logger("assay.gateway")
@@ -152,7 +152,8 @@ def _headers(ctx: RequestContext, index: int | None) -> dict[str, str]:
     return headers
 
 
-async def _handle(request: Request, endpoint: str, path: str) -> Response:
+async def handle_model_request(request: Request, endpoint: str, path: str) -> Response:
+    """One model request through the whole pipeline (also called by the ASGI fast path)."""
     started = time.perf_counter()
     gateway = gateway_of(request)
     rid = request_id(request)
@@ -223,22 +224,30 @@ async def _stream(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
     return StreamingResponse(body, media_type="text/event-stream", headers={**_headers(ctx, None), "cache-control": "no-cache"})
 
 
+#: URL path -> (endpoint name, upstream path) of the POST model endpoints.
+MODEL_ENDPOINTS: dict[str, tuple[str, str]] = {
+    "/v1/chat/completions": ("chat.completions", "chat/completions"),
+    "/v1/responses": ("responses", "responses"),
+    "/v1/embeddings": ("embeddings", "embeddings"),
+}
+
+
 @router.post("/v1/chat/completions", openapi_extra=_openapi("chat.completions"), responses=_ANSWER)
 async def chat_completions(request: Request) -> Response:
     """Chat completions, plain or streamed as server-sent events."""
-    return await _handle(request, "chat.completions", "chat/completions")
+    return await handle_model_request(request, "chat.completions", "chat/completions")
 
 
 @router.post("/v1/responses", openapi_extra=_openapi("responses"), responses=_ANSWER)
 async def responses(request: Request) -> Response:
     """The Responses API, plain or streamed."""
-    return await _handle(request, "responses", "responses")
+    return await handle_model_request(request, "responses", "responses")
 
 
 @router.post("/v1/embeddings", openapi_extra=_openapi("embeddings"), responses=_ANSWER)
 async def embeddings(request: Request) -> Response:
     """Embeddings (the input is redacted like any prompt)."""
-    return await _handle(request, "embeddings", "embeddings")
+    return await handle_model_request(request, "embeddings", "embeddings")
 
 
 @router.get("/v1/models", openapi_extra={"security": [{"bearer": []}]}, responses=_LISTING)

@@ -13,6 +13,7 @@ import hmac
 import json
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, get_args
@@ -35,6 +36,9 @@ _KEY_RE = re.compile(r"^sk-assay-([0-9a-f]{16})-([A-Za-z0-9_-]{43})$")
 _DUMMY_HASH = hashlib.sha256(b"no such key").digest()
 _TENANT_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")  # the key store's tenant names
 _LAST_USED_EVERY = timedelta(minutes=1)
+#: How long a verified key's row is reused without reading the store again. A revocation
+#: through this process applies at once; one made by another process within this bound.
+KEY_CACHE_S = 1.0
 
 
 class KeyRejectedError(AuthError):
@@ -126,11 +130,15 @@ def validate_tenant(tenant: str) -> str:
 class ApiKeyStore:
     """The ``api_keys`` table. Creation and revocation are ledger events."""
 
-    def __init__(self, db: Database, clock: Clock, audit: EventSink | None = None) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, audit: EventSink | None = None, cache_s: float = KEY_CACHE_S
+    ) -> None:
         self._db = db
         self._clock = clock
         self._audit = audit
         self._last_touch: dict[str, datetime] = {}
+        self._cache_s = cache_s
+        self._rows: dict[str, tuple[float, ApiKeyRow]] = {}
 
     def _require_audit(self) -> EventSink:
         if self._audit is None:
@@ -217,6 +225,8 @@ class ApiKeyStore:
                 )
         except SQLAlchemyError as exc:
             raise StoreError(f"could not revoke the key: {exc}", hint="Retry the revocation.") from exc
+        finally:
+            self._rows.pop(key_id, None)
         return self.get(key_id)
 
     def get(self, key_id: str) -> ApiKey:
@@ -261,6 +271,21 @@ class ApiKeyStore:
         return self.verify(token)
 
     def _load(self, key_id: str) -> ApiKeyRow | None:
+        """The key's row, reused for ``cache_s`` seconds (only rows that exist are cached)."""
+        now = time.monotonic()
+        cached = self._rows.get(key_id)
+        if cached is not None and now - cached[0] < self._cache_s:
+            return cached[1]
+        row = self._read(key_id)
+        if row is None:
+            self._rows.pop(key_id, None)
+        else:
+            if len(self._rows) > 100_000:  # bound the memory a stream of distinct keys can take
+                self._rows.clear()
+            self._rows[key_id] = (now, row)
+        return row
+
+    def _read(self, key_id: str) -> ApiKeyRow | None:
         try:
             with self._db.session() as session:
                 row = session.get(ApiKeyRow, key_id)

@@ -21,7 +21,7 @@ import orjson
 from assay.errors import AssayError, AuthError, UsageError
 from assay.gateway import metrics
 from assay.gateway._audit import EventSink, ledger_sink
-from assay.gateway._controls import Redaction, RequestRedactor, StoredRecord, Vault
+from assay.gateway._controls import Redaction, RequestRedactor, SealedRecord, StoredRecord, Vault
 from assay.gateway._walk import walk_strings
 from assay.gateway.keys import ApiKey, ApiKeyStore
 from assay.gateway.limits import Limit, RateLimiter
@@ -257,33 +257,49 @@ class Gateway:
         return index
 
     async def _record(self, ctx: RequestContext, transcript: dict[str, Any]) -> int | None:
-        stored: StoredRecord | None = None
-        policy = ctx.policy.policy
+        """The transcript and the ledger event go into one transaction of the ledger's group
+        commit: both are durable when the index comes back, or neither is."""
         if ctx.redactor is not None and ctx.redactor.failed_open:
             self._bypass(ctx, "redaction")  # the detector failed and the policy let the text pass
-        if policy.store_transcripts and "vault" not in ctx.fail_open:
-            blob = orjson.dumps(transcript)
+        sealed = self._seal(ctx, transcript)
+        stored = sealed.record if sealed is not None else None
+        if "ledger" not in ctx.fail_open:
             try:
-                stored = await self.vault.store(ctx.key.tenant, ctx.request_id, blob, policy.retention_days)
+                return await self.audit().append(
+                    "gateway.request",
+                    actor=ctx.key.actor,
+                    tenant=ctx.key.tenant,
+                    object_ids=self._object_ids(ctx, stored),
+                    attributes=self._attributes(ctx, stored),
+                    companions=(sealed.companion,) if sealed is not None else (),
+                )
             except AssayError:
                 if not ctx.fail_open_allowed:
                     raise
-                self._bypass(ctx, "vault")
-        if "ledger" in ctx.fail_open:
+                self._bypass(ctx, "ledger")
+        if sealed is not None:  # fail-open without the ledger: the transcript is stored alone
+            await self._store_alone(ctx, sealed)
+        return None
+
+    def _seal(self, ctx: RequestContext, transcript: dict[str, Any]) -> SealedRecord | None:
+        policy = ctx.policy.policy
+        if not policy.store_transcripts or "vault" in ctx.fail_open:
             return None
         try:
-            return await self.audit().append(
-                "gateway.request",
-                actor=ctx.key.actor,
-                tenant=ctx.key.tenant,
-                object_ids=self._object_ids(ctx, stored),
-                attributes=self._attributes(ctx, stored),
-            )
+            return self.vault.seal(ctx.key.tenant, ctx.request_id, orjson.dumps(transcript), policy.retention_days)
         except AssayError:
             if not ctx.fail_open_allowed:
                 raise
-            self._bypass(ctx, "ledger")
+            self._bypass(ctx, "vault")
             return None
+
+    async def _store_alone(self, ctx: RequestContext, sealed: SealedRecord) -> None:
+        try:
+            await self.vault.insert(sealed)
+        except AssayError:
+            if not ctx.fail_open_allowed:
+                raise
+            self._bypass(ctx, "vault")
 
     def _object_ids(self, ctx: RequestContext, stored: StoredRecord | None) -> dict[str, str]:
         ids = {"request": ctx.request_id, "apikey": ctx.key.id}

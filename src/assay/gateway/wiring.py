@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assay.gateway import api, metrics
 from assay.gateway.keys import ApiKey, KeyRejectedError
@@ -23,7 +25,7 @@ from assay.instance import Instance
 if TYPE_CHECKING:
     from assay.api.auth import Principal
 
-__all__ = ["KeyResolver", "install_gateway"]
+__all__ = ["GatewayFastPath", "KeyResolver", "install_gateway"]
 
 
 class KeyResolver:
@@ -48,6 +50,31 @@ class KeyResolver:
         return Principal(subject=key.actor, roles=frozenset({key.role}), tenant=key.tenant)
 
 
+class GatewayFastPath:
+    """Serves ``POST`` to the model endpoints straight from the ASGI scope.
+
+    The framework's router, dependency solving and exception layers cost about a fifth of
+    the gateway's CPU per request and do nothing for these endpoints: the handler reads the
+    body itself and turns every refusal into OpenAI's error shape. The routes stay registered
+    with FastAPI (the OpenAPI document, other methods) and an unexpected error still reaches
+    the server's error middleware. Every control runs exactly as on the routed path.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = None
+        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+            route = api.MODEL_ENDPOINTS.get(scope["path"])
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})["request_id"] = uuid.uuid4().hex
+        response = await api.handle_model_request(Request(scope, receive), *route)
+        await response(scope, receive, send)
+
+
 def install_gateway(app: FastAPI, instance: Instance) -> Gateway:
     """Routes, upstreams, limits and metrics; ``app.state.route_resolver`` may be replaced later."""
     settings = instance.settings
@@ -63,6 +90,7 @@ def install_gateway(app: FastAPI, instance: Instance) -> Gateway:
     app.state.gateway = gateway
     app.state.key_resolver = KeyResolver(gateway)
     app.include_router(api.router)
+    app.add_middleware(GatewayFastPath)
     app.add_api_route("/metrics", _metrics, methods=["GET"], include_in_schema=False)
     previous = app.router.lifespan_context
 

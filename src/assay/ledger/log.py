@@ -17,14 +17,15 @@ import asyncio
 import hashlib
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Table, func, select
+from sqlalchemy.exc import IntegrityError
 
 from assay.clock import Clock, SystemClock
 from assay.errors import AssayError, ConfigError, LedgerError, NotFoundError, UsageError
@@ -56,8 +57,10 @@ from assay.store.db import Database
 if TYPE_CHECKING:
     from assay.instance import Instance
 
-__all__ = ["AuditLog", "SignedCheckpoint", "ledger_origin"]
+__all__ = ["AuditLog", "CompanionRow", "SignedCheckpoint", "ledger_origin"]
 
+#: A row of another table stored in the same transaction as an event (durable together or not at all).
+CompanionRow = tuple[Table, Mapping[str, Any]]
 
 
 def ledger_origin(instance_id: str) -> str:
@@ -80,6 +83,7 @@ class _Job:
     events: Sequence[Event] | None
     deliver: Deliver
     prepared: list[Prepared] | None = None
+    companions: Sequence[CompanionRow] = ()
 
     @property
     def is_append(self) -> bool:
@@ -190,12 +194,17 @@ class AuditLog:
         indices: list[int] = self._wait(batch)
         return indices
 
-    async def append_async(self, event: Event) -> int:
-        """Like :meth:`append`, without blocking the event loop."""
+    async def append_async(self, event: Event, companions: Sequence[CompanionRow] = ()) -> int:
+        """Like :meth:`append`, without blocking the event loop.
+
+        ``companions`` are rows of other tables (an encrypted transcript the event cites)
+        inserted in the same transaction: they share the batch's one commit and are durable
+        exactly when the event is.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[int]] = loop.create_future()
         _require_event(event, 0)
-        self._submit(_Job([event], LoopDeliver(loop, future)))
+        self._submit(_Job([event], LoopDeliver(loop, future), companions=companions))
         indices = await future
         return indices[0]
 
@@ -285,7 +294,15 @@ class AuditLog:
         if not entries:
             return
         try:
-            first = self._write(entries)
+            first = self._write(entries, [row for job, _ in ready for row in job.companions])
+        except IntegrityError as exc:
+            self._builder = None
+            if len(ready) == 1:
+                ready[0][0].deliver(None, _as_ledger_error(exc, "could not record the audit event"))
+                return
+            for job, _ in ready:  # one refused companion row must not fail the others
+                self._commit_appends([job])
+            return
         except Exception as exc:  # noqa: BLE001 - every waiting caller must hear about it
             self._builder = None
             error = _as_ledger_error(exc, f"could not record {len(entries)} audit event(s)")
@@ -324,12 +341,13 @@ class AuditLog:
             self._builder = builder
         return builder
 
-    def _write(self, entries: list[Prepared]) -> int:
+    def _write(self, entries: list[Prepared], companions: Sequence[CompanionRow] = ()) -> int:
         with self._db.engine.connect() as conn:
             lock(self._db, conn)
             builder = self._sync(conn)
             first = builder.size
             insert_entries(self._db, conn, first, entries)
+            _insert_companions(conn, companions)
             builder.extend([entry.leaf_hash for entry in entries])
             full, partial = builder.drain()
             upsert_tiles(self._db, conn, full + partial)
@@ -487,6 +505,14 @@ class AuditLog:
                 .order_by(LedgerEntry.idx)
             ).scalars().all()
         return list(rows)
+
+
+def _insert_companions(conn: Connection, companions: Sequence[CompanionRow]) -> None:
+    by_table: dict[Table, list[Mapping[str, Any]]] = {}
+    for table, row in companions:
+        by_table.setdefault(table, []).append(row)
+    for table, rows in by_table.items():
+        conn.execute(table.insert(), rows)
 
 
 def _require_event(event: object, position: int) -> None:

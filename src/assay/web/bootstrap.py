@@ -38,8 +38,9 @@ def ensure_first_admin(
     except NotFoundError:
         if accounts.count() > 0:
             return None
-        user_id, token = accounts.create(FIRST_ADMIN_EMAIL, "admin", ttl=ttl)
+        # The ledger is opened first: when it is unavailable no unrecorded account is created.
         with AuditLog.open(instance) as log:
+            user_id, token = accounts.create(FIRST_ADMIN_EMAIL, "admin", ttl=ttl)
             record(
                 log,
                 "user.created",

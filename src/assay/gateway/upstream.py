@@ -239,6 +239,18 @@ class UpstreamPool:
         self.breakers[target.upstream].success()
         metrics.BREAKER_STATE.labels(upstream=target.upstream).set(0)
 
+    def _transport_failed(self, target: Target, exc: Exception) -> str:
+        """Count a timeout or refused connection against ``target``; return why, for the error."""
+        if isinstance(exc, UpstreamTimeoutError):
+            self._failed(target, "timeout")
+            return f"{target.upstream} timed out"
+        self._failed(target, "connect")
+        return f"{target.upstream} unreachable ({exc})"
+
+    def _status_failed(self, target: Target, status: int) -> str:
+        self._failed(target, f"http_{status}")
+        return f"{target.upstream} answered {status}"
+
     async def post(self, route: ResolvedRoute, path: str, payload: dict[str, object]) -> UpstreamReply:
         """Send to the first target that answers; fall back on failures before an answer."""
         last = "no target tried"
@@ -246,17 +258,11 @@ class UpstreamPool:
             body = _with_model(payload, target.provider_model)
             try:
                 status, content = await transport.post(path, body)
-            except UpstreamTimeoutError:
-                self._failed(target, "timeout")
-                last = f"{target.upstream} timed out"
-                continue
-            except UpstreamConnectError as exc:
-                self._failed(target, "connect")
-                last = f"{target.upstream} unreachable ({exc})"
+            except (UpstreamTimeoutError, UpstreamConnectError) as exc:
+                last = self._transport_failed(target, exc)
                 continue
             if status in _RETRYABLE_STATUS:
-                self._failed(target, f"http_{status}")
-                last = f"{target.upstream} answered {status}"
+                last = self._status_failed(target, status)
                 continue
             self._succeeded(target)
             return UpstreamReply(status, content, target)
@@ -272,18 +278,12 @@ class UpstreamPool:
             body = _with_model(payload, target.provider_model)
             try:
                 status, content, opened = await transport.stream(path, body)
-            except UpstreamTimeoutError:
-                self._failed(target, "timeout")
-                last = f"{target.upstream} timed out"
-                continue
-            except UpstreamConnectError as exc:
-                self._failed(target, "connect")
-                last = f"{target.upstream} unreachable ({exc})"
+            except (UpstreamTimeoutError, UpstreamConnectError) as exc:
+                last = self._transport_failed(target, exc)
                 continue
             if opened is None:
                 if status in _RETRYABLE_STATUS:
-                    self._failed(target, f"http_{status}")
-                    last = f"{target.upstream} answered {status}"
+                    last = self._status_failed(target, status)
                     continue
                 self._succeeded(target)
                 return UpstreamReply(status, content, target)

@@ -111,6 +111,9 @@ def test_cache_is_bounded_by_count(
         tenants.create(name, "cli:alice")
         bounded.encrypt(name, "k", "r", PLAIN)
     assert len(bounded._cache) <= 2
+    for subject in ("s1", "s2", "s3"):
+        bounded.encrypt("a1", "k", "r", PLAIN, subject=subject)
+    assert len(bounded._active) <= 2 and len(bounded._cache) <= 2
 
 
 def test_expired_cache_entries_are_swept_and_reloaded(

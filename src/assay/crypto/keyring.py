@@ -351,6 +351,9 @@ class Keyring:
                 return current
             active = self._renew(current) or self._adopt(slot) or self._create(slot)
             active.take()
+            self._active.pop(slot, None)
+            while len(self._active) >= self._max_keys:  # bounded like the key cache
+                self._active.pop(next(iter(self._active)))
             self._active[slot] = active
             return active
 

@@ -183,21 +183,27 @@ def _stream(conn: Connection, walk: _Walk, progress: Progress | None) -> None:
 
 def _check_chunk(walk: _Walk, chunk: list[tuple[Any, ...]]) -> None:
     """Per entry: position, leaf hash, columns; per tile: the stored tile (see _Walk.flush)."""
-    sha, head, tail, time_text, wanted = _sha256, _head, _tail, _time_text, walk.wanted
+    sha, wanted, pending = _sha256, walk.wanted, walk.pending
+    last_actor, prefix, last_key, suffix = None, b"", None, b""
     for idx, raw_leaf, stored_hash, event_type, tenant, actor, when in chunk:
         leaf = raw_leaf if type(raw_leaf) is bytes else bytes(raw_leaf)
-        expected = walk.builder.size + len(walk.pending)
+        expected = walk.builder.size + len(pending)
         if idx != expected:
             raise _fail(f"entry {expected}", f"is missing (the next stored entry is {idx})")
         digest = sha(b"\x00" + leaf).digest()
         if stored_hash != digest:
             raise _fail(f"entry {idx}", "the stored leaf_hash does not match the leaf bytes")
-        walk.pending.append(digest)
-        text = time_text(when)
-        if not (leaf.startswith(head(actor)) and leaf.endswith(tail(tenant, text, event_type))):
-            _check_columns(idx, leaf, (event_type, tenant, actor, text))
+        pending.append(digest)
+        if actor != last_actor:  # consecutive entries mostly share these: skip the lookups
+            last_actor, prefix = actor, _head(actor)
+        key = (tenant, when, event_type)
+        if key != last_key:
+            last_key, suffix = key, _tail(tenant, _time_text(when), event_type)
+        if not (leaf.startswith(prefix) and leaf.endswith(suffix)):
+            _check_columns(idx, leaf, (event_type, tenant, actor, _time_text(when)))
         if (idx + 1) % TILE_WIDTH == 0 or idx + 1 in wanted:
             walk.flush()
+            pending = walk.pending
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,9 @@ def export(
     directory: Annotated[Path, typer.Argument(help="New or empty directory to write.")],
     data_dir: DataDirOption = None,
     proofs: Annotated[bool, typer.Option("--proofs", help="Also write proofs/<index>.tlog-proof.")] = False,
+    latest_only: Annotated[
+        bool, typer.Option("--latest-only", help="Only the latest checkpoint (no checkpoint history).")
+    ] = False,
 ) -> None:
     """Write the tiled log (checkpoints, tiles, entry bundles) and the vkey to DIRECTORY."""
     from assay.ledger.export import export_log
@@ -193,7 +196,10 @@ def export(
     with _opened(data_dir) as log:
         with _progress() as progress:
             task = progress.add_task("exporting entries", total=log.size())
-            report = export_log(log, directory, proofs=proofs, progress=lambda n: progress.advance(task, n))
+            report = export_log(
+                log, directory, proofs=proofs, latest_only=latest_only,
+                progress=lambda n: progress.advance(task, n),
+            )
         vkey = log.vkey
     console.print(
         f"Exported {report.entries} entries, {report.checkpoints} checkpoints ({report.files} files) to {directory}"

@@ -111,15 +111,11 @@ def append(
 @app.command()
 def verify(data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
     """Recompute the whole tree from the database and check every checkpoint."""
-    from assay.ledger.check import verify_database
-
     with _opened(data_dir) as log:
         total = log.size()
         with _progress() as progress:
             task = progress.add_task("verifying entries", total=total)
-            report = verify_database(
-                log._db, log.vkey, log.origin, lambda n: progress.advance(task, n)
-            )
+            report = log.verify(lambda n: progress.advance(task, n))
     summary = {
         "entries": report.entries, "checkpoints": report.checkpoints, "tiles": report.tiles,
         "root": base64.b64encode(report.root).decode(), "seconds": round(report.seconds, 3),

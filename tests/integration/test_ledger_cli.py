@@ -112,3 +112,16 @@ def test_offline_verifier_needs_only_stdlib_and_cryptography(tmp_path: Path) -> 
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_latest_only_export_verifies(instance: Instance, settings: Settings, tmp_path: Path) -> None:
+    env = _env(settings)
+    for _ in range(3):
+        run_cli("ledger", "append", input=LINES, env=env)
+        run_cli("ledger", "checkpoint", "--new", env=env)
+    vkey = run_cli("ledger", "public-key", env=env).stdout.strip()
+    assert run_cli("ledger", "export", str(tmp_path / "x"), "--latest-only", env=env).exit_code == 0
+    from assay.ledger.verify import verify_directory
+
+    report = verify_directory(tmp_path / "x", vkey)
+    assert (report.entries, report.checkpoints) == (15, 1)

@@ -127,3 +127,22 @@ def test_hashes_and_ids_are_never_mistaken_for_personal_data(digest: bytes, uid:
         object_ids={"request_id": str(uid)},
         attributes={"ciphertext_sha256": digest.hex(), "b64": __import__("base64").b64encode(digest).decode()},
     )
+
+
+def _rfc6962_path(m: int, leaves: list[bytes]) -> list[bytes]:
+    """RFC 6962 section 2.1.1 PATH, literally (the reference for the iterative version)."""
+    n = len(leaves)
+    if n == 1:
+        return []
+    k = 1 << ((n - 1).bit_length() - 1)
+    if m < k:
+        return [*_rfc6962_path(m, leaves[:k]), root_from_leaf_hashes(leaves[k:])]
+    return [*_rfc6962_path(m - k, leaves[k:]), root_from_leaf_hashes(leaves[:k])]
+
+
+@given(st.integers(1, 400), st.data())
+@settings(max_examples=200, deadline=None)
+def test_inclusion_proof_equals_the_rfc_definition(size: int, data: st.DataObject) -> None:
+    hashes = _leaves(size)
+    index = data.draw(st.integers(0, size - 1))
+    assert inclusion_proof(index, size, _reader(hashes)) == _rfc6962_path(index, hashes)

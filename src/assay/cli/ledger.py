@@ -111,15 +111,11 @@ def append(
 @app.command()
 def verify(data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
     """Recompute the whole tree from the database and check every checkpoint."""
-    from assay.ledger.check import verify_database
-
     with _opened(data_dir) as log:
         total = log.size()
         with _progress() as progress:
             task = progress.add_task("verifying entries", total=total)
-            report = verify_database(
-                log._db, log.vkey, log.origin, lambda n: progress.advance(task, n)
-            )
+            report = log.verify(lambda n: progress.advance(task, n))
     summary = {
         "entries": report.entries, "checkpoints": report.checkpoints, "tiles": report.tiles,
         "root": base64.b64encode(report.root).decode(), "seconds": round(report.seconds, 3),
@@ -186,6 +182,9 @@ def export(
     directory: Annotated[Path, typer.Argument(help="New or empty directory to write.")],
     data_dir: DataDirOption = None,
     proofs: Annotated[bool, typer.Option("--proofs", help="Also write proofs/<index>.tlog-proof.")] = False,
+    latest_only: Annotated[
+        bool, typer.Option("--latest-only", help="Only the latest checkpoint (no checkpoint history).")
+    ] = False,
 ) -> None:
     """Write the tiled log (checkpoints, tiles, entry bundles) and the vkey to DIRECTORY."""
     from assay.ledger.export import export_log
@@ -193,7 +192,10 @@ def export(
     with _opened(data_dir) as log:
         with _progress() as progress:
             task = progress.add_task("exporting entries", total=log.size())
-            report = export_log(log, directory, proofs=proofs, progress=lambda n: progress.advance(task, n))
+            report = export_log(
+                log, directory, proofs=proofs, latest_only=latest_only,
+                progress=lambda n: progress.advance(task, n),
+            )
         vkey = log.vkey
     console.print(
         f"Exported {report.entries} entries, {report.checkpoints} checkpoints ({report.files} files) to {directory}"

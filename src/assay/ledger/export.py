@@ -55,14 +55,26 @@ def _bundle_files(checkpoints: list[SignedCheckpoint]) -> dict[str, tuple[int, i
 
 
 def export_log(
-    log: AuditLog, destination: Path, *, proofs: bool = False, progress: Progress | None = None
+    log: AuditLog,
+    destination: Path,
+    *,
+    proofs: bool = False,
+    latest_only: bool = False,
+    progress: Progress | None = None,
 ) -> ExportReport:
-    """Write the tiled log of every checkpointed size to ``destination`` (new or empty)."""
+    """Write the tiled log of every checkpointed size (or only the latest) to ``destination``.
+
+    ``destination`` must be new or empty. With ``latest_only`` the export holds one
+    checkpoint and its tiles: smaller, but without the history of checkpoints whose
+    consistency an auditor can check.
+    """
     if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
         raise UsageError(f"{destination} exists and is not an empty directory", hint="Choose a new directory.")
     checkpoints = log.checkpoints()
     if not checkpoints:
         checkpoints = [log.checkpoint(new=True)]
+    if latest_only:
+        checkpoints = checkpoints[-1:]
     staging = destination.with_name(destination.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)

@@ -17,7 +17,7 @@ import asyncio
 import hashlib
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,6 +56,7 @@ from assay.store.db import Database
 
 if TYPE_CHECKING:
     from assay.instance import Instance
+    from assay.ledger.check import VerifyReport
 
 __all__ = ["AuditLog", "CompanionRow", "SignedCheckpoint", "ledger_origin"]
 
@@ -461,6 +462,12 @@ class AuditLog:
                 hint="Check the index with `assay ledger checkpoint`.",
             )
         return format_tlog_proof(index, self.inclusion_proof(index, latest.size), latest.note)
+
+    def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
+        """Recompute and check the whole stored log (see :func:`verify_database`)."""
+        from assay.ledger.check import verify_database
+
+        return verify_database(self._db, self.vkey, self.origin, progress)
 
     def latest_checkpoint(self) -> SignedCheckpoint | None:
         with self._db.session() as session:

@@ -110,26 +110,25 @@ def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
     return level[0]
 
 
-def _inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
-    ranges: list[tuple[int, int]] = []
-    lo, hi = 0, size
-    while hi - lo > 1:
-        k = _split(hi - lo)
-        if index - lo < k:
-            ranges.append((lo + k, hi))
-            hi = lo + k
-        else:
-            ranges.append((lo, lo + k))
-            lo += k
-    ranges.reverse()
-    return ranges
-
-
 def inclusion_proof(index: int, size: int, read: NodeReader) -> list[bytes]:
-    """RFC 6962 PATH(index, D[size]): the audit path from the leaf's sibling up."""
+    """RFC 6962 PATH(index, D[size]): the audit path from the leaf's sibling up.
+
+    Walks up from the leaf: at each height the sibling subtree is either perfect
+    (one read), cut by the tree's right edge (the MTH of what exists), or absent
+    (the node is promoted and the level contributes nothing).
+    """
     if not 0 <= index < size:
         raise ProofError(f"index {index} is outside a tree of size {size}")
-    return [range_hash(lo, hi, read) for lo, hi in _inclusion_ranges(index, size)]
+    proof = []
+    height = 0
+    while (1 << height) < size:
+        sibling = (index >> height) ^ 1
+        start = sibling << height
+        if start < size:
+            end = start + (1 << height)
+            proof.append(read(height, sibling) if end <= size else range_hash(start, size, read))
+        height += 1
+    return proof
 
 
 def _consistency_ranges(old: int, new: int) -> list[tuple[int, int]]:

@@ -101,23 +101,25 @@ _PROVIDER_PREFIXES = (
 )
 _NUMBER_WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "double", "triple")
 _ANY_DIGIT = re.compile(r"\d")
+_LONG_WORD = re.compile(r"\S{12}")
 
 
 def families(text: str) -> frozenset[str]:
     """Families whose alternatives could match somewhere in ``text`` (cheap necessary conditions)."""
-    digit = _ANY_DIGIT.search(text) is not None
-    hints = {
-        "always": True,
-        "email": "@" in text,
-        "provider": any(prefix in text for prefix in _PROVIDER_PREFIXES),
-        "digit": digit,
-        "colon": ":" in text,
-        "credential": any(len(word) >= 12 for word in text.split()),
-    }
-    if any(c in text for c in "oOzZtTfFsSeEnNdD"):
-        lowered = text.lower()
-        hints["spoken"] = any(word in lowered for word in _NUMBER_WORDS)
-    return frozenset(name for name, present in hints.items() if present)
+    present = ["always"]
+    if "@" in text:
+        present.append("email")
+    if any(map(text.__contains__, _PROVIDER_PREFIXES)):
+        present.append("provider")
+    if _ANY_DIGIT.search(text) is not None:
+        present.append("digit")
+    if ":" in text:
+        present.append("colon")
+    if _LONG_WORD.search(text) is not None:
+        present.append("credential")
+    if any(map(text.lower().__contains__, _NUMBER_WORDS)):
+        present.append("spoken")
+    return frozenset(present)
 
 
 def _join(alternatives: tuple[tuple[str, str], ...], present: frozenset[str]) -> str:

@@ -247,3 +247,18 @@ def test_pattern_variants_match_like_the_full_pattern(text: str) -> None:
         return [(m.start(), m.end(), m.lastgroup) for m in pattern.finditer(text)]  # type: ignore[attr-defined]
 
     assert shape(combined_for(text)) == shape(COMBINED)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "[00:01:23] Agent 2: can I take the card number?\n[00:01:30] Customer 1: 4111 1111 1111 1111",
+            [("CREDIT_CARD", "4111 1111 1111 1111")],
+        ),
+        ("Caller 1: my number is 415 555 2671\nAgent 3: thanks", [("PHONE_NUMBER", "415 555 2671")]),
+        ("AGENT: your email?\nCUSTOMER: it's jane dot doe at gmail dot com", [("EMAIL_ADDRESS", "jane dot doe at gmail dot com")]),
+    ],
+)
+def test_transcript_speaker_prefixes_are_not_part_of_entities(text: str, expected: list[tuple[str, str]]) -> None:
+    assert found(text) == expected

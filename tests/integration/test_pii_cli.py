@@ -79,3 +79,24 @@ def test_scan_streams_large_input_in_a_subprocess(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     found = proc.stdout.splitlines()
     assert len(found) == 20000 and json.loads(found[-1])["line"] == 19999
+
+
+def test_non_utf8_input_is_a_clear_error(tmp_path: Path) -> None:
+    source = tmp_path / "latin1.txt"
+    source.write_bytes("caf\xe9 jane@example.com\n".encode("latin-1"))
+    result = run_cli("pii", "scan", str(source))
+    assert result.exit_code == 2
+    assert "is not UTF-8 text" in result.stderr
+
+
+def test_jsonl_line_that_is_not_an_object() -> None:
+    result = run_cli("pii", "redact", "--jsonl", input="[1, 2]\n")
+    assert result.exit_code == 2
+    assert 'line 0: no string "text" field' in result.stderr
+
+
+def test_min_score_filters_scan() -> None:
+    low = run_cli("pii", "scan", input="4155552671\n")
+    high = run_cli("pii", "scan", "--min-score", "0.5", input="4155552671\n")
+    assert [r["type"] for r in lines(low.stdout)] == ["PHONE_NUMBER"]
+    assert lines(high.stdout) == []

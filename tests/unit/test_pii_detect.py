@@ -257,3 +257,39 @@ def test_every_alternative_belongs_to_a_known_family() -> None:
 
     groups = (_patterns._DIGIT_START, _patterns._LETTER_START, _patterns._SYMBOL_START)
     assert {family for group in groups for family, _ in group} <= _patterns.ALL_FAMILIES
+
+
+def test_iban_check_decides_like_python_stdnum() -> None:
+    """``iban_ok`` (own checksum and cached country layouts) agrees with stdnum's validate."""
+    import random
+    import re
+    import string
+
+    from stdnum import iban, numdb
+    from stdnum.exceptions import ValidationError
+
+    from assay.pii._validate import iban_ok
+
+    def stdnum_ok(number: str) -> bool:
+        try:
+            iban.validate(number, check_country=False)
+        except ValidationError:
+            return False
+        return True
+
+    rng = random.Random(11)
+    registry = numdb.get("iban")
+    classes = {"n": string.digits, "a": string.ascii_uppercase, "c": string.ascii_uppercase + string.digits}
+    decided = []
+    for country in (a + b for a in string.ascii_uppercase for b in string.ascii_uppercase):
+        layout = registry.info(country)[0][1].get("bban", "4!c10!n")
+        for _ in range(4):
+            body = "".join(
+                "".join(rng.choice(classes[kind] if rng.random() > 0.05 else string.digits + "Q") for _ in range(int(n)))
+                for n, kind in re.findall(r"(\d+)!([nac])", layout)
+            )
+            check = iban.calc_check_digits(country + "00" + body) if rng.random() < 0.8 else f"{rng.randint(0, 99):02d}"
+            number = country + check + body
+            assert iban_ok(number) == stdnum_ok(number), number
+            decided.append(stdnum_ok(number))
+    assert 150 < sum(decided) < len(decided)  # valid and invalid numbers both tried

@@ -197,35 +197,34 @@ def _spoken(match: re.Match[str], kind: str) -> Iterator[Candidate]:
 
 def _digit_windows(groups: list[_Group], source: str, *, spoken: bool) -> Iterator[Candidate]:
     """Every run of consecutive digit groups that validates as a card, SSN or phone number."""
-    joined = "".join(g.digits for g in groups)
     ends = list(itertools.accumulate(len(g.digits) for g in groups))  # digits up to each group's end
+    if ends[-1] < 7:  # nothing here has fewer than seven digits
+        return
+    joined = "".join(g.digits for g in groups)
+    suffix = ".spoken" if spoken else ""
     for first, group in enumerate(groups):
         offset = ends[first] - len(group.digits)
-        plus = not spoken and group.start > 0 and source[group.start - 1] == "+"
+        start = group.start
+        plus = not spoken and start > 0 and source[start - 1] == "+"
         # Lengths nothing can have are skipped: an SSN has 9 digits, a national phone number 10
         # or 11, a card 12 to 19 from an issuer digit, a "+" number 7 to 15.
         lowest = bisect.bisect_left(ends, offset + (7 if plus else 9), first)
         highest = bisect.bisect_right(ends, offset + 19, lowest)
         for last in range(lowest, highest):
+            count = ends[last] - offset
+            if count > 11 and joined[offset] not in "23456" and not (plus and count <= 15):
+                continue
             digits = joined[offset : ends[last]]
-            count = len(digits)
-            if count <= 11 or digits[0] in "23456" or (plus and count <= 15):
-                yield from _classify_window(groups[first : last + 1], digits, source, spoken=spoken)
-
-
-def _classify_window(window: list[_Group], digits: str, source: str, *, spoken: bool) -> Iterator[Candidate]:
-    start, end = window[0].start, window[-1].end
-    count = len(digits)
-    suffix = ".spoken" if spoken else ""
-    if 12 <= count <= 19 and v.card_ok(digits):
-        yield Candidate(start, end, "CREDIT_CARD", 0.9, "credit_card" + suffix, "digits")
-    if count == 9 and v.ssn_ok(digits):
-        score = _ssn_score(window, source, spoken=spoken)
-        if score:
-            yield Candidate(start, end, "US_SSN", score, "us_ssn" + suffix, "digits")
-    # Only ten or eleven digits can be a national number; other lengths need a "+" before them.
-    if count in (10, 11) or (7 <= count <= 15 and not spoken and start > 0 and source[start - 1] == "+"):
-        yield from _phone(window, digits, source, spoken=spoken)
+            end = groups[last].end
+            if count >= 12 and v.card_ok(digits):
+                yield Candidate(start, end, "CREDIT_CARD", 0.9, "credit_card" + suffix, "digits")
+            if count == 9 and v.ssn_ok(digits):
+                score = _ssn_score(groups[first : last + 1], source, spoken=spoken)
+                if score:
+                    yield Candidate(start, end, "US_SSN", score, "us_ssn" + suffix, "digits")
+            # Only ten or eleven digits can be a national number; other lengths need a "+" before them.
+            if count in (10, 11) or (plus and 7 <= count <= 15):
+                yield from _phone(start, end, last > first, digits, source, spoken=spoken)
 
 
 def _ssn_score(window: list[_Group], source: str, *, spoken: bool) -> float:
@@ -240,10 +239,10 @@ def _ssn_score(window: list[_Group], source: str, *, spoken: bool) -> float:
     return 0.85 if separators == {"-"} else 0.6
 
 
-def _phone(window: list[_Group], digits: str, source: str, *, spoken: bool) -> Iterator[Candidate]:
-    start, end = window[0].start, window[-1].end
-    plus = not spoken and start > 0 and source[start - 1] == "+"
-    if plus:
+def _phone(start: int, end: int, grouped: bool, digits: str, source: str, *, spoken: bool) -> Iterator[Candidate]:
+    """A phone number from ``start`` to ``end``; ``grouped`` when written in more than one group."""
+    before = source[start - 1] if start > 0 else ""
+    if before == "+" and not spoken:
         if v.phone_ok("+" + digits, international=True):
             yield Candidate(start - 1, end, "PHONE_NUMBER", 0.75, "phone.international", "digits")
         return
@@ -253,11 +252,11 @@ def _phone(window: list[_Group], digits: str, source: str, *, spoken: bool) -> I
         return
     if spoken:
         score = 0.5
-    elif len(window) > 1 or (start > 0 and source[start - 1] == "("):
+    elif grouped or before == "(":
         score = 0.65
     else:
         score = 0.4
-    opening = start - 1 if start > 0 and source[start - 1] == "(" else start
+    opening = start - 1 if before == "(" else start
     yield Candidate(opening, end, "PHONE_NUMBER", score, "phone" + (".spoken" if spoken else ""), "digits")
 
 

@@ -21,12 +21,15 @@ ENTITIES = [
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
     "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----",
     "Xk9#mP2$vL8qR4nZ", "March 5, 1984", "04/12/1990", "1990-12-04",
+    "the fourth of July nineteen eighty-two", "March third, 1985", "twelve oh three eighty-five",
+    "one two oh three one nine eight five",
 ]
 WORDS = [
     "call", "me", "at", "card", "ssn", "social", "password:", "key=", "token", "born", "DOB:", "order",
     "version", "ip", "Agent:", "Customer:", "um,", "and", "the", "number", "is", "\n", "[EMAIL_ADDRESS]",
     "<PERSON_1>", "[", "]", "<", ">", "-", ".", ",", "@", "+", "(", ")", "0", "1", "4", "5", "42", "dot",
     "one", "four", "double", "oh", "sk-", "eyJ", "-----BEGIN RSA PRIVATE KEY-----", "GB82", "::",
+    "D.O.B.", "birthday", "of", "July", "nineteen", "eighty-five", "third", "twelve",
 ]
 pieces = st.one_of(
     st.sampled_from(ENTITIES),

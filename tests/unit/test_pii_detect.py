@@ -172,6 +172,39 @@ def test_date_of_birth(text: str, expected: list[tuple[str, str]]) -> None:
     assert found(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I was born on the fourth of July nineteen eighty-two.", [("DATE_OF_BIRTH", "fourth of July nineteen eighty-two")]),
+        ("my date of birth is March third, 1985", [("DATE_OF_BIRTH", "March third, 1985")]),
+        ("Customer: D.O.B. twelve oh three eighty-five", [("DATE_OF_BIRTH", "twelve oh three eighty-five")]),
+        ("born March the twenty-first, two thousand and five", [("DATE_OF_BIRTH", "March the twenty-first, two thousand and five")]),
+        ("DOB is the 4th of July nineteen eighty two", [("DATE_OF_BIRTH", "4th of July nineteen eighty two")]),
+        ("birthday: thirtieth of Sept. twenty oh one", [("DATE_OF_BIRTH", "thirtieth of Sept. twenty oh one")]),
+        ("born twenty first of May nineteen ninety", [("DATE_OF_BIRTH", "twenty first of May nineteen ninety")]),
+        ("Customer: born, um, one two oh three one nine eight five", [("DATE_OF_BIRTH", "one two oh three one nine eight five")]),
+        ("date of birth: three twelve eighty-five (UK order)", [("DATE_OF_BIRTH", "three twelve eighty-five")]),
+        ("BORN ON THE FIFTH OF NOVEMBER NINETEEN SEVENTY", [("DATE_OF_BIRTH", "FIFTH OF NOVEMBER NINETEEN SEVENTY")]),
+        # No birth word, no date of birth.
+        ("we met on the fourth of July nineteen eighty-two", []),
+        ("the contract renews March third, 2026", []),
+        ("meeting twelve oh three twenty twenty-five", []),
+        # Not a date.
+        ("born on February thirtieth, 1990", []),
+        ("born thirteen oh three eighty-five", [("DATE_OF_BIRTH", "thirteen oh three eighty-five")]),  # 13 March 1985
+        ("born thirteen fourteen eighty-five", []),
+        ("DOB: one two three four five six", []),
+    ],
+)
+def test_date_of_birth_in_words(text: str, expected: list[tuple[str, str]]) -> None:
+    assert found(text) == expected
+
+
+def test_spelled_dates_follow_the_enabled_types() -> None:
+    detector = Detector(enabled_types=["EMAIL_ADDRESS"])
+    assert detector.detect("born on the fourth of July nineteen eighty-two") == []
+
+
 def test_spans_are_sorted_non_overlapping_and_scored() -> None:
     text = "jane@example.com +1 415 555 2671 4111111111111111 536-22-1234 sk_live_4eC39HqLyjWDarjtT1zdp7dc"
     spans = DETECTOR.detect(text)

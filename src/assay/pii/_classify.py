@@ -10,8 +10,11 @@ from typing import NamedTuple
 
 from assay.pii import _validate as v
 from assay.pii._patterns import (
+    BIRTH_HINTS,
     DIGIT_GROUP,
     INNER,
+    NUMBER_VALUES,
+    SPELLED_DATE,
     SPOKEN_DIGITS,
     SPOKEN_LOCAL,
     SPOKEN_WORD,
@@ -193,6 +196,17 @@ def _spoken(match: re.Match[str], kind: str) -> Iterator[Candidate]:
         groups.append(_Group(digit * repeat, start + word.start(), start + word.end()))
         repeat = 1
     yield from _digit_windows(groups, match.string, spoken=True)
+    yield from _spoken_date(groups)
+
+
+def _spoken_date(groups: list[_Group]) -> Iterator[Candidate]:
+    """Six or eight spoken digits that read as a date ("one two oh three one nine eight five")."""
+    digits = "".join(g.digits for g in groups)
+    if len(digits) not in (6, 8):
+        return
+    first, second, year = int(digits[:2]), int(digits[2:4]), int(digits[4:])
+    if v.date_ok(year, first, second) or v.date_ok(year, second, first):
+        yield Candidate(groups[0].start, groups[-1].end, "DATE_OF_BIRTH", 0.85, "date_of_birth.spoken", "birth")
 
 
 def _digit_windows(groups: list[_Group], source: str, *, spoken: bool) -> Iterator[Candidate]:
@@ -260,6 +274,76 @@ def _phone(start: int, end: int, grouped: bool, digits: str, source: str, *, spo
     yield Candidate(opening, end, "PHONE_NUMBER", score, "phone" + (".spoken" if spoken else ""), "digits")
 
 
+def has_birth_word(text: str) -> bool:
+    """Whether ``text`` could hold a birth context word (a cheap necessary condition)."""
+    lowered = text.lower()
+    return any(hint in lowered for hint in BIRTH_HINTS)
+
+
+_NUMBER_WORD = re.compile(r"[a-z]+")
+
+
+def _spelled_number(words: str) -> int:
+    """``"twenty-first"`` -> 21, ``"oh three"`` -> 3, ``"4th"`` -> 4."""
+    if words[:1].isdigit():
+        return int(words[: len(words) - len(words.lstrip("0123456789"))])
+    return sum(NUMBER_VALUES.get(w, 0) for w in _NUMBER_WORD.findall(words.lower()))
+
+
+def _spelled_year(words: str) -> int:
+    """``"nineteen eighty-two"`` -> 1982, ``"two thousand and five"`` -> 2005, ``"eighty-five"`` -> 85."""
+    if words[:1].isdigit():
+        return int(words)
+    parts = [w for w in _NUMBER_WORD.findall(words.lower()) if w != "and"]
+    if "thousand" in parts:
+        return 2000 + sum(NUMBER_VALUES.get(w, 0) for w in parts[parts.index("thousand") + 1 :])
+    if len(parts) > 1 and parts[0] in ("nineteen", "twenty") and (parts[1] == "oh" or NUMBER_VALUES[parts[1]] >= 10):
+        return NUMBER_VALUES[parts[0]] * 100 + sum(NUMBER_VALUES[w] for w in parts[1:])
+    return sum(NUMBER_VALUES[w] for w in parts)  # two digits: ``date_ok`` reads them as 19xx or 20xx
+
+
+def _spelled_candidate(match: re.Match[str]) -> Candidate | None:
+    form = (match.lastgroup or "")[-2:]  # "of", "md" or "_n"
+    if form == "_n":
+        first, second = _spelled_number(match.group("first_n")), _spelled_number(match.group("second_n"))
+        year = _spelled_year(match.group("year_n"))
+        ok = v.date_ok(year, first, second) or v.date_ok(year, second, first)  # month first or day first
+        start = match.start()
+    else:
+        key = "of" if form == "of" else "md"
+        month = v.month_number(match.group(f"month_{key}"))
+        day, year = _spelled_number(match.group(f"day_{key}")), _spelled_year(match.group(f"year_{key}"))
+        ok = v.date_ok(year, month, day)
+        start = match.start("day_of") if key == "of" else match.start()  # "the fourth of ...": not "the"
+    if not ok:
+        return None
+    return Candidate(start, match.end(), "DATE_OF_BIRTH", 0.85, "date_of_birth.spelled", "birth")
+
+
+def spelled_dates(text: str, pos: int, placeholders: list[tuple[int, int]]) -> tuple[list[Candidate], list[tuple[int, int]]]:
+    """Dates in words from ``pos`` on, and every match's extent (for the streaming cut).
+
+    Like the combined scan, nothing is taken that starts right where a placeholder ends or
+    ends right where one starts, so redacting a neighbour cannot create a date.
+    """
+    placeholder_ends = {end for _, end in placeholders}
+    placeholder_starts = {start for start, _ in placeholders}
+    candidates: list[Candidate] = []
+    extents: list[tuple[int, int]] = []
+    search = SPELLED_DATE.search
+    while (match := search(text, pos)) is not None:
+        start, end = match.span()
+        if start in placeholder_ends or end in placeholder_starts:
+            pos = start + 1
+            continue
+        pos = end
+        extents.append((start, end))
+        candidate = _spelled_candidate(match)
+        if candidate is not None:
+            candidates.append(candidate)
+    return candidates, extents
+
+
 _Handler = Callable[[re.Match[str], str], Iterator[Candidate]]
 _HANDLERS: dict[str, _Handler] = {
     **dict.fromkeys(_PROVIDER_SECRETS, _provider),
@@ -283,4 +367,4 @@ _HANDLERS: dict[str, _Handler] = {
     "spoken": _spoken,
 }
 
-__all__ = ["Candidate", "Span", "classify"]
+__all__ = ["Candidate", "Span", "classify", "has_birth_word", "spelled_dates"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from assay.errors import PIIError
-from assay.pii._classify import Candidate, classify
+from assay.pii._classify import Candidate, classify, has_birth_word, spelled_dates
 from assay.pii._patterns import (
     CONTEXT_AFTER,
     CONTEXT_BEFORE,
@@ -82,7 +82,7 @@ class Detector:
 
     def detect(self, text: str) -> list[Span]:
         """Non-overlapping spans sorted by start, each with type, score and recognizer."""
-        candidates = self._scored(text, 0, _raw_matches(text, 0))[0]
+        candidates = self._scored(text, 0, 0, _raw_matches(text, 0))[0]
         if self._ner is not None:
             candidates.extend(self.ner_candidates(text))
         if len(candidates) == 1:  # nothing to resolve
@@ -98,24 +98,25 @@ class Detector:
         past an entity, so redacting it cannot change another one's score).
         """
         matches = _raw_matches(text, pos)
-        scored, boundaries = self._scored(text, floor, matches)
-        extents = [(m.start(), _match_end(m)) for m in matches] + boundaries
+        scored, boundaries, spelled = self._scored(text, pos, floor, matches)
+        extents = [(m.start(), _match_end(m)) for m in matches] + boundaries + spelled
         return Scan(scored, extents, boundaries)
 
     def _scored(
-        self, text: str, floor: int, matches: list[re.Match[str]]
-    ) -> tuple[list[Candidate], list[tuple[int, int]]]:
-        """Candidates after context scoring, and the boundaries (candidates before context, placeholders)."""
-        if not matches:
-            return [], []
+        self, text: str, pos: int, floor: int, matches: list[re.Match[str]]
+    ) -> tuple[list[Candidate], list[tuple[int, int]], list[tuple[int, int]]]:
+        """Candidates after context scoring; the boundaries (candidates before context, placeholders);
+        the extents of spelled-out date matches."""
         raw: list[Candidate] = []
         boundaries: list[tuple[int, int]] = []
+        placeholders: list[tuple[int, int]] = []
         enabled = self._enabled
         last = len(matches) - 1
         for index, match in enumerate(matches):
             kind = match.lastgroup
             if kind == "placeholder":
                 boundaries.append(match.span())
+                placeholders.append(match.span())
                 continue
             if index < last:  # a match ending where a placeholder starts saw the placeholder
                 following = matches[index + 1]
@@ -125,10 +126,18 @@ class Detector:
                 if candidate.type in enabled:
                     raw.append(candidate)
                     boundaries.append((candidate.start, candidate.end))
+        # Dates in words count only next to a birth word, so they are looked for only then. They
+        # fence no other candidate's context: whether they are looked for depends on words that
+        # may lie anywhere in the text, and a neighbour's score must not.
+        spelled: list[Candidate] = []
+        spelled_extents: list[tuple[int, int]] = []
+        if "DATE_OF_BIRTH" in enabled and has_birth_word(text):
+            spelled, spelled_extents = spelled_dates(text, pos, placeholders)
+        raw.extend(spelled)
         if not any(c.context for c in raw):
-            return raw, boundaries
+            return raw, boundaries, spelled_extents
         context = _Context(text, _Fences(boundaries, floor, len(text)))
-        return [c for c in map(context.apply, raw) if c is not None], boundaries
+        return [c for c in map(context.apply, raw) if c is not None], boundaries, spelled_extents
 
     def ner_candidates(self, text: str, start: int = 0, end: int | None = None) -> list[Candidate]:
         """Named-entity candidates in ``text[start:end]`` (offsets into ``text``); none without a backend."""

@@ -16,6 +16,7 @@ from assay.pii._patterns import (
     NEAR_AFTER,
     NEAR_BEFORE,
     NEGATIVE_CONTEXT,
+    PLACEHOLDER_RE,
     POSITIVE_CONTEXT,
     combined_for,
     compile_variants,
@@ -140,14 +141,20 @@ class Detector:
         return [c for c in map(context.apply, raw) if c is not None], boundaries, spelled_extents
 
     def ner_candidates(self, text: str, start: int = 0, end: int | None = None) -> list[Candidate]:
-        """Named-entity candidates in ``text[start:end]`` (offsets into ``text``); none without a backend."""
+        """Named-entity candidates in ``text[start:end]`` (offsets into ``text``); none without a backend.
+
+        Spans touching a redaction placeholder are dropped, so redacting twice changes nothing.
+        """
         if self._ner is None or not self._ner_types:
             return []
         region = text[start:end]
+        placeholders = [m.span() for m in PLACEHOLDER_RE.finditer(region)]
         return [
             Candidate(start + s.start, start + s.end, s.type, s.score, s.recognizer, "")
             for s in self._ner.analyze(region)
-            if s.type in self._ner_types and 0 <= s.start < s.end <= len(region)
+            if s.type in self._ner_types
+            and 0 <= s.start < s.end <= len(region)
+            and not any(s.start <= p_end and p_start <= s.end for p_start, p_end in placeholders)
         ]
 
 

@@ -185,6 +185,7 @@ def test_date_of_birth(text: str, expected: list[tuple[str, str]]) -> None:
         ("Customer: born, um, one two oh three one nine eight five", [("DATE_OF_BIRTH", "one two oh three one nine eight five")]),
         ("date of birth: three twelve eighty-five (UK order)", [("DATE_OF_BIRTH", "three twelve eighty-five")]),
         ("BORN ON THE FIFTH OF NOVEMBER NINETEEN SEVENTY", [("DATE_OF_BIRTH", "FIFTH OF NOVEMBER NINETEEN SEVENTY")]),
+        ("Zoë was born on the Fifth of November nineteen seventy", [("DATE_OF_BIRTH", "Fifth of November nineteen seventy")]),
         # No birth word, no date of birth.
         ("we met on the fourth of July nineteen eighty-two", []),
         ("the contract renews March third, 2026", []),

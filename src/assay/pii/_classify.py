@@ -14,7 +14,8 @@ from assay.pii._patterns import (
     DIGIT_GROUP,
     INNER,
     NUMBER_VALUES,
-    SPELLED_DATE,
+    SPELLED_DATE_ANY_CASE,
+    SPELLED_DATE_LOWER,
     SPOKEN_DIGITS,
     SPOKEN_LOCAL,
     SPOKEN_WORD,
@@ -163,22 +164,29 @@ _INNER_SEPARATORS = frozenset("./-")
 
 
 def _digits(match: re.Match[str], kind: str) -> Iterator[Candidate]:
-    start, _, text = _group_span(match, kind)
-    groups = [_Group(m.group(), start + m.start(), start + m.end()) for m in DIGIT_GROUP.finditer(text)]
+    start, end, text = _group_span(match, kind)
     source = match.string
-    yield from _digit_windows(groups, source, spoken=False)
-    for group in groups:  # an address or a date inside the run (it may end past the run)
-        # Both inner shapes need a separator right after the group's digits: skip the rest cheaply.
-        if source[group.end : group.end + 1] not in _INNER_SEPARATORS:
-            continue
-        inner = INNER.match(source, group.start)
-        if inner is not None and inner.lastgroup is not None:
-            yield from _HANDLERS[inner.lastgroup](inner, inner.lastgroup)
-    end = groups[-1].end
-    if end < len(source) and source[end] in TOKEN_SYMBOLS:  # digits opening a credential
+    after = source[end : end + 1]
+    groups: list[_Group] | None = None
+    if len(text) >= 7:  # fewer characters hold fewer than seven digits: nothing has so few
+        groups = _digit_groups(text, start)
+        yield from _digit_windows(groups, source, spoken=False)
+    # An address or a date inside the run (it may end past the run) needs a separator after a group.
+    if after in _INNER_SEPARATORS or not _INNER_SEPARATORS.isdisjoint(text):
+        for group in groups or _digit_groups(text, start):
+            if source[group.end : group.end + 1] not in _INNER_SEPARATORS:
+                continue
+            inner = INNER.match(source, group.start)
+            if inner is not None and inner.lastgroup is not None:
+                yield from _HANDLERS[inner.lastgroup](inner, inner.lastgroup)
+    if after and after in TOKEN_SYMBOLS:  # digits opening a credential
         token = TOKEN.match(source, start)
         if token is not None:
             yield from _token(token, "token")
+
+
+def _digit_groups(text: str, start: int) -> list[_Group]:
+    return [_Group(m.group(), start + m.start(), start + m.end()) for m in DIGIT_GROUP.finditer(text)]
 
 
 def _spoken(match: re.Match[str], kind: str) -> Iterator[Candidate]:
@@ -303,21 +311,22 @@ def _spelled_year(words: str) -> int:
 
 
 def _spelled_candidate(match: re.Match[str]) -> Candidate | None:
+    """A date-of-birth candidate from a ``SPELLED_DATE`` match in ``" " + text`` (offsets moved back by one)."""
     form = (match.lastgroup or "")[-2:]  # "of", "md" or "_n"
     if form == "_n":
         first, second = _spelled_number(match.group("first_n")), _spelled_number(match.group("second_n"))
         year = _spelled_year(match.group("year_n"))
         ok = v.date_ok(year, first, second) or v.date_ok(year, second, first)  # month first or day first
-        start = match.start()
+        start = match.start("first_n")
     else:
         key = "of" if form == "of" else "md"
         month = v.month_number(match.group(f"month_{key}"))
         day, year = _spelled_number(match.group(f"day_{key}")), _spelled_year(match.group(f"year_{key}"))
         ok = v.date_ok(year, month, day)
-        start = match.start("day_of") if key == "of" else match.start()  # "the fourth of ...": not "the"
+        start = match.start("day_of") if key == "of" else match.start("month_md")  # "the fourth of ...": not "the"
     if not ok:
         return None
-    return Candidate(start, match.end(), "DATE_OF_BIRTH", 0.85, "date_of_birth.spelled", "birth")
+    return Candidate(start - 1, match.end() - 1, "DATE_OF_BIRTH", 0.85, "date_of_birth.spelled", "birth")
 
 
 def spelled_dates(text: str, pos: int, placeholders: list[tuple[int, int]]) -> tuple[list[Candidate], list[tuple[int, int]]]:
@@ -330,9 +339,12 @@ def spelled_dates(text: str, pos: int, placeholders: list[tuple[int, int]]) -> t
     placeholder_starts = {start for start, _ in placeholders}
     candidates: list[Candidate] = []
     extents: list[tuple[int, int]] = []
-    search = SPELLED_DATE.search
-    while (match := search(text, pos)) is not None:
-        start, end = match.span()
+    if text.isascii():  # lower-casing keeps every offset
+        padded, search = " " + text.lower(), SPELLED_DATE_LOWER.search  # padded[i]: the character before text[i]
+    else:
+        padded, search = " " + text, SPELLED_DATE_ANY_CASE.search
+    while (match := search(padded, pos)) is not None:
+        start, end = match.start(), match.end() - 1  # offsets into ``text``
         if start in placeholder_ends or end in placeholder_starts:
             pos = start + 1
             continue

@@ -224,21 +224,21 @@ class _Context:
         self._lowered = text.lower() if text.isascii() else None
         self._fences = fences
 
-    def _halves(self, candidate: Candidate, before: int, after: int) -> tuple[str, str]:
-        """Lower-cased text before and after ``candidate``: a word is never found across it."""
+    def _window(self, candidate: Candidate, before: int, after: int) -> str:
+        """Lower-cased text around ``candidate``: a space, the text before, a separator no word
+        crosses, the text after (each side stops at the nearest other entity)."""
         left = max(self._fences.before(candidate.start), candidate.start - before)
         right = min(self._fences.after(candidate.end), candidate.end + after)
         source = self._lowered
         if source is None:
             text = self._text
-            return text[left : candidate.start].lower(), text[candidate.end : max(right, candidate.end)].lower()
-        return source[left : candidate.start], source[candidate.end : max(right, candidate.end)]
+            return " " + text[left : candidate.start].lower() + " \x00 " + text[candidate.end : max(right, candidate.end)].lower()
+        return " " + source[left : candidate.start] + " \x00 " + source[candidate.end : max(right, candidate.end)]
 
     def _near(self, pattern: re.Pattern[str] | None, candidate: Candidate, before: int, after: int) -> bool:
         if pattern is None:
             return False
-        head, tail = self._halves(candidate, before, after)
-        return pattern.search(head) is not None or pattern.search(tail) is not None
+        return pattern.search(self._window(candidate, before, after)) is not None
 
     def apply(self, candidate: Candidate) -> Candidate | None:
         """Apply context words; ``None`` when a candidate needs context it does not have."""

@@ -178,3 +178,9 @@ def test_backends_registered_by_other_packages_load_by_name(
     with pytest.raises(PIIError, match="not a named-entity backend"):
         load_ner_backend("broken:x")
     monkeypatch.delitem(sys.modules, "ruler_plugin", raising=False)
+
+
+def test_types_table_says_how_to_cover_names() -> None:
+    result = run_cli("pii", "types")
+    assert result.exit_code == 0, result.stderr
+    assert "ASSAY_PII_NER" in result.stdout

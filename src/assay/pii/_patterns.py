@@ -106,6 +106,9 @@ _PROVIDER_HINT = re.compile(
     r"-(?<=sk-)|-(?<=xox[abposr]-)|_(?<=[rs]k_)|_(?<=gh[pousr]_)|_(?<=github_)"
     r"|/(?<=hooks\.slack\.com/)|A(?:KIA|SIA|BIA|CCA|IDA|ROA|GPA|NPA|NVA|IPA|Iza)|J(?<=eyJ)"
 )
+# IPv6 needs two colons with at most four hex digits between; a password in a URL needs "://".
+# Speaker turns ("Agent: ...") have neither, so transcripts skip those alternatives.
+_COLON_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:|://")
 _CREDENTIAL_HINT = re.compile(r"[A-Za-z0-9+/_.~!#$%^&*@-]{12}")
 _ANY_DIGIT = re.compile(r"\d")
 
@@ -115,7 +118,7 @@ def _hints(text: str) -> tuple[bool, ...]:
     return (
         _CREDENTIAL_HINT.search(text) is not None,
         _ANY_DIGIT.search(text) is not None,
-        ":" in text,
+        ":" in text and _COLON_HINT.search(text) is not None,
         "@" in text,
         _PROVIDER_HINT.search(text) is not None,
     )

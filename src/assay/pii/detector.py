@@ -257,7 +257,8 @@ class _Context:
             score -= _LOWER
         elif near:
             score += _RAISE
-        return candidate._replace(score=round(min(1.0, max(0.0, score)), 2))
+        score = round(min(1.0, max(0.0, score)), 2)
+        return Candidate(candidate.start, candidate.end, candidate.type, score, candidate.recognizer, rule)
 
 
 def resolve(candidates: list[Candidate]) -> list[Span]:

@@ -29,7 +29,8 @@ WORDS = [
     "version", "ip", "Agent:", "Customer:", "um,", "and", "the", "number", "is", "\n", "[EMAIL_ADDRESS]",
     "<PERSON_1>", "[", "]", "<", ">", "-", ".", ",", "@", "+", "(", ")", "0", "1", "4", "5", "42", "dot",
     "one", "four", "double", "oh", "sk-", "eyJ", "-----BEGIN RSA PRIVATE KEY-----", "GB82", "::",
-    "D.O.B.", "birthday", "of", "July", "nineteen", "eighty-five", "third", "twelve",
+    "D.O.B.", "birthday", "of", "July", "nineteen", "eighty-five", "third", "twelve", "double triple",
+    "\u0663rd",
 ]
 pieces = st.one_of(
     st.sampled_from(ENTITIES),

@@ -186,6 +186,7 @@ def test_date_of_birth(text: str, expected: list[tuple[str, str]]) -> None:
         ("date of birth: three twelve eighty-five (UK order)", [("DATE_OF_BIRTH", "three twelve eighty-five")]),
         ("BORN ON THE FIFTH OF NOVEMBER NINETEEN SEVENTY", [("DATE_OF_BIRTH", "FIFTH OF NOVEMBER NINETEEN SEVENTY")]),
         ("Zoë was born on the Fifth of November nineteen seventy", [("DATE_OF_BIRTH", "Fifth of November nineteen seventy")]),
+        ("born the \u0663rd of March 1985", [("DATE_OF_BIRTH", "\u0663rd of March 1985")]),  # an Arabic-Indic 3
         # No birth word, no date of birth.
         ("we met on the fourth of July nineteen eighty-two", []),
         ("the contract renews March third, 2026", []),
@@ -199,6 +200,14 @@ def test_date_of_birth(text: str, expected: list[tuple[str, str]]) -> None:
 )
 def test_date_of_birth_in_words(text: str, expected: list[tuple[str, str]]) -> None:
     assert found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["double double double", "triple double, um, double", "Customer: oh double triple", "1", "born double triple one"],
+)
+def test_number_words_without_digits_find_nothing(text: str) -> None:
+    assert [s for s in DETECTOR.detect(text) if s.type != "PHONE_NUMBER"] == []
 
 
 def test_spelled_dates_follow_the_enabled_types() -> None:

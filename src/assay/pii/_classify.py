@@ -220,7 +220,7 @@ def _spoken_date(groups: list[_Group]) -> Iterator[Candidate]:
 def _digit_windows(groups: list[_Group], source: str, *, spoken: bool) -> Iterator[Candidate]:
     """Every run of consecutive digit groups that validates as a card, SSN or phone number."""
     ends = list(itertools.accumulate(len(g.digits) for g in groups))  # digits up to each group's end
-    if ends[-1] < 7:  # nothing here has fewer than seven digits
+    if not ends or ends[-1] < 7:  # no digits ("double triple double"), or fewer than anything has
         return
     joined = "".join(g.digits for g in groups)
     suffix = ".spoken" if spoken else ""
@@ -293,8 +293,9 @@ _NUMBER_WORD = re.compile(r"[a-z]+")
 
 def _spelled_number(words: str) -> int:
     """``"twenty-first"`` -> 21, ``"oh three"`` -> 3, ``"4th"`` -> 4."""
-    if words[:1].isdigit():
-        return int(words[: len(words) - len(words.lstrip("0123456789"))])
+    digits = DIGIT_GROUP.match(words)  # any Unicode digits, as the pattern's \d takes them
+    if digits is not None:
+        return int(digits.group())
     return sum(NUMBER_VALUES.get(w, 0) for w in _NUMBER_WORD.findall(words.lower()))
 
 

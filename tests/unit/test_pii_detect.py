@@ -336,3 +336,44 @@ def test_iban_check_decides_like_python_stdnum() -> None:
             assert iban_ok(number) == stdnum_ok(number), number
             decided.append(stdnum_ok(number))
     assert 150 < sum(decided) < len(decided)  # valid and invalid numbers both tried
+
+
+def test_country_plans_decide_like_region_by_region_checks() -> None:
+    """One pattern per calling code accepts exactly what its regions' plans accept, region by region."""
+    import random
+
+    import phonenumbers
+
+    from assay.pii._validate import _valid_national, _valid_trunk, phone_ok, preload_phone_metadata
+
+    preload_phone_metadata()
+    rng = random.Random(5)
+    accepted = 0
+    for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items():
+        for _ in range(12):
+            example = phonenumbers.example_number(regions[0]) if rng.random() < 0.5 else None
+            national = str(example.national_number) if example is not None else ""
+            national = national or "".join(rng.choice("0123456789") for _ in range(rng.randint(4, 12)))
+            if rng.random() < 0.3:
+                national = "0" + national
+            expected = any(_valid_national(national, r) or _valid_trunk(national, r) for r in regions if r != "001")
+            assert phone_ok(f"+{code}{national}", international=True) == expected, (code, national)
+            accepted += expected
+    assert accepted > 300
+
+
+def test_national_plan_decides_like_region_by_region_checks() -> None:
+    import random
+
+    from assay.pii._validate import _NATIONAL_REGIONS, _valid_trunk, phone_ok
+
+    rng = random.Random(9)
+    accepted = 0
+    for _ in range(4000):
+        number = "0" + "".join(rng.choice("0123456789") for _ in range(rng.randint(9, 10)))
+        if number.startswith("00"):
+            continue
+        expected = any(_valid_trunk(number, region) for region in _NATIONAL_REGIONS)
+        assert phone_ok(number, international=False) == expected, number
+        accepted += expected
+    assert accepted > 100

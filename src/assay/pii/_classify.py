@@ -244,8 +244,12 @@ def _digit_windows(groups: list[_Group], source: str, *, spoken: bool) -> Iterat
                 score = _ssn_score(groups[first : last + 1], source, spoken=spoken)
                 if score:
                     yield Candidate(start, end, "US_SSN", score, "us_ssn" + suffix, "digits")
-            # Only ten or eleven digits can be a national number; other lengths need a "+" before them.
-            if count in (10, 11) or (plus and 7 <= count <= 15):
+            # A national number has ten digits (not from 0 or 1), or eleven from 1, or ten or eleven
+            # from 0; other lengths need a "+" before them.
+            if plus:
+                if 7 <= count <= 15:
+                    yield from _phone(start, end, last > first, digits, source, spoken=spoken)
+            elif (count == 10 and digits[0] not in "1") or (count == 11 and digits[0] in "01"):
                 yield from _phone(start, end, last > first, digits, source, spoken=spoken)
 
 

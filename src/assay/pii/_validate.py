@@ -181,9 +181,11 @@ def preload_phone_metadata() -> None:
     """Compile every region's numbering plan now, not lazily inside a latency-sensitive call."""
     if not _plans:
         phonenumbers.PhoneMetadata.load_all()
-        for regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.values():
+        for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items():
             for region in regions:
                 _plan(region)
+            _country_plan(code)
+        _national_plan()
 
 
 def _valid_national(national: str, region: str) -> bool:
@@ -192,17 +194,65 @@ def _valid_national(national: str, region: str) -> bool:
 
 
 def _valid_international(digits: str) -> bool:
-    """``digits`` after a ``+``: a country calling code, then a valid national number there."""
+    """``digits`` after a ``+``: a country calling code, then a valid national number there.
+
+    "+49 030 ..." (a trunk prefix kept after the country code) is accepted too.
+    """
     for size in (1, 2, 3):
-        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size]))
-        if regions:
-            national = digits[size:]
-            # "+49 030 ..." (a trunk prefix kept after the country code) is accepted too.
-            return any(_valid_national(national, r) or _valid_trunk(national, r) for r in regions if r != "001")
+        plan = _country_plans.get(int(digits[:size]), _MISSING)
+        if plan is _MISSING:
+            plan = _country_plan(int(digits[:size]))
+        if plan is not None:
+            return plan.fullmatch(digits[size:]) is not None
+        if phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size])):
+            return False  # a country whose regions have no plan
     return False
 
 
+_country_plans: dict[int, re.Pattern[str] | None] = {}
+
+
+def _country_plan(code: int) -> re.Pattern[str] | None:
+    """One pattern for what any region of a calling code accepts, with or without its trunk prefix:
+    the same decision as trying ``_valid_national`` and ``_valid_trunk`` region by region."""
+    parts = []
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ()):
+        plan = _plan(region) if region != "001" else None
+        if plan is None:
+            continue
+        parts.append(f"(?:{plan.pattern})")
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        prefix = metadata.national_prefix if metadata is not None else None
+        if prefix:
+            parts.append(f"{re.escape(prefix)}(?:{plan.pattern})")
+    compiled = re.compile("|".join(parts)) if parts else None
+    with _plans_lock:
+        _country_plans[code] = compiled
+    return compiled
+
+
 _NATIONAL_REGIONS = ("GB", "DE", "FR", "AU", "IN", "IT", "ES", "NL")
+_national_plans: list[re.Pattern[str] | None] = []
+
+
+def _national_plan() -> re.Pattern[str] | None:
+    """One pattern for ``_valid_trunk(number, r)`` over ``_NATIONAL_REGIONS``: a region's plan after
+    its trunk prefix when the number starts with that prefix, else over the whole number."""
+    if _national_plans:
+        return _national_plans[0]
+    parts = []
+    for region in _NATIONAL_REGIONS:
+        plan = _plan(region)
+        if plan is None:
+            continue
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        prefix = re.escape(metadata.national_prefix) if metadata is not None and metadata.national_prefix else ""
+        parts.append(f"{prefix}(?:{plan.pattern})|(?!{prefix})(?:{plan.pattern})" if prefix else f"(?:{plan.pattern})")
+    compiled = re.compile("|".join(parts)) if parts else None
+    with _plans_lock:
+        if not _national_plans:
+            _national_plans.append(compiled)
+    return _national_plans[0]
 
 
 def phone_ok(number: str, *, international: bool) -> bool:
@@ -212,7 +262,8 @@ def phone_ok(number: str, *, international: bool) -> bool:
     if number[0] == "0":
         if number.startswith("00"):  # "0049 30 ...": the international call prefix instead of "+"
             return _valid_international(number[2:])
-        return any(_valid_trunk(number, region) for region in _NATIONAL_REGIONS)
+        plan = _national_plan()
+        return plan is not None and plan.fullmatch(number) is not None
     national = number[1:] if len(number) == 11 else number
     return _valid_national(national, "US") or _valid_national(national, "CA")
 

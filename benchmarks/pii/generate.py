@@ -17,7 +17,11 @@ each provider's published shape. Kinds:
 * ``prose`` - ordinary assistant-style paragraphs with no personal data, the bulk
   of real traffic (used for precision and for a prose-only throughput figure);
 * ``negative`` - look-alikes that are not personal data (order numbers, versions,
-  failed checksums, dates that are not birth dates, hashes).
+  failed checksums, dates that are not birth dates, hashes);
+* ``spelled_dob`` - dates of birth said or written in words, as agents and callers say
+  them ("the fourth of July nineteen eighty-two", "twelve oh three eighty-five", digit
+  by digit), and dates in words that are not birth dates (added last, so the earlier
+  samples are unchanged).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import phonenumbers
 
 SEED = 20261126
 OUT = Path(__file__).with_name("dataset.jsonl")
-COUNTS = {"chat": 900, "call": 700, "dev": 420, "negative": 400, "varied": 360, "prose": 300}
+COUNTS = {"chat": 900, "call": 700, "dev": 420, "negative": 400, "varied": 360, "prose": 300, "spelled_dob": 240}
 
 FIRST = ["James", "Maria", "Wei", "Aisha", "Olga", "Carlos", "Priya", "Tom", "Fatima", "Liam", "Yuki", "Noah",
          "Sofia", "Ahmed", "Emma", "Lucas", "Chloe", "Ivan", "Zara", "Mateo"]
@@ -409,9 +413,86 @@ def prose(rng: random.Random) -> Sample:
     return Sample().add(" ".join(sentences))
 
 
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December"]
+UNITS = ["", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+ORDINALS = ["", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+            "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth",
+            "eighteenth", "nineteenth", "twentieth"]
+
+
+def number_words(rng: random.Random, n: int) -> str:
+    """1-99 in words, with a hyphen or a space between tens and units."""
+    if n < 10:
+        return UNITS[n]
+    if n < 20:
+        return TEENS[n - 10]
+    tens, unit = divmod(n, 10)
+    return TENS[tens] + (rng.choice(["-", " "]) + UNITS[unit] if unit else "")
+
+
+def ordinal_words(rng: random.Random, n: int) -> str:
+    if n <= 20:
+        return ORDINALS[n]
+    if n == 30:
+        return "thirtieth"
+    tens, unit = divmod(n, 10)
+    return TENS[tens] + rng.choice(["-", " "]) + ORDINALS[unit]
+
+
+def year_words(rng: random.Random, year: int) -> str:
+    if year >= 2000:
+        rest = year - 2000
+        if not rest:
+            return "two thousand"
+        return rng.choice([f"two thousand {number_words(rng, rest)}", f"two thousand and {number_words(rng, rest)}",
+                           f"twenty {'oh ' + UNITS[rest] if rest < 10 else number_words(rng, rest)}"])
+    rest = year - 1900
+    return "nineteen " + ("oh " + UNITS[rest] if rest < 10 else number_words(rng, rest))
+
+
+def spelled_date(rng: random.Random) -> str:
+    y, m, d = rng.randint(1940, 2009), rng.randint(1, 12), rng.randint(1, 28)
+    short_year = number_words(rng, y % 100) if y % 100 >= 20 else year_words(rng, y)
+    day_words = "oh " + UNITS[d] if d < 10 else number_words(rng, d)
+    forms = [
+        lambda: f"{ordinal_words(rng, d)} of {MONTHS[m - 1]} {year_words(rng, y)}",
+        lambda: f"{MONTHS[m - 1]} {ordinal_words(rng, d)}, {y}",
+        lambda: f"{MONTHS[m - 1]} the {ordinal_words(rng, d)}, {year_words(rng, y)}",
+        lambda: f"{number_words(rng, m)} {day_words} {short_year}",
+        lambda: f"{ordinal_words(rng, d)} of {MONTHS[m - 1][:3]}. {y}",
+        lambda: " ".join(WORDS[int(c)] if c != "0" or rng.random() < 0.5 else "oh" for c in f"{m:02d}{d:02d}{y}"),
+    ]
+    return rng.choice(forms)()
+
+
+def spelled_dob(rng: random.Random) -> Sample:
+    s = Sample()
+    agent, customer = rng.choice([("Agent", "Customer"), ("Rep", "Caller")])
+    choice = rng.randrange(8)
+    if choice == 0:
+        return s.add(f"{agent}: Can you confirm your date of birth?\n{customer}: Sure, it's ", (spelled_date(rng), "DATE_OF_BIRTH"), ".")
+    if choice == 1:
+        return s.add("I was born on ", (spelled_date(rng), "DATE_OF_BIRTH"), " in a small town.")
+    if choice == 2:
+        return s.add(f"{agent}: And the D.O.B.?\n{customer}: D.O.B. ", (spelled_date(rng), "DATE_OF_BIRTH"), f"\n{agent}: Thank you.")
+    if choice == 3:
+        return s.add("my date of birth is ", (spelled_date(rng), "DATE_OF_BIRTH"), ", and my name is ", rng.choice(FIRST), ".")
+    if choice == 4:
+        return s.add(f"{customer}: my birthday, um, it's ", (spelled_date(rng), "DATE_OF_BIRTH"), f"\n{agent}: got it")
+    if choice == 5:  # a date in words that is not a birth date
+        return s.add(f"{agent}: Your policy renews on the {spelled_date(rng)}, is that right?\n{customer}: Yes.")
+    if choice == 6:
+        return s.add(f"The invoice from {spelled_date(rng)} is still open; delivery was on the {spelled_date(rng)}.")
+    return s.add(f"{customer}: we moved in on {spelled_date(rng)}\n{agent}: Noted.")
+
+
 def main() -> None:
     rng = random.Random(SEED)
-    makers = {"chat": chat, "call": call, "dev": dev, "negative": negative, "varied": varied, "prose": prose}
+    makers = {"chat": chat, "call": call, "dev": dev, "negative": negative, "varied": varied, "prose": prose,
+              "spelled_dob": spelled_dob}
     rows = []
     for kind, count in COUNTS.items():
         for _ in range(count):

@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis URL for rate limits shared between replicas."
     )
+    pii_ner: str | None = Field(
+        default=None,
+        description="Named-entity backend for PERSON/LOCATION: spacy:<package-or-path> (nothing downloaded).",
+        pattern=r"^[a-z][a-z0-9_-]*:.+$",
+    )
     upstream: str | None = Field(
         default=None, description="One OpenAI-compatible upstream base URL (quick setup)."
     )

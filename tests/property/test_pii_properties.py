@@ -21,12 +21,16 @@ ENTITIES = [
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
     "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----",
     "Xk9#mP2$vL8qR4nZ", "March 5, 1984", "04/12/1990", "1990-12-04",
+    "the fourth of July nineteen eighty-two", "March third, 1985", "twelve oh three eighty-five",
+    "one two oh three one nine eight five",
 ]
 WORDS = [
     "call", "me", "at", "card", "ssn", "social", "password:", "key=", "token", "born", "DOB:", "order",
     "version", "ip", "Agent:", "Customer:", "um,", "and", "the", "number", "is", "\n", "[EMAIL_ADDRESS]",
     "<PERSON_1>", "[", "]", "<", ">", "-", ".", ",", "@", "+", "(", ")", "0", "1", "4", "5", "42", "dot",
     "one", "four", "double", "oh", "sk-", "eyJ", "-----BEGIN RSA PRIVATE KEY-----", "GB82", "::",
+    "D.O.B.", "birthday", "of", "July", "nineteen", "eighty-five", "third", "twelve", "double triple",
+    "\u0663rd",
 ]
 pieces = st.one_of(
     st.sampled_from(ENTITIES),
@@ -116,3 +120,52 @@ def test_credential_look_ahead_keeps_every_token_the_entropy_check_accepts(token
     if looks_random(token):
         match = TOKEN.match(" " + token + " ", 1)
         assert match is not None and match.group("token") == token
+
+
+def _reference_matches(text: str, pos: int) -> list[tuple[int, int, str | None]]:
+    """The scan as first specified: the full combined pattern, searched from each match's end."""
+    from assay.pii._patterns import COMBINED
+
+    found, after_placeholder = [], -1
+    while (match := COMBINED.search(text, pos)) is not None:
+        start, end = match.span()
+        pos = end if end > start else start + 1
+        if match.lastgroup == "placeholder":
+            after_placeholder = end
+        elif start == after_placeholder:
+            pos = start + 1
+            continue
+        found.append((start, end, match.lastgroup))
+    return found
+
+
+@SETTINGS
+@given(st.one_of(texts, long_texts), st.integers(min_value=0, max_value=400))
+def test_scan_with_family_hints_equals_the_full_pattern_scan(text: str, offset: int) -> None:
+    """The pattern variant a text's hints pick finds exactly what the full pattern finds, from any position."""
+    from assay.pii.detector import _raw_matches
+
+    pos = min(offset, len(text))
+    fast = [(m.start(), m.end(), m.lastgroup) for m in _raw_matches(text, pos)]
+    assert fast == _reference_matches(text, pos)
+
+
+_WINDOW_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789 #-._:\x00\u00e9"
+
+
+@SETTINGS
+@given(st.lists(st.one_of(st.sampled_from(["card", "ssn", "social security", "d.o.b", "dob", "born", "order",
+                                           "api key", "my_token", "tel", "v", "ip", "date of birth"]),
+                           st.text(alphabet=_WINDOW_CHARS, max_size=6)), max_size=12).map("".join))
+def test_context_words_found_from_word_starts_as_with_look_behind(window: str) -> None:
+    """Context patterns that consume the character before a word find a word exactly when the
+    look-behind form of the same words does."""
+    import re
+
+    from assay.pii import _patterns
+
+    for pattern in [*_patterns.POSITIVE_CONTEXT.values(), *_patterns.NEGATIVE_CONTEXT.values()]:
+        assert pattern.pattern.startswith("[^a-z0-9](?:") and pattern.pattern.endswith(")(?![a-z0-9])")
+        alternatives = pattern.pattern.removeprefix("[^a-z0-9](?:").removesuffix(")(?![a-z0-9])")
+        look_behind = re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])")
+        assert (pattern.search(" " + window) is not None) == (look_behind.search(window) is not None)

@@ -172,6 +172,49 @@ def test_date_of_birth(text: str, expected: list[tuple[str, str]]) -> None:
     assert found(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I was born on the fourth of July nineteen eighty-two.", [("DATE_OF_BIRTH", "fourth of July nineteen eighty-two")]),
+        ("my date of birth is March third, 1985", [("DATE_OF_BIRTH", "March third, 1985")]),
+        ("Customer: D.O.B. twelve oh three eighty-five", [("DATE_OF_BIRTH", "twelve oh three eighty-five")]),
+        ("born March the twenty-first, two thousand and five", [("DATE_OF_BIRTH", "March the twenty-first, two thousand and five")]),
+        ("DOB is the 4th of July nineteen eighty two", [("DATE_OF_BIRTH", "4th of July nineteen eighty two")]),
+        ("birthday: thirtieth of Sept. twenty oh one", [("DATE_OF_BIRTH", "thirtieth of Sept. twenty oh one")]),
+        ("born twenty first of May nineteen ninety", [("DATE_OF_BIRTH", "twenty first of May nineteen ninety")]),
+        ("Customer: born, um, one two oh three one nine eight five", [("DATE_OF_BIRTH", "one two oh three one nine eight five")]),
+        ("date of birth: three twelve eighty-five (UK order)", [("DATE_OF_BIRTH", "three twelve eighty-five")]),
+        ("BORN ON THE FIFTH OF NOVEMBER NINETEEN SEVENTY", [("DATE_OF_BIRTH", "FIFTH OF NOVEMBER NINETEEN SEVENTY")]),
+        ("Zoë was born on the Fifth of November nineteen seventy", [("DATE_OF_BIRTH", "Fifth of November nineteen seventy")]),
+        ("born the \u0663rd of March 1985", [("DATE_OF_BIRTH", "\u0663rd of March 1985")]),  # an Arabic-Indic 3
+        # No birth word, no date of birth.
+        ("we met on the fourth of July nineteen eighty-two", []),
+        ("the contract renews March third, 2026", []),
+        ("meeting twelve oh three twenty twenty-five", []),
+        # Not a date.
+        ("born on February thirtieth, 1990", []),
+        ("born thirteen oh three eighty-five", [("DATE_OF_BIRTH", "thirteen oh three eighty-five")]),  # 13 March 1985
+        ("born thirteen fourteen eighty-five", []),
+        ("DOB: one two three four five six", []),
+    ],
+)
+def test_date_of_birth_in_words(text: str, expected: list[tuple[str, str]]) -> None:
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["double double double", "triple double, um, double", "Customer: oh double triple", "1", "born double triple one"],
+)
+def test_number_words_without_digits_find_nothing(text: str) -> None:
+    assert [s for s in DETECTOR.detect(text) if s.type != "PHONE_NUMBER"] == []
+
+
+def test_spelled_dates_follow_the_enabled_types() -> None:
+    detector = Detector(enabled_types=["EMAIL_ADDRESS"])
+    assert detector.detect("born on the fourth of July nineteen eighty-two") == []
+
+
 def test_spans_are_sorted_non_overlapping_and_scored() -> None:
     text = "jane@example.com +1 415 555 2671 4111111111111111 536-22-1234 sk_live_4eC39HqLyjWDarjtT1zdp7dc"
     spans = DETECTOR.detect(text)
@@ -257,3 +300,80 @@ def test_every_alternative_belongs_to_a_known_family() -> None:
 
     groups = (_patterns._DIGIT_START, _patterns._LETTER_START, _patterns._SYMBOL_START)
     assert {family for group in groups for family, _ in group} <= _patterns.ALL_FAMILIES
+
+
+def test_iban_check_decides_like_python_stdnum() -> None:
+    """``iban_ok`` (own checksum and cached country layouts) agrees with stdnum's validate."""
+    import random
+    import re
+    import string
+
+    from stdnum import iban, numdb
+    from stdnum.exceptions import ValidationError
+
+    from assay.pii._validate import iban_ok
+
+    def stdnum_ok(number: str) -> bool:
+        try:
+            iban.validate(number, check_country=False)
+        except ValidationError:
+            return False
+        return True
+
+    rng = random.Random(11)
+    registry = numdb.get("iban")
+    classes = {"n": string.digits, "a": string.ascii_uppercase, "c": string.ascii_uppercase + string.digits}
+    decided = []
+    for country in (a + b for a in string.ascii_uppercase for b in string.ascii_uppercase):
+        layout = registry.info(country)[0][1].get("bban", "4!c10!n")
+        for _ in range(4):
+            body = "".join(
+                "".join(rng.choice(classes[kind] if rng.random() > 0.05 else string.digits + "Q") for _ in range(int(n)))
+                for n, kind in re.findall(r"(\d+)!([nac])", layout)
+            )
+            check = iban.calc_check_digits(country + "00" + body) if rng.random() < 0.8 else f"{rng.randint(0, 99):02d}"
+            number = country + check + body
+            assert iban_ok(number) == stdnum_ok(number), number
+            decided.append(stdnum_ok(number))
+    assert 150 < sum(decided) < len(decided)  # valid and invalid numbers both tried
+
+
+def test_country_plans_decide_like_region_by_region_checks() -> None:
+    """One pattern per calling code accepts exactly what its regions' plans accept, region by region."""
+    import random
+
+    import phonenumbers
+
+    from assay.pii._validate import _valid_national, _valid_trunk, phone_ok, preload_phone_metadata
+
+    preload_phone_metadata()
+    rng = random.Random(5)
+    accepted = 0
+    for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items():
+        for _ in range(12):
+            example = phonenumbers.example_number(regions[0]) if rng.random() < 0.5 else None
+            national = str(example.national_number) if example is not None else ""
+            national = national or "".join(rng.choice("0123456789") for _ in range(rng.randint(4, 12)))
+            if rng.random() < 0.3:
+                national = "0" + national
+            expected = any(_valid_national(national, r) or _valid_trunk(national, r) for r in regions if r != "001")
+            assert phone_ok(f"+{code}{national}", international=True) == expected, (code, national)
+            accepted += expected
+    assert accepted > 300
+
+
+def test_national_plan_decides_like_region_by_region_checks() -> None:
+    import random
+
+    from assay.pii._validate import _NATIONAL_REGIONS, _valid_trunk, phone_ok
+
+    rng = random.Random(9)
+    accepted = 0
+    for _ in range(4000):
+        number = "0" + "".join(rng.choice("0123456789") for _ in range(rng.randint(9, 10)))
+        if number.startswith("00"):
+            continue
+        expected = any(_valid_trunk(number, region) for region in _NATIONAL_REGIONS)
+        assert phone_ok(number, international=False) == expected, number
+        accepted += expected
+    assert accepted > 100

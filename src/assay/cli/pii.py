@@ -20,7 +20,7 @@ from assay.cli._common import JsonOption, console
 from assay.errors import UsageError
 
 if TYPE_CHECKING:
-    from assay.pii import Detector
+    from assay.pii import Detector, NerBackend
 
 app = typer.Typer(help="Find and redact personal data and secrets.", no_args_is_help=True)
 
@@ -70,12 +70,22 @@ def _records(stream: TextIO, *, jsonl: bool) -> Iterator[tuple[int, str, dict[st
         yield number, document["text"], document
 
 
+def _ner_backend() -> NerBackend | None:
+    """The named-entity backend ASSAY_PII_NER names (PERSON, LOCATION), if any."""
+    from assay.config import load_settings
+    from assay.pii import load_ner_backend
+
+    spec = load_settings().pii_ner
+    return load_ner_backend(spec) if spec else None
+
+
 def _detector(types: str | None) -> Detector:
     from assay.pii import Detector
 
+    backend = _ner_backend()
     if types is None:
-        return Detector()
-    return Detector(enabled_types=[t.strip().upper() for t in types.split(",") if t.strip()])
+        return Detector(ner_backend=backend)
+    return Detector(enabled_types=[t.strip().upper() for t in types.split(",") if t.strip()], ner_backend=backend)
 
 
 def _decode_errors(file: str | None) -> UsageError:
@@ -134,9 +144,9 @@ def redact(
 @app.command("types")
 def list_types(as_json: JsonOption = False) -> None:
     """List the entity types and whether this installation covers each."""
-    from assay.pii import Detector, entity_types
+    from assay.pii import entity_types
 
-    detector = Detector()
+    detector = _detector(None)
     rows = [
         {"type": t.name, "covered": t.name in detector.covered_types, "description": t.description}
         for t in entity_types()
@@ -149,6 +159,6 @@ def list_types(as_json: JsonOption = False) -> None:
     for column in ("type", "covered", "description"):
         table.add_column(column)
     for row in rows:
-        covered = "[green]yes[/]" if row["covered"] else "[yellow]no (needs a named-entity backend)[/]"
+        covered = "[green]yes[/]" if row["covered"] else "[yellow]no (needs a named-entity backend: ASSAY_PII_NER)[/]"
         table.add_row(str(row["type"]), covered, str(row["description"]))
     console.print(table)

@@ -7,11 +7,15 @@ Public API (the gateway and the CLI use only these names)::
     policy = RedactionPolicy.default_inbound(hash_key)
     result = redact(text, policy, detector)    # RedactionResult(text, counts, spans)
     stream = StreamRedactor(policy, detector)  # .feed(delta) -> str, .finish() -> str
+
+    # PERSON / LOCATION need a named-entity backend (optional extra ``assay[ner]``):
+    detector = Detector(ner_backend=load_ner_backend("spacy:en_core_web_sm"))
 """
 
 from __future__ import annotations
 
 from assay.pii.detector import Detector, NerBackend
+from assay.pii.ner import SpacyBackend, load_ner_backend
 from assay.pii.pseudonyms import PseudonymMap, PseudonymRestorer
 from assay.pii.redaction import (
     Action,
@@ -35,10 +39,12 @@ __all__ = [
     "PseudonymRestorer",
     "RedactionPolicy",
     "RedactionResult",
+    "SpacyBackend",
     "Span",
     "StreamRedactor",
     "entity_types",
     "fail_closed_total",
     "fail_open_total",
+    "load_ner_backend",
     "redact",
 ]

@@ -10,8 +10,12 @@ from typing import NamedTuple
 
 from assay.pii import _validate as v
 from assay.pii._patterns import (
+    BIRTH_HINTS,
     DIGIT_GROUP,
     INNER,
+    NUMBER_VALUES,
+    SPELLED_DATE_ANY_CASE,
+    SPELLED_DATE_LOWER,
     SPOKEN_DIGITS,
     SPOKEN_LOCAL,
     SPOKEN_WORD,
@@ -160,22 +164,29 @@ _INNER_SEPARATORS = frozenset("./-")
 
 
 def _digits(match: re.Match[str], kind: str) -> Iterator[Candidate]:
-    start, _, text = _group_span(match, kind)
-    groups = [_Group(m.group(), start + m.start(), start + m.end()) for m in DIGIT_GROUP.finditer(text)]
+    start, end, text = _group_span(match, kind)
     source = match.string
-    yield from _digit_windows(groups, source, spoken=False)
-    for group in groups:  # an address or a date inside the run (it may end past the run)
-        # Both inner shapes need a separator right after the group's digits: skip the rest cheaply.
-        if source[group.end : group.end + 1] not in _INNER_SEPARATORS:
-            continue
-        inner = INNER.match(source, group.start)
-        if inner is not None and inner.lastgroup is not None:
-            yield from _HANDLERS[inner.lastgroup](inner, inner.lastgroup)
-    end = groups[-1].end
-    if end < len(source) and source[end] in TOKEN_SYMBOLS:  # digits opening a credential
+    after = source[end : end + 1]
+    groups: list[_Group] | None = None
+    if len(text) >= 7:  # fewer characters hold fewer than seven digits: nothing has so few
+        groups = _digit_groups(text, start)
+        yield from _digit_windows(groups, source, spoken=False)
+    # An address or a date inside the run (it may end past the run) needs a separator after a group.
+    if after in _INNER_SEPARATORS or not _INNER_SEPARATORS.isdisjoint(text):
+        for group in groups or _digit_groups(text, start):
+            if source[group.end : group.end + 1] not in _INNER_SEPARATORS:
+                continue
+            inner = INNER.match(source, group.start)
+            if inner is not None and inner.lastgroup is not None:
+                yield from _HANDLERS[inner.lastgroup](inner, inner.lastgroup)
+    if after and after in TOKEN_SYMBOLS:  # digits opening a credential
         token = TOKEN.match(source, start)
         if token is not None:
             yield from _token(token, "token")
+
+
+def _digit_groups(text: str, start: int) -> list[_Group]:
+    return [_Group(m.group(), start + m.start(), start + m.end()) for m in DIGIT_GROUP.finditer(text)]
 
 
 def _spoken(match: re.Match[str], kind: str) -> Iterator[Candidate]:
@@ -193,39 +204,53 @@ def _spoken(match: re.Match[str], kind: str) -> Iterator[Candidate]:
         groups.append(_Group(digit * repeat, start + word.start(), start + word.end()))
         repeat = 1
     yield from _digit_windows(groups, match.string, spoken=True)
+    yield from _spoken_date(groups)
+
+
+def _spoken_date(groups: list[_Group]) -> Iterator[Candidate]:
+    """Six or eight spoken digits that read as a date ("one two oh three one nine eight five")."""
+    digits = "".join(g.digits for g in groups)
+    if len(digits) not in (6, 8):
+        return
+    first, second, year = int(digits[:2]), int(digits[2:4]), int(digits[4:])
+    if v.date_ok(year, first, second) or v.date_ok(year, second, first):
+        yield Candidate(groups[0].start, groups[-1].end, "DATE_OF_BIRTH", 0.85, "date_of_birth.spoken", "birth")
 
 
 def _digit_windows(groups: list[_Group], source: str, *, spoken: bool) -> Iterator[Candidate]:
     """Every run of consecutive digit groups that validates as a card, SSN or phone number."""
-    joined = "".join(g.digits for g in groups)
     ends = list(itertools.accumulate(len(g.digits) for g in groups))  # digits up to each group's end
+    if not ends or ends[-1] < 7:  # no digits ("double triple double"), or fewer than anything has
+        return
+    joined = "".join(g.digits for g in groups)
+    suffix = ".spoken" if spoken else ""
     for first, group in enumerate(groups):
         offset = ends[first] - len(group.digits)
-        plus = not spoken and group.start > 0 and source[group.start - 1] == "+"
+        start = group.start
+        plus = not spoken and start > 0 and source[start - 1] == "+"
         # Lengths nothing can have are skipped: an SSN has 9 digits, a national phone number 10
         # or 11, a card 12 to 19 from an issuer digit, a "+" number 7 to 15.
         lowest = bisect.bisect_left(ends, offset + (7 if plus else 9), first)
         highest = bisect.bisect_right(ends, offset + 19, lowest)
         for last in range(lowest, highest):
+            count = ends[last] - offset
+            if count > 11 and joined[offset] not in "23456" and not (plus and count <= 15):
+                continue
             digits = joined[offset : ends[last]]
-            count = len(digits)
-            if count <= 11 or digits[0] in "23456" or (plus and count <= 15):
-                yield from _classify_window(groups[first : last + 1], digits, source, spoken=spoken)
-
-
-def _classify_window(window: list[_Group], digits: str, source: str, *, spoken: bool) -> Iterator[Candidate]:
-    start, end = window[0].start, window[-1].end
-    count = len(digits)
-    suffix = ".spoken" if spoken else ""
-    if 12 <= count <= 19 and v.card_ok(digits):
-        yield Candidate(start, end, "CREDIT_CARD", 0.9, "credit_card" + suffix, "digits")
-    if count == 9 and v.ssn_ok(digits):
-        score = _ssn_score(window, source, spoken=spoken)
-        if score:
-            yield Candidate(start, end, "US_SSN", score, "us_ssn" + suffix, "digits")
-    # Only ten or eleven digits can be a national number; other lengths need a "+" before them.
-    if count in (10, 11) or (7 <= count <= 15 and not spoken and start > 0 and source[start - 1] == "+"):
-        yield from _phone(window, digits, source, spoken=spoken)
+            end = groups[last].end
+            if count >= 12 and v.card_ok(digits):
+                yield Candidate(start, end, "CREDIT_CARD", 0.9, "credit_card" + suffix, "digits")
+            if count == 9 and v.ssn_ok(digits):
+                score = _ssn_score(groups[first : last + 1], source, spoken=spoken)
+                if score:
+                    yield Candidate(start, end, "US_SSN", score, "us_ssn" + suffix, "digits")
+            # A national number has ten digits (not from 0 or 1), or eleven from 1, or ten or eleven
+            # from 0; other lengths need a "+" before them.
+            if plus:
+                if 7 <= count <= 15:
+                    yield from _phone(start, end, last > first, digits, source, spoken=spoken)
+            elif (count == 10 and digits[0] not in "1") or (count == 11 and digits[0] in "01"):
+                yield from _phone(start, end, last > first, digits, source, spoken=spoken)
 
 
 def _ssn_score(window: list[_Group], source: str, *, spoken: bool) -> float:
@@ -240,10 +265,10 @@ def _ssn_score(window: list[_Group], source: str, *, spoken: bool) -> float:
     return 0.85 if separators == {"-"} else 0.6
 
 
-def _phone(window: list[_Group], digits: str, source: str, *, spoken: bool) -> Iterator[Candidate]:
-    start, end = window[0].start, window[-1].end
-    plus = not spoken and start > 0 and source[start - 1] == "+"
-    if plus:
+def _phone(start: int, end: int, grouped: bool, digits: str, source: str, *, spoken: bool) -> Iterator[Candidate]:
+    """A phone number from ``start`` to ``end``; ``grouped`` when written in more than one group."""
+    before = source[start - 1] if start > 0 else ""
+    if before == "+" and not spoken:
         if v.phone_ok("+" + digits, international=True):
             yield Candidate(start - 1, end, "PHONE_NUMBER", 0.75, "phone.international", "digits")
         return
@@ -253,12 +278,87 @@ def _phone(window: list[_Group], digits: str, source: str, *, spoken: bool) -> I
         return
     if spoken:
         score = 0.5
-    elif len(window) > 1 or (start > 0 and source[start - 1] == "("):
+    elif grouped or before == "(":
         score = 0.65
     else:
         score = 0.4
-    opening = start - 1 if start > 0 and source[start - 1] == "(" else start
+    opening = start - 1 if before == "(" else start
     yield Candidate(opening, end, "PHONE_NUMBER", score, "phone" + (".spoken" if spoken else ""), "digits")
+
+
+def has_birth_word(text: str) -> bool:
+    """Whether ``text`` could hold a birth context word (a cheap necessary condition)."""
+    lowered = text.lower()
+    return any(hint in lowered for hint in BIRTH_HINTS)
+
+
+_NUMBER_WORD = re.compile(r"[a-z]+")
+
+
+def _spelled_number(words: str) -> int:
+    """``"twenty-first"`` -> 21, ``"oh three"`` -> 3, ``"4th"`` -> 4."""
+    digits = DIGIT_GROUP.match(words)  # any Unicode digits, as the pattern's \d takes them
+    if digits is not None:
+        return int(digits.group())
+    return sum(NUMBER_VALUES.get(w, 0) for w in _NUMBER_WORD.findall(words.lower()))
+
+
+def _spelled_year(words: str) -> int:
+    """``"nineteen eighty-two"`` -> 1982, ``"two thousand and five"`` -> 2005, ``"eighty-five"`` -> 85."""
+    if words[:1].isdigit():
+        return int(words)
+    parts = [w for w in _NUMBER_WORD.findall(words.lower()) if w != "and"]
+    if "thousand" in parts:
+        return 2000 + sum(NUMBER_VALUES.get(w, 0) for w in parts[parts.index("thousand") + 1 :])
+    if len(parts) > 1 and parts[0] in ("nineteen", "twenty") and (parts[1] == "oh" or NUMBER_VALUES[parts[1]] >= 10):
+        return NUMBER_VALUES[parts[0]] * 100 + sum(NUMBER_VALUES[w] for w in parts[1:])
+    return sum(NUMBER_VALUES[w] for w in parts)  # two digits: ``date_ok`` reads them as 19xx or 20xx
+
+
+def _spelled_candidate(match: re.Match[str]) -> Candidate | None:
+    """A date-of-birth candidate from a ``SPELLED_DATE`` match in ``" " + text`` (offsets moved back by one)."""
+    form = (match.lastgroup or "")[-2:]  # "of", "md" or "_n"
+    if form == "_n":
+        first, second = _spelled_number(match.group("first_n")), _spelled_number(match.group("second_n"))
+        year = _spelled_year(match.group("year_n"))
+        ok = v.date_ok(year, first, second) or v.date_ok(year, second, first)  # month first or day first
+        start = match.start("first_n")
+    else:
+        key = "of" if form == "of" else "md"
+        month = v.month_number(match.group(f"month_{key}"))
+        day, year = _spelled_number(match.group(f"day_{key}")), _spelled_year(match.group(f"year_{key}"))
+        ok = v.date_ok(year, month, day)
+        start = match.start("day_of") if key == "of" else match.start("month_md")  # "the fourth of ...": not "the"
+    if not ok:
+        return None
+    return Candidate(start - 1, match.end() - 1, "DATE_OF_BIRTH", 0.85, "date_of_birth.spelled", "birth")
+
+
+def spelled_dates(text: str, pos: int, placeholders: list[tuple[int, int]]) -> tuple[list[Candidate], list[tuple[int, int]]]:
+    """Dates in words from ``pos`` on, and every match's extent (for the streaming cut).
+
+    Like the combined scan, nothing is taken that starts right where a placeholder ends or
+    ends right where one starts, so redacting a neighbour cannot create a date.
+    """
+    placeholder_ends = {end for _, end in placeholders}
+    placeholder_starts = {start for start, _ in placeholders}
+    candidates: list[Candidate] = []
+    extents: list[tuple[int, int]] = []
+    if text.isascii():  # lower-casing keeps every offset
+        padded, search = " " + text.lower(), SPELLED_DATE_LOWER.search  # padded[i]: the character before text[i]
+    else:
+        padded, search = " " + text, SPELLED_DATE_ANY_CASE.search
+    while (match := search(padded, pos)) is not None:
+        start, end = match.start(), match.end() - 1  # offsets into ``text``
+        if start in placeholder_ends or end in placeholder_starts:
+            pos = start + 1
+            continue
+        pos = end
+        extents.append((start, end))
+        candidate = _spelled_candidate(match)
+        if candidate is not None:
+            candidates.append(candidate)
+    return candidates, extents
 
 
 _Handler = Callable[[re.Match[str], str], Iterator[Candidate]]
@@ -284,4 +384,4 @@ _HANDLERS: dict[str, _Handler] = {
     "spoken": _spoken,
 }
 
-__all__ = ["Candidate", "Span", "classify"]
+__all__ = ["Candidate", "Span", "classify", "has_birth_word", "spelled_dates"]

@@ -100,9 +100,15 @@ _SYMBOL_START: tuple[tuple[str, str], ...] = (
 
 
 # Cheap necessary conditions, one per family (see ``families``).
+# Each provider prefix holds a rarer character (``-``, ``_``, ``/``, a capital A or J): the search
+# stops only at those and looks back for the rest.
 _PROVIDER_HINT = re.compile(
-    r"sk[-_]|rk_|gh[pousr]_|github_pat_|xox|hooks\.slack\.com|A(?:KIA|SIA|BIA|CCA|IDA|ROA|GPA|NPA|NVA|IPA|Iza)|eyJ"
+    r"-(?<=sk-)|-(?<=xox[abposr]-)|_(?<=[rs]k_)|_(?<=gh[pousr]_)|_(?<=github_)"
+    r"|/(?<=hooks\.slack\.com/)|A(?:KIA|SIA|BIA|CCA|IDA|ROA|GPA|NPA|NVA|IPA|Iza)|J(?<=eyJ)"
 )
+# IPv6 needs two colons with at most four hex digits between; a password in a URL needs "://".
+# Speaker turns ("Agent: ...") have neither, so transcripts skip those alternatives.
+_COLON_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:|://")
 _CREDENTIAL_HINT = re.compile(r"[A-Za-z0-9+/_.~!#$%^&*@-]{12}")
 _ANY_DIGIT = re.compile(r"\d")
 
@@ -112,7 +118,7 @@ def _hints(text: str) -> tuple[bool, ...]:
     return (
         _CREDENTIAL_HINT.search(text) is not None,
         _ANY_DIGIT.search(text) is not None,
-        ":" in text,
+        ":" in text and _COLON_HINT.search(text) is not None,
         "@" in text,
         _PROVIDER_HINT.search(text) is not None,
     )
@@ -198,14 +204,17 @@ _LITERAL_WORD = re.compile(r"[a-z0-9 #-]+")
 
 
 def _words(*words: str) -> re.Pattern[str]:
-    """Any of ``words`` (literals or small patterns) as a whole word.
+    """Any of ``words`` (literals or small patterns) as a whole word, searched in ``" " + window``.
 
-    A literal word checks the character before it with a fixed-width look-behind after
-    it, so the pattern starts with a literal and the scan jumps between its first letters.
+    The pattern consumes the character before the word (anything but a letter or digit), so
+    the search only stops at word starts: a character-set prefix the engine skips to in C.
+    A window therefore gets a leading space, standing for "nothing before".
     """
-    literal = [rf"{re.escape(w)}(?<![a-z0-9]{re.escape(w)})" for w in words if _LITERAL_WORD.fullmatch(w)]
-    other = [rf"(?<![a-z0-9])(?:{w})" for w in words if not _LITERAL_WORD.fullmatch(w)]
-    return re.compile("(?:" + "|".join(literal + other) + r")(?![a-z0-9])")
+    fragments = [re.escape(w) if _LITERAL_WORD.fullmatch(w) else f"(?:{w})" for w in words]
+    pattern = re.compile("[^a-z0-9](?:" + "|".join(fragments) + r")(?![a-z0-9])")
+    return pattern
+
+
 
 
 # Context words: found near a candidate (same lower-cased window), they raise or lower its score.
@@ -239,4 +248,53 @@ NEGATIVE_CONTEXT: dict[str, re.Pattern[str]] = {
         "order", "ordered", "delivery", "delivered", "appointment", "due", "expires", "expiry",
         "issued", "invoice", "shipped", "meeting", "started", "joined", "renewal",
     ),
+}
+
+
+# Dates said or written in words ("the fourth of July nineteen eighty-two", "March third, 1985",
+# "twelve oh three eighty-five"). Not part of the combined pattern: a separate pass runs them only
+# when the text holds a birth word (``BIRTH_HINTS``), since they are reported only with one.
+_W = r"(?:[ \t]*-[ \t]*|[ \t]+)"  # between the words of a number: spaces or a hyphen
+_UNIT = r"(?:one|two|three|four|five|six|seven|eight|nine)"
+_TEEN = r"(?:ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)"
+_TENS = r"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+_ORD_UNIT = r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)"
+_ORD_DAY = (
+    rf"(?:(?:twenty|thirty){_W}{_ORD_UNIT}|twentieth|thirtieth|tenth|eleventh|twelfth"
+    rf"|(?:thir|four|fif|six|seven|eigh|nine)teenth|{_ORD_UNIT}|\d{{1,2}}(?:st|nd|rd|th))"
+)
+_TWO_DIGITS = rf"(?:{_TENS}(?:{_W}{_UNIT})?|{_TEEN})"
+_SPELLED_YEAR = (
+    rf"(?:(?:nineteen|twenty){_W}(?:oh{_W}{_UNIT}|{_TWO_DIGITS})"
+    rf"|two{_W}thousand(?:{_W}(?:and{_W})?(?:{_TWO_DIGITS}|{_UNIT}))?"
+    rf"|{_TENS}(?:{_W}{_UNIT})?)"
+)
+_YEAR = rf"(?:(?:19|20)\d{{2}}|{_SPELLED_YEAR})"
+_MONTH_NAME = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_FIRST_NUMBER = rf"(?:{_TEEN}|(?:twenty|thirty)(?:{_W}{_UNIT})?|{_UNIT}|{_ORD_DAY})"  # month, or day first
+_DAY_NUMBER = rf"(?:oh{_W}{_UNIT}|{_ORD_DAY}|(?:twenty|thirty){_W}{_UNIT}|{_TEEN}|twenty|thirty|{_UNIT})"
+# Searched in " " + text: it consumes the character before the date (so the search skips to
+# word starts in C, like a look-behind would not), and the space stands for the text's start.
+# ASCII text is lower-cased first and searched case-sensitively, which is several times faster
+# than ignoring case (alternatives then start with a literal the engine can skip on).
+_SPELLED_DATE = rf"""[^A-Za-z0-9_](?:
+        (?:the[ \t]+)?(?P<day_of>{_ORD_DAY})[ \t]+of[ \t]+(?P<month_of>{_MONTH_NAME}),?[ \t]+(?P<year_of>{_YEAR})
+      | (?P<month_md>{_MONTH_NAME})[ \t]+(?:the[ \t]+)?(?P<day_md>{_ORD_DAY}),?[ \t]+(?P<year_md>{_YEAR})
+      | (?P<first_n>{_FIRST_NUMBER})[ \t,]+(?P<second_n>{_DAY_NUMBER})[ \t,]+(?P<year_n>{_SPELLED_YEAR})
+    )(?![A-Za-z0-9])"""
+SPELLED_DATE_LOWER = re.compile(_SPELLED_DATE, re.VERBOSE)
+SPELLED_DATE_ANY_CASE = re.compile(_SPELLED_DATE.replace("[^A-Za-z0-9_](?:", "[^A-Za-z0-9_](?i:", 1), re.VERBOSE)
+# Lower-case words one of which every birth context word contains.
+BIRTH_HINTS = ("born", "birth", "dob", "d.o.b", "bday", "b-day")
+NUMBER_VALUES = {
+    "oh": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,
+    "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "first": 1, "second": 2, "third": 3,
+    "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11,
+    "twelfth": 12, "thirteenth": 13, "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17,
+    "eighteenth": 18, "nineteenth": 19, "twentieth": 20, "thirtieth": 30,
 }

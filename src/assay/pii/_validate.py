@@ -10,8 +10,7 @@ from collections import Counter
 from datetime import date
 
 import phonenumbers
-from stdnum import iban as stdnum_iban
-from stdnum.exceptions import ValidationError as StdnumValidationError
+from stdnum import numdb
 
 # Issuer (IIN) prefix ranges and the lengths each issuer uses.
 _CARD_RANGES: tuple[tuple[int, int, frozenset[int]], ...] = (
@@ -37,7 +36,20 @@ _CARD_RANGES: tuple[tuple[int, int, frozenset[int]], ...] = (
 _INVALID_SSNS = frozenset({"078051120", "219099999", "457555462", "123456789"})
 
 
+# Every second digit from the right is doubled (and 9 subtracted past 9): as a digit-to-digit map.
+_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
+
+
 def luhn_ok(digits: str) -> bool:
+    """The Luhn checksum, with C-level string operations for ASCII digits."""
+    if not digits.isascii():
+        return _luhn_slow(digits)
+    kept, doubled = digits[-1::-2], digits[-2::-2].translate(_LUHN_DOUBLED)
+    return sum(map(int, kept + doubled)) % 10 == 0
+
+
+def _luhn_slow(digits: str) -> bool:
+    """Character codes as digit values, as the scan hands over any Unicode digits."""
     total = 0
     for index, char in enumerate(reversed(digits)):
         value = ord(char) - 48
@@ -81,12 +93,40 @@ def ssn_ok(digits: str) -> bool:
     return area not in {"000", "666"} and area[0] != "9" and group != "00" and serial != "0000"
 
 
+# Letters as the two-digit numbers of ISO 7064 mod 97-10 (A = 10 ... Z = 35).
+_BASE36 = str.maketrans({chr(code): str(code - 55) for code in range(65, 91)})
+_IBAN_DB = numdb.get("iban")
+_LAYOUT_PART = re.compile(r"([1-9][0-9]*)!([nac])")
+_LAYOUT_CLASS = {"n": "[0-9]", "a": "[A-Z]", "c": "[A-Za-z0-9]"}
+_layouts: dict[str, re.Pattern[str] | None] = {}  # at most one entry per two-letter code
+_layouts_lock = threading.Lock()
+
+
+def _bban_layout(country: str) -> re.Pattern[str] | None:
+    """The account-number layout python-stdnum's IBAN registry gives ``country``, if it knows it."""
+    if country in _layouts:
+        return _layouts[country]
+    first, props = _IBAN_DB.info(country)[0]
+    layout = None
+    if first == country and props:
+        parts = _LAYOUT_PART.sub(lambda m: f"{_LAYOUT_CLASS[m.group(2)]}{{{m.group(1)}}}", props.get("bban", ""))
+        layout = re.compile(parts)
+    with _layouts_lock:
+        _layouts[country] = layout
+    return layout
+
+
 def iban_ok(compact: str) -> bool:
-    try:
-        stdnum_iban.validate(compact, check_country=False)
-    except StdnumValidationError:
+    """An IBAN (upper-case, no spaces): the mod-97 checksum holds and the layout is its country's.
+
+    The same decision as ``stdnum.iban.validate(number, check_country=False)`` (tested),
+    without its per-call registry look-up, which cost more than everything else here.
+    """
+    rotated = (compact[4:] + compact[:4]).translate(_BASE36)
+    if not (rotated.isascii() and rotated.isdigit()) or int(rotated) % 97 != 1:
         return False
-    return True
+    layout = _bban_layout(compact[:2])
+    return layout is not None and layout.fullmatch(compact[4:]) is not None
 
 
 def ipv4_ok(text: str) -> bool:
@@ -141,9 +181,11 @@ def preload_phone_metadata() -> None:
     """Compile every region's numbering plan now, not lazily inside a latency-sensitive call."""
     if not _plans:
         phonenumbers.PhoneMetadata.load_all()
-        for regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.values():
+        for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items():
             for region in regions:
                 _plan(region)
+            _country_plan(code)
+        _national_plan()
 
 
 def _valid_national(national: str, region: str) -> bool:
@@ -152,17 +194,65 @@ def _valid_national(national: str, region: str) -> bool:
 
 
 def _valid_international(digits: str) -> bool:
-    """``digits`` after a ``+``: a country calling code, then a valid national number there."""
+    """``digits`` after a ``+``: a country calling code, then a valid national number there.
+
+    "+49 030 ..." (a trunk prefix kept after the country code) is accepted too.
+    """
     for size in (1, 2, 3):
-        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size]))
-        if regions:
-            national = digits[size:]
-            # "+49 030 ..." (a trunk prefix kept after the country code) is accepted too.
-            return any(_valid_national(national, r) or _valid_trunk(national, r) for r in regions if r != "001")
+        plan = _country_plans.get(int(digits[:size]), _MISSING)
+        if plan is _MISSING:
+            plan = _country_plan(int(digits[:size]))
+        if plan is not None:
+            return plan.fullmatch(digits[size:]) is not None
+        if phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size])):
+            return False  # a country whose regions have no plan
     return False
 
 
+_country_plans: dict[int, re.Pattern[str] | None] = {}
+
+
+def _country_plan(code: int) -> re.Pattern[str] | None:
+    """One pattern for what any region of a calling code accepts, with or without its trunk prefix:
+    the same decision as trying ``_valid_national`` and ``_valid_trunk`` region by region."""
+    parts = []
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ()):
+        plan = _plan(region) if region != "001" else None
+        if plan is None:
+            continue
+        parts.append(f"(?:{plan.pattern})")
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        prefix = metadata.national_prefix if metadata is not None else None
+        if prefix:
+            parts.append(f"{re.escape(prefix)}(?:{plan.pattern})")
+    compiled = re.compile("|".join(parts)) if parts else None
+    with _plans_lock:
+        _country_plans[code] = compiled
+    return compiled
+
+
 _NATIONAL_REGIONS = ("GB", "DE", "FR", "AU", "IN", "IT", "ES", "NL")
+_national_plans: list[re.Pattern[str] | None] = []
+
+
+def _national_plan() -> re.Pattern[str] | None:
+    """One pattern for ``_valid_trunk(number, r)`` over ``_NATIONAL_REGIONS``: a region's plan after
+    its trunk prefix when the number starts with that prefix, else over the whole number."""
+    if _national_plans:
+        return _national_plans[0]
+    parts = []
+    for region in _NATIONAL_REGIONS:
+        plan = _plan(region)
+        if plan is None:
+            continue
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        prefix = re.escape(metadata.national_prefix) if metadata is not None and metadata.national_prefix else ""
+        parts.append(f"{prefix}(?:{plan.pattern})|(?!{prefix})(?:{plan.pattern})" if prefix else f"(?:{plan.pattern})")
+    compiled = re.compile("|".join(parts)) if parts else None
+    with _plans_lock:
+        if not _national_plans:
+            _national_plans.append(compiled)
+    return _national_plans[0]
 
 
 def phone_ok(number: str, *, international: bool) -> bool:
@@ -172,7 +262,8 @@ def phone_ok(number: str, *, international: bool) -> bool:
     if number[0] == "0":
         if number.startswith("00"):  # "0049 30 ...": the international call prefix instead of "+"
             return _valid_international(number[2:])
-        return any(_valid_trunk(number, region) for region in _NATIONAL_REGIONS)
+        plan = _national_plan()
+        return plan is not None and plan.fullmatch(number) is not None
     national = number[1:] if len(number) == 11 else number
     return _valid_national(national, "US") or _valid_national(national, "CA")
 

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from assay.errors import PIIError
-from assay.pii._classify import Candidate, classify
+from assay.pii._classify import Candidate, classify, has_birth_word, spelled_dates
 from assay.pii._patterns import (
     CONTEXT_AFTER,
     CONTEXT_BEFORE,
     NEAR_AFTER,
     NEAR_BEFORE,
     NEGATIVE_CONTEXT,
+    PLACEHOLDER_RE,
     POSITIVE_CONTEXT,
     combined_for,
     compile_variants,
@@ -82,9 +83,13 @@ class Detector:
 
     def detect(self, text: str) -> list[Span]:
         """Non-overlapping spans sorted by start, each with type, score and recognizer."""
-        candidates = self.scan(text, 0).candidates
-        candidates.extend(self.ner_candidates(text))
-        return resolve(candidates)
+        candidates = self._scored(text, 0, 0, _raw_matches(text, 0))[0]
+        if self._ner is not None:
+            candidates.extend(self.ner_candidates(text))
+        if len(candidates) == 1:  # nothing to resolve
+            only = candidates[0]
+            return [Span(only.start, only.end, only.type, only.score, only.recognizer)]
+        return resolve(candidates) if candidates else []
 
     def scan(self, text: str, pos: int, floor: int = 0) -> Scan:
         """Scored candidates starting at or after ``pos``, with what streaming needs.
@@ -94,33 +99,62 @@ class Detector:
         past an entity, so redacting it cannot change another one's score).
         """
         matches = _raw_matches(text, pos)
+        scored, boundaries, spelled = self._scored(text, pos, floor, matches)
+        extents = [(m.start(), _match_end(m)) for m in matches] + boundaries + spelled
+        return Scan(scored, extents, boundaries)
+
+    def _scored(
+        self, text: str, pos: int, floor: int, matches: list[re.Match[str]]
+    ) -> tuple[list[Candidate], list[tuple[int, int]], list[tuple[int, int]]]:
+        """Candidates after context scoring; the boundaries (candidates before context, placeholders);
+        the extents of spelled-out date matches."""
         raw: list[Candidate] = []
         boundaries: list[tuple[int, int]] = []
+        placeholders: list[tuple[int, int]] = []
         enabled = self._enabled
+        last = len(matches) - 1
         for index, match in enumerate(matches):
-            if match.lastgroup == "placeholder":
-                boundaries.append((match.start(), match.end()))
+            kind = match.lastgroup
+            if kind == "placeholder":
+                boundaries.append(match.span())
+                placeholders.append(match.span())
                 continue
-            if _abuts_placeholder(match, matches, index):
-                continue
+            if index < last:  # a match ending where a placeholder starts saw the placeholder
+                following = matches[index + 1]
+                if following.lastgroup == "placeholder" and following.start() == match.end():
+                    continue
             for candidate in classify(match):
                 if candidate.type in enabled:
                     raw.append(candidate)
                     boundaries.append((candidate.start, candidate.end))
-        fences = _Fences(boundaries, floor, len(text))
-        scored = [c for c in (_with_context(c, text, fences) for c in raw) if c is not None]
-        extents = [(m.start(), _match_end(m)) for m in matches] + boundaries
-        return Scan(scored, extents, boundaries)
+        # Dates in words count only next to a birth word, so they are looked for only then. They
+        # fence no other candidate's context: whether they are looked for depends on words that
+        # may lie anywhere in the text, and a neighbour's score must not.
+        spelled: list[Candidate] = []
+        spelled_extents: list[tuple[int, int]] = []
+        if "DATE_OF_BIRTH" in enabled and has_birth_word(text):
+            spelled, spelled_extents = spelled_dates(text, pos, placeholders)
+        raw.extend(spelled)
+        if not any(c.context for c in raw):
+            return raw, boundaries, spelled_extents
+        context = _Context(text, _Fences(boundaries, floor, len(text)))
+        return [c for c in map(context.apply, raw) if c is not None], boundaries, spelled_extents
 
     def ner_candidates(self, text: str, start: int = 0, end: int | None = None) -> list[Candidate]:
-        """Named-entity candidates in ``text[start:end]`` (offsets into ``text``); none without a backend."""
+        """Named-entity candidates in ``text[start:end]`` (offsets into ``text``); none without a backend.
+
+        Spans touching a redaction placeholder are dropped, so redacting twice changes nothing.
+        """
         if self._ner is None or not self._ner_types:
             return []
         region = text[start:end]
+        placeholders = [m.span() for m in PLACEHOLDER_RE.finditer(region)]
         return [
             Candidate(start + s.start, start + s.end, s.type, s.score, s.recognizer, "")
             for s in self._ner.analyze(region)
-            if s.type in self._ner_types and 0 <= s.start < s.end <= len(region)
+            if s.type in self._ner_types
+            and 0 <= s.start < s.end <= len(region)
+            and not any(s.start <= p_end and p_start <= s.end for p_start, p_end in placeholders)
         ]
 
 
@@ -153,12 +187,6 @@ def _raw_matches(text: str, pos: int) -> list[re.Match[str]]:
     return found
 
 
-def _abuts_placeholder(match: re.Match[str], matches: list[re.Match[str]], index: int) -> bool:
-    """A match ending right where a placeholder starts saw the placeholder, not the value it replaced."""
-    following = matches[index + 1] if index + 1 < len(matches) else None
-    return following is not None and following.lastgroup == "placeholder" and following.start() == match.end()
-
-
 def _match_end(match: re.Match[str]) -> int:
     """End of a match, counting what the zero-width token look-ahead captured."""
     if match.lastgroup == "token":
@@ -184,37 +212,53 @@ class _Fences:
         return self._starts[index] if index < len(self._starts) else self._length
 
 
-def _context_window(text: str, candidate: Candidate, fences: _Fences, before: int, after: int) -> str:
-    left = max(fences.before(candidate.start), candidate.start - before)
-    right = min(fences.after(candidate.end), candidate.end + after)
-    window = text[left : candidate.start] + " \x00 " + text[candidate.end : max(right, candidate.end)]
-    return window.lower()
-
-
 _NEGATIVE_RULE = {"ip": "IP_ADDRESS", "birth": "DATE_OF_BIRTH", "digits": "digits"}
 
 
-def _with_context(candidate: Candidate, text: str, fences: _Fences) -> Candidate | None:
-    """Apply context words; ``None`` when a candidate needs context it does not have."""
-    if not candidate.context:
-        return candidate
-    window = _context_window(text, candidate, fences, CONTEXT_BEFORE, CONTEXT_AFTER)
-    positive = POSITIVE_CONTEXT.get(candidate.type)
-    near = positive is not None and positive.search(window) is not None
-    if candidate.context in ("birth", "secret") and not near:
-        return None
-    negative = NEGATIVE_CONTEXT.get(_NEGATIVE_RULE.get(candidate.context, ""))
-    against = negative is not None and negative.search(
-        _context_window(text, candidate, fences, NEAR_BEFORE, NEAR_AFTER)
-    )
-    if candidate.context in ("birth", "secret"):
-        return candidate if near and not against else None
-    score = candidate.score
-    if against:
-        score -= _LOWER
-    elif near:
-        score += _RAISE
-    return candidate._replace(score=round(min(1.0, max(0.0, score)), 2))
+class _Context:
+    """Context words around candidates of one text; windows stop at the fences."""
+
+    def __init__(self, text: str, fences: _Fences) -> None:
+        self._text = text
+        # Lower-casing once is the same as per window only when it cannot change lengths.
+        self._lowered = text.lower() if text.isascii() else None
+        self._fences = fences
+
+    def _window(self, candidate: Candidate, before: int, after: int) -> str:
+        """Lower-cased text around ``candidate``: a space, the text before, a separator no word
+        crosses, the text after (each side stops at the nearest other entity)."""
+        left = max(self._fences.before(candidate.start), candidate.start - before)
+        right = min(self._fences.after(candidate.end), candidate.end + after)
+        source = self._lowered
+        if source is None:
+            text = self._text
+            return " " + text[left : candidate.start].lower() + " \x00 " + text[candidate.end : max(right, candidate.end)].lower()
+        return " " + source[left : candidate.start] + " \x00 " + source[candidate.end : max(right, candidate.end)]
+
+    def _near(self, pattern: re.Pattern[str] | None, candidate: Candidate, before: int, after: int) -> bool:
+        if pattern is None:
+            return False
+        return pattern.search(self._window(candidate, before, after)) is not None
+
+    def apply(self, candidate: Candidate) -> Candidate | None:
+        """Apply context words; ``None`` when a candidate needs context it does not have."""
+        rule = candidate.context
+        if not rule:
+            return candidate
+        near = self._near(POSITIVE_CONTEXT.get(candidate.type), candidate, CONTEXT_BEFORE, CONTEXT_AFTER)
+        needs_word = rule in ("birth", "secret")
+        if needs_word and not near:
+            return None
+        against = self._near(NEGATIVE_CONTEXT.get(_NEGATIVE_RULE.get(rule, "")), candidate, NEAR_BEFORE, NEAR_AFTER)
+        if needs_word:
+            return None if against else candidate
+        score = candidate.score
+        if against:
+            score -= _LOWER
+        elif near:
+            score += _RAISE
+        score = round(min(1.0, max(0.0, score)), 2)
+        return Candidate(candidate.start, candidate.end, candidate.type, score, candidate.recognizer, rule)
 
 
 def resolve(candidates: list[Candidate]) -> list[Span]:

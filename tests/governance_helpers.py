@@ -111,3 +111,34 @@ def capitals_answer(wrong_for: Mapping[str, set[str]]) -> Answer:
         return "?"
 
     return answer
+
+
+def register_person(instance: Instance, email: str, role: str = "admin") -> tuple[str, str]:
+    """A registered person with a password and TOTP enrolled; returns (user_id, secret).
+
+    Enrolment spends the previous 30-second step, so a code for the current step is fresh.
+    """
+    import time
+
+    import pyotp
+
+    from assay.web import Accounts
+    from assay.web._secrets import WebKeys
+
+    accounts = Accounts(instance, WebKeys.load(instance.data_dir))
+    user_id, token = accounts.create(email, role)
+    accounts.redeem_setup(token, "correct horse battery staple")
+    secret = accounts.pending_totp_secret(user_id)
+    for offset in (-30, 0):
+        if accounts.confirm_totp(user_id, pyotp.TOTP(secret).at(time.time() + offset)):
+            return user_id, secret
+    raise AssertionError("TOTP enrolment failed")
+
+
+def totp_code(secret: str, steps_ahead: int = 0) -> str:
+    """The code of the current (or a later) 30-second step, by the system clock."""
+    import time
+
+    import pyotp
+
+    return str(pyotp.TOTP(secret).at(time.time() + 30 * steps_ahead))

@@ -41,6 +41,45 @@ UpstreamUrlOption = Annotated[
 ]
 
 
+UserOption = Annotated[
+    str | None,
+    typer.Option("--user", envvar="ASSAY_USER", show_default=False,
+                 help="Your e-mail as a registered person (`assay users`); env ASSAY_USER."),
+]
+TotpOption = Annotated[
+    str | None,
+    typer.Option("--totp", envvar="ASSAY_TOTP", show_default=False,
+                 help="A current authenticator code (prompted when missing); env ASSAY_TOTP."),
+]
+
+
+def _verified(instance: Instance, audit: AuditLog, user: str | None, code: str | None, *,
+              purpose: str, roles: frozenset[str] | None = None) -> Any:
+    """The registered person behind ``--user``, proven with a one-time code."""
+    from assay.api.governance_identity import APPROVER_ROLES, verify_person
+
+    if not user:
+        raise UsageError(f"to {purpose} you must prove who you are",
+                         hint="Pass --user EMAIL (a person created with `assay users create`) "
+                         "and a code from your authenticator app with --totp or when prompted.")
+    if code is None:
+        code = typer.prompt("Authenticator code", hide_input=True)
+    return verify_person(instance, audit, user=user, code=code, purpose=purpose,
+                         roles=roles if roles is not None else APPROVER_ROLES)
+
+
+def _who(instance: Instance, audit: AuditLog, actor: str | None, user: str | None,
+         code: str | None, *, purpose: str) -> tuple[str, str]:
+    """(actor, how it was established): a verified person if ``--user`` is given."""
+    from assay.governance import SELF_DECLARED
+    from assay.web.roles import ROLES
+
+    if user:
+        person = _verified(instance, audit, user, code, purpose=purpose, roles=frozenset(ROLES))
+        return person.actor, person.verified_by
+    return actor_of(actor), SELF_DECLARED
+
+
 def actor_of(given: str | None) -> str:
     """``--actor NAME`` becomes ``cli:NAME``; without it, the OS user."""
     name = given if given is not None else os.environ.get("ASSAY_ACTOR") or getpass.getuser()
@@ -309,15 +348,18 @@ def changes_propose(
                              show_default=False)] = None,
     clear_output_schema: Annotated[bool, typer.Option(help="Remove the route's schema.")] = False,
     actor: ActorOption = None,
+    user: UserOption = None,
+    totp: TotpOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Propose pointing a route at a model version."""
+    """Propose pointing a route at a model version (as a verified person with --user)."""
     from assay.governance import propose_change
 
     with _opened(data_dir) as (instance, audit):
+        who, verified_by = _who(instance, audit, actor, user, totp, purpose="propose a change")
         change = propose_change(
             instance, audit, alias=route, model_version_id=model, reason=reason,
-            actor=actor_of(actor), emergency=emergency,
+            actor=who, emergency=emergency, verified_by=verified_by,
             min_pass_rate_bp=_bp(min_pass_rate, "--min-pass-rate"),
             max_regression_bp=_bp(max_regression, "--max-regression"),
             output_schema=_load_schema(output_schema), clear_output_schema=clear_output_schema,
@@ -411,15 +453,62 @@ def changes_evaluate(
 def changes_approve(
     change_id: Annotated[str, typer.Argument(help="Change request id.")],
     note: Annotated[str, typer.Option(help="Why you approve.")] = "",
-    actor: ActorOption = None,
+    user: UserOption = None,
+    totp: TotpOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Approve an evaluated change, or post-approve a live emergency change."""
+    """Approve an evaluated change, or post-approve a live emergency change.
+
+    Needs a registered person (--user) with a current authenticator code.
+    """
     from assay.governance import approve_change
 
     with _opened(data_dir) as (instance, audit):
-        change = approve_change(instance, audit, change_id, actor=actor_of(actor), note=note)
+        person = _verified(instance, audit, user, totp, purpose="approve a change")
+        change = approve_change(instance, audit, change_id, actor=person.actor, note=note,
+                                verified_by=person.verified_by)
     console.print(_change_line(change) + f", approved by {escape(change.approver or '')}")
+
+
+@changes_app.command("reject")
+def changes_reject(
+    change_id: Annotated[str, typer.Argument(help="Change request id.")],
+    reason: Annotated[str, typer.Option(help="Why it is turned down.")],
+    user: UserOption = None,
+    totp: TotpOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Turn down a change that has not gone live (not by its requester).
+
+    Needs a registered person (--user) with a current authenticator code.
+    """
+    from assay.governance import reject_change
+
+    with _opened(data_dir) as (instance, audit):
+        person = _verified(instance, audit, user, totp, purpose="reject a change")
+        change = reject_change(instance, audit, change_id, actor=person.actor, reason=reason,
+                               verified_by=person.verified_by)
+    console.print(_change_line(change))
+
+
+@changes_app.command("withdraw")
+def changes_withdraw(
+    change_id: Annotated[str, typer.Argument(help="Change request id.")],
+    *,
+    reason: Annotated[str, typer.Option(help="Why it is taken back.")] = "",
+    actor: ActorOption = None,
+    user: UserOption = None,
+    totp: TotpOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Take back your own change before it goes live (same identity as when proposed)."""
+    from assay.governance import withdraw_change
+
+    with _opened(data_dir) as (instance, audit):
+        who, verified_by = _who(instance, audit, actor, user, totp, purpose="withdraw a change")
+        change = withdraw_change(instance, audit, change_id, actor=who, reason=reason,
+                                 verified_by=verified_by)
+    console.print(_change_line(change))
 
 
 @changes_app.command("activate")

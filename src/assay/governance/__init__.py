@@ -6,6 +6,7 @@ evaluations, output validation and decision records. See docs/governance.md.
 
 from assay.governance._audit import AuditSink, open_audit
 from assay.governance.changes import (
+    SELF_DECLARED,
     ChangeRequest,
     ChangeStep,
     Thresholds,
@@ -16,7 +17,9 @@ from assay.governance.changes import (
     get_change,
     list_changes,
     propose_change,
+    reject_change,
     rollback_change,
+    withdraw_change,
 )
 from assay.governance.checks import GOVERNANCE_CHECKS, CheckFinding
 from assay.governance.decisions import (
@@ -60,6 +63,7 @@ from assay.governance.validation import OutputVerdict, validate_output
 
 __all__ = [
     "GOVERNANCE_CHECKS",
+    "SELF_DECLARED",
     "AuditSink",
     "ChangeRequest",
     "ChangeStep",
@@ -102,9 +106,11 @@ __all__ = [
     "register_model",
     "register_scorer",
     "register_upstream_models",
+    "reject_change",
     "rollback_change",
     "run_due_evaluations",
     "run_evaluation",
     "schedule_evaluation",
     "validate_output",
+    "withdraw_change",
 ]

@@ -36,8 +36,14 @@ ActorOption = Annotated[
 ]
 UpstreamUrlOption = Annotated[
     str | None,
-    typer.Option("--upstream-url", help="Base URL (…/v1) to call instead of the configured "
-                 "upstream of the model version.", show_default=False),
+    typer.Option("--upstream-url", help="Base URL (…/v1) that replaces the configured URL of "
+                 "every registered model's upstream (e.g. a local test endpoint).",
+                 show_default=False),
+]
+TenantOption = Annotated[
+    str,
+    typer.Option("--tenant", help="Tenant whose stored policy (redaction, transcripts, "
+                 "allowed models) the cases go through, as its live traffic would."),
 ]
 
 
@@ -369,21 +375,21 @@ def changes_propose(
                               else f"assay changes evaluate {change.id} --dataset FILE.jsonl"))
 
 
-def _target(instance: Instance, upstream_url: str | None) -> Any:
-    from assay.governance.evaluation import HttpTarget, upstream_base_url
+@contextmanager
+def _target(instance: Instance, upstream_url: str | None, tenant: str) -> Iterator[Any]:
+    """Cases go through the gateway pipeline under ``tenant``'s policy."""
+    from sqlalchemy import select
 
-    settings = instance.settings
+    from assay.api.governance_eval import evaluation_gateway
+    from assay.governance.models import ModelVersionRow
 
-    def base_url(upstream: str) -> str:
-        return upstream_url or upstream_base_url(settings, upstream)
-
-    def api_key(upstream: str) -> str | None:
-        for configured in settings.upstreams:
-            if configured.name == upstream and configured.api_key_env:
-                return os.environ.get(configured.api_key_env)
-        return None
-
-    return HttpTarget(base_url, api_key=api_key)
+    urls: dict[str, str] = {}
+    if upstream_url:
+        with instance.db.session() as session:
+            names = session.scalars(select(ModelVersionRow.upstream).distinct()).all()
+        urls = dict.fromkeys(names, upstream_url)
+    with evaluation_gateway(instance, tenant=tenant, upstream_urls=urls) as target:
+        yield target
 
 
 @contextmanager
@@ -416,6 +422,7 @@ def changes_evaluate(
     evaluation: Annotated[str | None, typer.Option(help="Attach an existing evaluation instead.",
                           show_default=False)] = None,
     upstream_url: UpstreamUrlOption = None,
+    tenant: TenantOption = "default",
     actor: ActorOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -432,14 +439,10 @@ def changes_evaluate(
             result = get_evaluation(instance, evaluation)
         else:
             assert dataset is not None
-            target = _target(instance, upstream_url)
-            try:
-                with _progress("evaluating") as progress:
-                    result = evaluate_change(instance, audit, change_id,
-                                             dataset=_dataset(dataset), actor=who,
-                                             target=target, progress=progress)
-            finally:
-                target.close()
+            with _target(instance, upstream_url, tenant) as target, \
+                    _progress("evaluating") as progress:
+                result = evaluate_change(instance, audit, change_id, dataset=_dataset(dataset),
+                                         actor=who, target=target, progress=progress)
             from assay.governance import get_change
 
             change = get_change(instance, change_id)
@@ -654,11 +657,13 @@ def eval_run(
     compare: Annotated[bool, typer.Option("--compare/--no-compare", help="Also run the route's "
                        "current version for comparison.")] = True,
     upstream_url: UpstreamUrlOption = None,
+    tenant: TenantOption = "default",
     actor: ActorOption = None,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run a golden dataset against a candidate; exit 1 if it misses the thresholds."""
+    """Run a golden dataset against a candidate through the gateway; exit 1 if it misses
+    the thresholds."""
     from assay.governance import Thresholds, run_evaluation
     from assay.governance.changes import thresholds_for
 
@@ -669,15 +674,12 @@ def eval_run(
             with instance.db.session() as session:
                 base = thresholds_for(session, route)
             limits = Thresholds(_bp(min_pass_rate, "--min-pass-rate") or 0, base.max_regression_bp)
-        target = _target(instance, upstream_url)
-        try:
-            with _progress("evaluating") as progress:
-                result = run_evaluation(instance, audit, alias=route, candidate=candidate,
-                                        dataset=cases, actor=actor_of(actor), target=target,
-                                        compare_current=compare, thresholds=limits,
-                                        progress=progress)
-        finally:
-            target.close()
+        with _target(instance, upstream_url, tenant) as target, \
+                _progress("evaluating") as progress:
+            result = run_evaluation(instance, audit, alias=route, candidate=candidate,
+                                    dataset=cases, actor=actor_of(actor), target=target,
+                                    compare_current=compare, thresholds=limits,
+                                    progress=progress)
     if as_json:
         _print_json(_evaluation_dict(result))
     else:
@@ -727,17 +729,14 @@ def eval_schedule(
 @eval_app.command("run-due")
 def eval_run_due(
     upstream_url: UpstreamUrlOption = None,
+    tenant: TenantOption = "default",
     data_dir: DataDirOption = None,
 ) -> None:
     """Run scheduled re-evaluations that are due now (for cron; the server runs them too)."""
     from assay.governance import run_due_evaluations
 
-    with _opened(data_dir) as (instance, audit):
-        target = _target(instance, upstream_url)
-        try:
-            results = run_due_evaluations(instance, audit, target)
-        finally:
-            target.close()
+    with _opened(data_dir) as (instance, audit), _target(instance, upstream_url, tenant) as target:
+        results = run_due_evaluations(instance, audit, target)
     for result in results:
         state = "[red]DRIFT[/]" if result.drift else "ok"
         console.print(f"{escape(result.alias)}: {_pct(result.pass_rate_bp)} {state}")

@@ -19,7 +19,7 @@ from assay.gateway.streaming import relay_stream
 from assay.gateway.upstream import UpstreamReply, UpstreamStream
 from assay.logs import get_logger
 
-__all__ = ["MODEL_ENDPOINTS", "handle_model_request", "router"]
+__all__ = ["MODEL_ENDPOINTS", "handle_model_request", "router", "serve"]
 
 router = APIRouter(tags=["gateway"])
 _log = get_logger("assay.gateway")
@@ -165,15 +165,24 @@ async def handle_model_request(request: Request, endpoint: str, path: str) -> Re
     except AssayError as exc:
         metrics.REQUESTS.labels(endpoint=endpoint, status=str(exc.status)).inc()
         return openai_error(exc, rid)
+    return await serve(gateway, ctx, path)
+
+
+async def serve(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
+    """The pipeline after :meth:`Gateway.begin`: redaction, upstream, checks, record, answer.
+
+    Also the entry point for in-process callers that send traffic the way live traffic goes
+    (evaluations); every refusal becomes an OpenAI-shaped error response.
+    """
     try:
-        if body.get("stream"):
+        if ctx.payload.get("stream"):
             return await _stream(gateway, ctx, path)
         return await _plain(gateway, ctx, path)
     except AssayError as exc:
         ctx.status = exc.status
         gateway.finish_metrics(ctx)
-        _log.warning("request_refused", request_id=rid, error=type(exc).__name__, detail=exc.message)
-        return openai_error(exc, rid)
+        _log.warning("request_refused", request_id=ctx.request_id, error=type(exc).__name__, detail=exc.message)
+        return openai_error(exc, ctx.request_id)
 
 
 async def _call(gateway: Gateway, ctx: RequestContext, path: str, payload: dict[str, Any], stream: bool) -> UpstreamReply | UpstreamStream:

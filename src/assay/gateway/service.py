@@ -165,9 +165,14 @@ class Gateway:
         return self.resolver_of().resolve(alias)
 
     async def begin(
-        self, endpoint: str, request_id: str, started: float, key: ApiKey, payload: dict[str, Any]
+        self, endpoint: str, request_id: str, started: float, key: ApiKey, payload: dict[str, Any],
+        *, route: ResolvedRoute | None = None,
     ) -> RequestContext:
-        route = self.resolve(key, payload.get("model"))
+        """Route, policy, limits and controls. ``route`` is given only by in-process callers
+        that chose the version themselves (an evaluation of a candidate): it replaces the
+        alias lookup and nothing else."""
+        if route is None:
+            route = self.resolve(key, payload.get("model"))
         policy = self.policies.current(key.tenant)
         allowed = policy.policy.allowed_models
         if allowed is not None and route.alias not in allowed:

@@ -30,6 +30,8 @@ from assay.governance.decisions import (
     record_decision,
 )
 from assay.governance.evaluation import (
+    ROUTE_SCHEMA,
+    CaseRequest,
     Dataset,
     EvalTarget,
     EvaluationResult,
@@ -63,8 +65,10 @@ from assay.governance.validation import OutputVerdict, validate_output
 
 __all__ = [
     "GOVERNANCE_CHECKS",
+    "ROUTE_SCHEMA",
     "SELF_DECLARED",
     "AuditSink",
+    "CaseRequest",
     "ChangeRequest",
     "ChangeStep",
     "CheckFinding",

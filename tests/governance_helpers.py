@@ -55,6 +55,9 @@ def local_upstream(answer: Answer) -> Iterator[tuple[str, UpstreamLog]]:
                 self.send_header("content-length", "0")
                 self.end_headers()
                 return
+            if body.get("stream"):
+                self._stream(body["model"], text)
+                return
             payload = json.dumps({
                 "id": "cmpl-1", "object": "chat.completion", "model": body["model"],
                 "choices": [{"index": 0, "finish_reason": "stop",
@@ -65,6 +68,20 @@ def local_upstream(answer: Answer) -> Iterator[tuple[str, UpstreamLog]]:
             self.send_header("content-length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+
+        def _stream(self, model: str, text: str) -> None:
+            """Server-sent chat chunks of four characters, then ``[DONE]`` (HTTP/1.0: EOF ends it)."""
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.end_headers()
+            base = {"id": "cmpl-1", "object": "chat.completion.chunk", "created": 0, "model": model}
+            pieces = [text[i:i + 4] for i in range(0, len(text), 4)]
+            for piece in pieces:
+                chunk = {**base, "choices": [{"index": 0, "delta": {"content": piece},
+                                               "finish_reason": None}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            end = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
 
         def log_message(self, format: str, *args: object) -> None:
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -182,3 +183,33 @@ def test_the_change_output_schema_is_enforced(
     assert by_case["json-wrong"]["output_valid"] is False
     assert by_case["json-wrong"]["output_action"] == action
     assert by_case["json-right"]["output_valid"] is True
+
+
+def test_the_server_re_evaluates_through_its_own_gateway(
+    instance: Instance, audit: AuditLog
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from assay.api.app import create_app
+    from assay.clock import FixedClock
+    from assay.governance import activate_change, schedule_evaluation
+
+    model = register_model(instance, audit, spec("new"), actor="cli:alice")
+    change = propose_change(instance, audit, alias="support", model_version_id=model.id,
+                            reason="start", actor="cli:alice", emergency=True,
+                            min_pass_rate_bp=5000)
+    activate_change(instance, audit, change.id, actor="cli:alice")
+    schedule_evaluation(instance, audit, alias="support", dataset=load_dataset(DATASET),
+                        interval_s=3600, actor="cli:alice")
+    with local_upstream(_answer) as (url, log):
+        _configure(instance, url)
+        app = create_app(instance)
+        with TestClient(app):
+            instance.clock = FixedClock(instance.clock.now() + timedelta(hours=2))
+            [result] = app.state.eval_scheduler.run_once()  # from this thread, on the server's loop
+        app.state.gateway.governance.flush()
+    assert (result.kind, result.pass_rate_bp, result.drift) == ("scheduled", 5000, False)
+    assert len(log.requests) == len(CASES)
+    requests = _requests(instance, result.id)
+    assert len(requests) == len(CASES) - 1  # the case no upstream answered is not recorded
+    assert {r["tenant"] for r in requests} == {"default"}

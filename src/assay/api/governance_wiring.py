@@ -32,6 +32,7 @@ from assay.governance import (
     validate_output,
 )
 from assay.governance._common import canonical_sha256
+from assay.governance.validation import violation_action
 from assay.instance import Instance
 from assay.logs import get_logger
 
@@ -94,6 +95,12 @@ class GatewayGovernance:
         ctx.status = OutputRejectedError.status
         return OutputRejectedError(
             f"the answer of `{ctx.route.alias}` violated its output schema and was withheld")
+
+    def holds_stream(self, ctx: RequestContext) -> bool:
+        """Streams of a route whose schema blocks violations are checked before they are sent."""
+        schema = ctx.route.output_schema
+        return bool(schema) and ctx.endpoint == "chat.completions" and \
+            violation_action(schema) == "block"  # type: ignore[arg-type]
 
     def _params_sha256(self, route: ResolvedRoute) -> str:
         key = route.model_version_id or f"{route.upstream}/{route.provider_model}"
@@ -239,6 +246,7 @@ def install_governance(app: FastAPI, instance: Instance) -> None:
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         scheduler = _scheduler(instance, gateway, asyncio.get_running_loop(), make_route)
+        application.state.eval_scheduler = scheduler
         scheduler.start()
         try:
             async with previous(application):

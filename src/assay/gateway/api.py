@@ -229,8 +229,19 @@ async def _stream(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
         index = await gateway.record(ctx, {"request": sent, "response": None})
         gateway.finish_metrics(ctx)
         return Response(opened.body, status_code=opened.status, media_type="application/json", headers=_headers(ctx, index))
+    if gateway.holds_stream(ctx):
+        return await _held_stream(gateway, ctx, opened, sent)
     body: AsyncIterator[bytes] = relay_stream(gateway, ctx, opened, sent)
     return StreamingResponse(body, media_type="text/event-stream", headers={**_headers(ctx, None), "cache-control": "no-cache"})
+
+
+async def _held_stream(gateway: Gateway, ctx: RequestContext, opened: UpstreamStream, sent: dict[str, Any]) -> Response:
+    """A stream whose answer must pass a blocking output check: nothing is sent until the whole
+    answer is in and checked; a violation becomes an OpenAI-shaped error instead of the stream."""
+    events = [chunk async for chunk in relay_stream(gateway, ctx, opened, sent)]
+    if ctx.withheld is not None:
+        return openai_error(ctx.withheld, ctx.request_id)
+    return Response(b"".join(events), media_type="text/event-stream", headers={**_headers(ctx, None), "cache-control": "no-cache"})
 
 
 #: URL path -> (endpoint name, upstream path) of the POST model endpoints.

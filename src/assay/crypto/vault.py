@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -151,7 +152,9 @@ class TranscriptVault:
             "ciphertext": envelope,
             "ciphertext_sha256": digest,
         }
-        stored = StoredTranscript(id=record_id, ciphertext_sha256=digest, retention_deadline=deadline)
+        stored = StoredTranscript(
+            id=record_id, ciphertext_sha256=digest, retention_deadline=deadline
+        )
         return SealedTranscript(stored, row)
 
     def _tenant_days(self, tenant: str) -> int:
@@ -334,9 +337,15 @@ class _LazyAudit:
         self._log: AuditSink | None = None
 
     def append(self, event: Any) -> int:
+        return self._opened().append(event)
+
+    def append_batch(self, events: Sequence[Any]) -> list[int]:
+        return self._opened().append_batch(events)
+
+    def _opened(self) -> AuditSink:
         if self._log is None:
             self._log = _audit.open_audit(self._instance)
-        return self._log.append(event)
+        return self._log
 
     def close(self) -> None:
         closer = getattr(self._log, "close", None)

@@ -128,3 +128,25 @@ def test_cli_emergency_rollback_and_errors(instance: Instance, settings: Setting
     bad_rate = _cli(settings, "changes", "propose", "--route", "support", "--model",
                     "testco/chat-1@2026-01-01", "--reason", "x", "--min-pass-rate", "150")
     assert bad_rate.exit_code == 2 and "between 0 and 100" in bad_rate.stderr
+
+
+def test_cli_evaluation_records_its_requests_under_the_tenant(
+    instance: Instance, settings: Settings, tmp_path: Path
+) -> None:
+    dataset = tmp_path / "golden.jsonl"
+    dataset.write_bytes(DATASET)
+    _register(settings, tmp_path, "chat-1")
+    with local_upstream(capitals_answer({"chat-1": {"Spain"}})) as (url, log):
+        run = _cli(settings, "eval", "run", "--route", "support", "--candidate",
+                   "testco/chat-1@2026-01-01", "--dataset", str(dataset), "--upstream-url", url,
+                   "--tenant", "acme", "--min-pass-rate", "70", "--json")
+        bad = _cli(settings, "eval", "run", "--route", "support", "--candidate",
+                   "testco/chat-1@2026-01-01", "--dataset", str(dataset), "--tenant", "Bad Name")
+    assert run.exit_code == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["pass_rate_bp"] == 7500
+    assert len(log.requests) == 4
+    requests = [e for e in ledger_events(instance) if e["type"] == "gateway.request"]
+    assert {(e["tenant"], e["attributes"]["evaluation"]) for e in requests} == {
+        ("acme", report["id"])}
+    assert bad.exit_code == 2 and "tenant name" in bad.stderr

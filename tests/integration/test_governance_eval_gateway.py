@@ -213,3 +213,28 @@ def test_the_server_re_evaluates_through_its_own_gateway(
     requests = _requests(instance, result.id)
     assert len(requests) == len(CASES) - 1  # the case no upstream answered is not recorded
     assert {r["tenant"] for r in requests} == {"default"}
+
+
+def test_a_tenant_not_allowed_the_route_sends_nothing(instance: Instance, audit: AuditLog) -> None:
+    model = register_model(instance, audit, spec("new"), actor="cli:alice")
+    _set_policy(instance, "narrow", allowed_models=["other-route"])
+    with local_upstream(_answer) as (url, log):
+        _configure(instance, url)
+        with evaluation_gateway(instance, tenant="narrow") as target:
+            result = run_evaluation(instance, audit, alias="support", candidate=model.id,
+                                    dataset=load_dataset(DATASET), actor="cli:alice",
+                                    target=target)
+    assert log.requests == []
+    assert result.pass_rate_bp == 0 and not result.passed
+    assert all("do not have access" in (c.error or "") for c in result.cases)
+    assert _requests(instance, result.id) == []
+
+
+@pytest.mark.parametrize(
+    ("tenant", "message"), [("Not A Tenant", "not valid"), ("", "not valid")],
+)
+def test_bad_tenant_names_are_refused(instance: Instance, tenant: str, message: str) -> None:
+    from assay.errors import UsageError
+
+    with pytest.raises(UsageError, match=message), evaluation_gateway(instance, tenant=tenant):
+        pass

@@ -89,6 +89,13 @@ def test_change_flow_through_the_cli(instance: Instance, settings: Settings, tmp
     assert "Route support (live: version 1)" in _ok(_cli(settings, "routes", "show", "support")).stdout
     types = ledger_types(instance)
     assert types.count("route.activated") == 1 and types.count("change.approved") == 1
+    from datetime import timedelta
+
+    from assay.governance.checks import check_route_changes_approved
+
+    now = instance.clock.now()
+    finding = check_route_changes_approved(instance, now - timedelta(days=1), now + timedelta(days=1))
+    assert [i["approved_by"] for i in finding.population] == ["person"]
     approved = next(e for e in ledger_events(instance) if e["type"] == "change.approved")
     assert approved["actor"] == f"user:{bob}"
     assert approved["attributes"]["actor_verified_by"] == "totp"

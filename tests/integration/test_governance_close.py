@@ -207,4 +207,6 @@ def test_closed_changes_are_in_the_population_but_no_exception(flow: Flow) -> No
     assert routes.status == "pass", routes.exceptions
     outcomes = sorted(str(item.get("outcome", "activated")) for item in routes.population)
     assert outcomes == ["activated", "rejected", "withdrawn"]
+    [activated] = [i for i in routes.population if "outcome" not in i]
+    assert activated["approved_by"] == "self_declared"  # approved as "cli:bob" in this test
     assert findings["gov.emergency-changes-approved"].status == "pass"

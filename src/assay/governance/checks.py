@@ -101,6 +101,16 @@ def _route_change_problems(session: Session, version: RouteVersionRow) -> list[s
     return problems
 
 
+def _approver_kind(session: Session, change_id: str) -> str | None:
+    """How the approver was identified: a verified ``person``, an ``api_key``, or
+    ``self_declared`` (a name given on the command line before approvals needed a person)."""
+    change = session.get(ChangeRequestRow, change_id)
+    if change is None or change.approver is None:
+        return None
+    kind = change.approver.partition(":")[0]
+    return {"user": "person", "apikey": "api_key"}.get(kind, "self_declared")
+
+
 def check_route_changes_approved(instance: Instance, start: datetime, end: datetime) -> CheckFinding:
     population, exceptions = [], []
     with instance.db.session() as session:
@@ -115,6 +125,7 @@ def check_route_changes_approved(instance: Instance, start: datetime, end: datet
                 "route_version": version.route_version, "change": version.change_id,
                 "kind": version.kind, "model_version": version.model_version_id,
                 "activated_at": format_rfc3339(version.activated_at),
+                "approved_by": _approver_kind(session, version.change_id),
             }
             population.append(item)
             problems = _route_change_problems(session, version)

@@ -107,12 +107,13 @@ async def relay_stream(
         tail = deltas.finish(channel)
         if tail and is_chat and failure is None:
             yield _sse(orjson.dumps(_chat_tail(channel, tail)))
+    answer = deltas.transcript()
     if failure is not None:
         ctx.status = 502
     else:
-        gateway.check_streamed(ctx, deltas.transcript())
+        gateway.check_streamed(ctx, answer)
     try:
-        index = await gateway.record(ctx, {"request": sent, "response": deltas.transcript(), "error": failure})
+        index = await gateway.record(ctx, {"request": sent, "response": answer, "error": failure})
     except AssayError as exc:
         ctx.status = exc.status
         gateway.finish_metrics(ctx)

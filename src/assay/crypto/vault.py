@@ -25,6 +25,7 @@ from assay.crypto.models import TenantRow, TranscriptRow
 from assay.crypto.tenants import MAX_RETENTION_DAYS
 from assay.errors import NotFoundError, UsageError
 from assay.instance import Instance
+from assay.ledger import AuditLog
 from assay.logs import get_logger
 
 __all__ = [
@@ -325,12 +326,13 @@ def start_retention_scheduler(
     """Start the retention schedule (first run immediately); call ``.stop()`` to end it."""
     if audit is not None:
         return RetentionScheduler(instance, audit, interval_s).start()
-    return RetentionScheduler(instance, _LazyAudit(instance), interval_s, owns_audit=True).start()
+    return RetentionScheduler(instance, _LazyAudit(instance), interval_s).start()
 
 
 class _LazyAudit:
-    """Opens the ledger at the first event, so a ledger that is unavailable when the server
-    starts delays retention (each run logs the failure and retries) instead of stopping it."""
+    """Opens the process's shared ledger at the first event, so a ledger that is unavailable
+    when the server starts delays retention (each run logs the failure and retries) instead of
+    stopping it. The instance closes the shared ledger."""
 
     def __init__(self, instance: Instance) -> None:
         self._instance = instance
@@ -344,10 +346,5 @@ class _LazyAudit:
 
     def _opened(self) -> AuditSink:
         if self._log is None:
-            self._log = _audit.open_audit(self._instance)
+            self._log = AuditLog.shared(self._instance)
         return self._log
-
-    def close(self) -> None:
-        closer = getattr(self._log, "close", None)
-        if callable(closer):
-            closer()

@@ -99,11 +99,7 @@ def actor_of(given: str | None) -> str:
 def _opened(data_dir: Path | None) -> Iterator[tuple[Instance, AuditLog]]:
     instance = instance_for(data_dir)
     try:
-        audit = AuditLog.open(instance)
-        try:
-            yield instance, audit
-        finally:
-            audit.close()
+        yield instance, AuditLog.shared(instance)  # closed with the instance
     finally:
         instance.close()
 

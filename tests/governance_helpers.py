@@ -55,6 +55,9 @@ def local_upstream(answer: Answer) -> Iterator[tuple[str, UpstreamLog]]:
                 self.send_header("content-length", "0")
                 self.end_headers()
                 return
+            if body.get("stream"):
+                self._stream(body["model"], text)
+                return
             payload = json.dumps({
                 "id": "cmpl-1", "object": "chat.completion", "model": body["model"],
                 "choices": [{"index": 0, "finish_reason": "stop",
@@ -65,6 +68,20 @@ def local_upstream(answer: Answer) -> Iterator[tuple[str, UpstreamLog]]:
             self.send_header("content-length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+
+        def _stream(self, model: str, text: str) -> None:
+            """Server-sent chat chunks of four characters, then ``[DONE]`` (HTTP/1.0: EOF ends it)."""
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.end_headers()
+            base = {"id": "cmpl-1", "object": "chat.completion.chunk", "created": 0, "model": model}
+            pieces = [text[i:i + 4] for i in range(0, len(text), 4)]
+            for piece in pieces:
+                chunk = {**base, "choices": [{"index": 0, "delta": {"content": piece},
+                                               "finish_reason": None}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            end = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
 
         def log_message(self, format: str, *args: object) -> None:
             return
@@ -111,3 +128,34 @@ def capitals_answer(wrong_for: Mapping[str, set[str]]) -> Answer:
         return "?"
 
     return answer
+
+
+def register_person(instance: Instance, email: str, role: str = "admin") -> tuple[str, str]:
+    """A registered person with a password and TOTP enrolled; returns (user_id, secret).
+
+    Enrolment spends the previous 30-second step, so a code for the current step is fresh.
+    """
+    import time
+
+    import pyotp
+
+    from assay.web import Accounts
+    from assay.web._secrets import WebKeys
+
+    accounts = Accounts(instance, WebKeys.load(instance.data_dir))
+    user_id, token = accounts.create(email, role)
+    accounts.redeem_setup(token, "correct horse battery staple")
+    secret = accounts.pending_totp_secret(user_id)
+    for offset in (-30, 0):
+        if accounts.confirm_totp(user_id, pyotp.TOTP(secret).at(time.time() + offset)):
+            return user_id, secret
+    raise AssertionError("TOTP enrolment failed")
+
+
+def totp_code(secret: str, steps_ahead: int = 0) -> str:
+    """The code of the current (or a later) 30-second step, by the system clock."""
+    import time
+
+    import pyotp
+
+    return str(pyotp.TOTP(secret).at(time.time() + 30 * steps_ahead))

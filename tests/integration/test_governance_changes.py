@@ -85,12 +85,12 @@ def test_change_flow_with_separation_of_duties_and_rollback(
     assert [v.kind for v in get_route(instance, "support").history] == [
         "change", "change", "rollback"]
     assert ledger_types(instance) == [
-        "model.registered", "model.registered", "change.proposed", "eval.completed",
-        "change.evaluated", "change.approved", "route.activated", "change.proposed",
+        "model.registered", "model.registered", "change.proposed", "eval.started",
         "eval.completed", "change.evaluated", "change.approved", "route.activated",
-        "route.rolled_back",
+        "change.proposed", "eval.started", "eval.completed", "change.evaluated",
+        "change.approved", "route.activated", "route.rolled_back",
     ]
-    activated = ledger_events(instance)[11]
+    activated = ledger_events(instance)[13]
     assert activated["object_ids"]["model_version"] == v2.id
     assert activated["attributes"]["route_version"] == 2
     assert activated["actor"] == "cli:carol"

@@ -5,16 +5,24 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.governance_helpers import DATASET, capitals_answer, ledger_types, local_upstream
+from tests.governance_helpers import (
+    DATASET,
+    capitals_answer,
+    ledger_events,
+    ledger_types,
+    local_upstream,
+    register_person,
+    totp_code,
+)
 from tests.helpers import CliResult, run_cli
 
 from assay.config import Settings
 from assay.instance import Instance
 
 
-def _cli(settings: Settings, *args: str) -> CliResult:
+def _cli(settings: Settings, *args: str, input: str | None = None) -> CliResult:
     env = {"ASSAY_DATABASE_URL": settings.sqlalchemy_url}
-    return run_cli(*args, "--data-dir", str(settings.data_dir), env=env)
+    return run_cli(*args, "--data-dir", str(settings.data_dir), env=env, input=input)
 
 
 def _ok(result: CliResult) -> CliResult:
@@ -48,9 +56,11 @@ def test_change_flow_through_the_cli(instance: Instance, settings: Settings, tmp
     shown = _ok(_cli(settings, "models", "show", "testco/chat-1@2026-01-01", "--prompt")).stdout
     assert "support@v1" in shown and "You are a support assistant." in shown
 
+    _alice, alice_secret = register_person(instance, "alice@example.com")
+    bob, bob_secret = register_person(instance, "bob@example.com")
     _ok(_cli(settings, "changes", "propose", "--route", "support", "--model",
              "testco/chat-1@2026-01-01", "--reason", "launch", "--min-pass-rate", "75",
-             "--actor", "alice"))
+             "--user", "alice@example.com", "--totp", totp_code(alice_secret)))
     change = _last_change(settings)
     with local_upstream(capitals_answer({"chat-1": {"Spain"}, "chat-2": {"Spain", "Italy"}})) as (
         url, _log
@@ -58,13 +68,15 @@ def test_change_flow_through_the_cli(instance: Instance, settings: Settings, tmp
         evaluated = _ok(_cli(settings, "changes", "evaluate", change, "--dataset", str(dataset),
                              "--upstream-url", url, "--actor", "alice"))
         assert "3/4 passed" in evaluated.stdout and ": evaluated" in evaluated.stdout
-        self_approval = _cli(settings, "changes", "approve", change, "--actor", "alice")
+        self_approval = _cli(settings, "changes", "approve", change, "--user",
+                             "alice@example.com", "--totp", totp_code(alice_secret, 1))
         assert self_approval.exit_code == 1
         assert "cannot approve" in self_approval.stderr
         assert "Separation of duties" in self_approval.stderr
         refused = _cli(settings, "changes", "activate", change, "--actor", "alice")
         assert refused.exit_code == 1 and "only an approved change" in refused.stderr
-        _ok(_cli(settings, "changes", "approve", change, "--actor", "bob"))
+        _ok(_cli(settings, "changes", "approve", change, "--user", "bob@example.com",
+                 "--totp", totp_code(bob_secret)))
         _ok(_cli(settings, "changes", "activate", change, "--actor", "alice"))
         run = _cli(settings, "eval", "run", "--route", "support", "--candidate",
                    "testco/chat-2@2026-01-01", "--dataset", str(dataset), "--upstream-url", url,
@@ -77,6 +89,16 @@ def test_change_flow_through_the_cli(instance: Instance, settings: Settings, tmp
     assert "Route support (live: version 1)" in _ok(_cli(settings, "routes", "show", "support")).stdout
     types = ledger_types(instance)
     assert types.count("route.activated") == 1 and types.count("change.approved") == 1
+    from datetime import timedelta
+
+    from assay.governance.checks import check_route_changes_approved
+
+    now = instance.clock.now()
+    finding = check_route_changes_approved(instance, now - timedelta(days=1), now + timedelta(days=1))
+    assert [i["approved_by"] for i in finding.population] == ["person"]
+    approved = next(e for e in ledger_events(instance) if e["type"] == "change.approved")
+    assert approved["actor"] == f"user:{bob}"
+    assert approved["attributes"]["actor_verified_by"] == "totp"
 
 
 def test_cli_emergency_rollback_and_errors(instance: Instance, settings: Settings,
@@ -95,12 +117,14 @@ def test_cli_emergency_rollback_and_errors(instance: Instance, settings: Setting
     rolled = _ok(_cli(settings, "changes", "rollback", latest, "--reason", "bad answers",
                       "--actor", "bob"))
     assert "back on testco/chat-1@2026-01-01 (route version 3)" in " ".join(rolled.stdout.split())
-    _ok(_cli(settings, "changes", "approve", latest, "--actor", "bob"))
+    bob, bob_secret = register_person(instance, "bob@example.com", "compliance")
+    _ok(_cli(settings, "changes", "approve", latest, "--user", "bob@example.com",
+             input=totp_code(bob_secret) + "\n"))
     shown = json.loads(_ok(_cli(settings, "changes", "show", latest, "--json")).stdout)
     assert [s["step"] for s in shown["steps"]] == [
         "proposed", "activated", "rolled_back", "post_approved"]
     assert all(isinstance(s["ledger_index"], int) for s in shown["steps"])
-    assert shown["state"] == "rolled_back" and shown["approver"] == "cli:bob"
+    assert shown["state"] == "rolled_back" and shown["approver"] == f"user:{bob}"
     missing = _cli(settings, "requests", "explain", "req-nope", "--actor", "carol")
     assert missing.exit_code == 1 and "no decision record" in missing.stderr
     bad = _cli(settings, "changes", "propose", "--route", "support", "--model", "nope",
@@ -111,3 +135,25 @@ def test_cli_emergency_rollback_and_errors(instance: Instance, settings: Setting
     bad_rate = _cli(settings, "changes", "propose", "--route", "support", "--model",
                     "testco/chat-1@2026-01-01", "--reason", "x", "--min-pass-rate", "150")
     assert bad_rate.exit_code == 2 and "between 0 and 100" in bad_rate.stderr
+
+
+def test_cli_evaluation_records_its_requests_under_the_tenant(
+    instance: Instance, settings: Settings, tmp_path: Path
+) -> None:
+    dataset = tmp_path / "golden.jsonl"
+    dataset.write_bytes(DATASET)
+    _register(settings, tmp_path, "chat-1")
+    with local_upstream(capitals_answer({"chat-1": {"Spain"}})) as (url, log):
+        run = _cli(settings, "eval", "run", "--route", "support", "--candidate",
+                   "testco/chat-1@2026-01-01", "--dataset", str(dataset), "--upstream-url", url,
+                   "--tenant", "acme", "--min-pass-rate", "70", "--json")
+        bad = _cli(settings, "eval", "run", "--route", "support", "--candidate",
+                   "testco/chat-1@2026-01-01", "--dataset", str(dataset), "--tenant", "Bad Name")
+    assert run.exit_code == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["pass_rate_bp"] == 7500
+    assert len(log.requests) == 4
+    requests = [e for e in ledger_events(instance) if e["type"] == "gateway.request"]
+    assert {(e["tenant"], e["attributes"]["evaluation"]) for e in requests} == {
+        ("acme", report["id"])}
+    assert bad.exit_code == 2 and "tenant name" in bad.stderr

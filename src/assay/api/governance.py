@@ -1,8 +1,10 @@
 """Governance API for administrators and auditors: registry, routes, changes, explanations.
 
-Read-only except for the ledger event that viewing a decision record writes.
-Changes to routes go through the CLI workflow (``assay changes``), where the
-separation of duties is enforced with the same functions.
+Read-only except for the ledger event that viewing a decision record writes and
+the two steps that close a change without making it live: reject (by a verified
+person other than the requester) and withdraw (by the requester). The other
+steps go through the CLI workflow (``assay changes``); both use the same
+functions, which enforce the separation of duties.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
 
 from assay.api.auth import Principal, require_role
+from assay.api.governance_identity import verify_person
 from assay.api.ledger import audit_log_of
 from assay.clock import format_rfc3339
 from assay.governance import (
@@ -22,12 +26,29 @@ from assay.governance import (
     list_changes,
     list_models,
     list_routes,
+    reject_change,
+    withdraw_change,
 )
+from assay.web.roles import ROLES
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/governance", tags=["governance"])
 Reader = Annotated[Principal, Depends(require_role("auditor", "admin"))]
+Admin = Annotated[Principal, Depends(require_role("admin"))]
+
+
+class RejectBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="Why it is turned down.")
+    user: str = Field(min_length=1, max_length=320, description="The reviewer's e-mail (a registered person).")
+    totp: str = Field(min_length=6, max_length=10, description="A current authenticator code.")
+
+
+class WithdrawBody(BaseModel):
+    reason: str = Field(default="", max_length=2000)
+    user: str | None = Field(default=None, max_length=320,
+                             description="The requester's e-mail when the change was proposed as a person.")
+    totp: str | None = Field(default=None, max_length=10)
 
 
 def _plain(value: Any) -> Any:
@@ -81,4 +102,30 @@ def explain(request: Request, request_id: str, principal: Reader) -> dict[str, A
     """Viewing is recorded in the ledger with the caller as actor before anything is shown."""
     found = explain_request(request.app.state.instance, audit_log_of(request), request_id,
                             actor=principal.subject)
+    return dict(_plain(found))
+
+
+@router.post("/changes/{change_id}/reject", summary="Reject a change that has not gone live")
+def reject(request: Request, change_id: str, body: RejectBody, _: Admin) -> dict[str, Any]:
+    """The reviewer proves who they are with an authenticator code; never the requester."""
+    instance, audit = request.app.state.instance, audit_log_of(request)
+    person = verify_person(instance, audit, user=body.user, code=body.totp,
+                           purpose="reject a change")
+    found = reject_change(instance, audit, change_id, actor=person.actor, reason=body.reason,
+                          verified_by=person.verified_by)
+    return dict(_plain(found))
+
+
+@router.post("/changes/{change_id}/withdraw", summary="Withdraw your own change")
+def withdraw(request: Request, change_id: str, body: WithdrawBody,
+             principal: Admin) -> dict[str, Any]:
+    """By the requester: the calling key, or the person named by ``user`` with a code."""
+    instance, audit = request.app.state.instance, audit_log_of(request)
+    actor, verified_by = principal.subject, "api_key"
+    if body.user:
+        person = verify_person(instance, audit, user=body.user, code=body.totp or "",
+                               purpose="withdraw a change", roles=frozenset(ROLES))
+        actor, verified_by = person.actor, person.verified_by
+    found = withdraw_change(instance, audit, change_id, actor=actor, reason=body.reason,
+                            verified_by=verified_by)
     return dict(_plain(found))

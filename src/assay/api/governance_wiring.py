@@ -9,22 +9,22 @@ event, writes a decision record per request and runs scheduled re-evaluations.
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
+from assay.api.governance_eval import GatewayTarget, RouteFactory, route_factory, thread_runner
 from assay.errors import AssayError, GatewayError
-from assay.gateway.routing import ModelNotFoundError, ResolvedRoute, RouteResolver, Target
+from assay.gateway.routing import ModelNotFoundError, ResolvedRoute, RouteResolver
 from assay.gateway.service import Gateway, RequestContext
 from assay.governance import (
     DecisionRecord,
     DecisionRecorder,
     EvaluationScheduler,
-    HttpTarget,
     OutputVerdict,
     RegistryResolver,
     list_routes,
@@ -32,7 +32,7 @@ from assay.governance import (
     validate_output,
 )
 from assay.governance._common import canonical_sha256
-from assay.governance.evaluation import upstream_base_url
+from assay.governance.validation import violation_action
 from assay.instance import Instance
 from assay.logs import get_logger
 
@@ -96,6 +96,12 @@ class GatewayGovernance:
         return OutputRejectedError(
             f"the answer of `{ctx.route.alias}` violated its output schema and was withheld")
 
+    def holds_stream(self, ctx: RequestContext) -> bool:
+        """Streams of a route whose schema blocks violations are checked before they are sent."""
+        schema = ctx.route.output_schema
+        return bool(schema) and ctx.endpoint == "chat.completions" and \
+            violation_action(schema) == "block"  # type: ignore[arg-type]
+
     def _params_sha256(self, route: ResolvedRoute) -> str:
         key = route.model_version_id or f"{route.upstream}/{route.provider_model}"
         if key not in self._params:
@@ -146,21 +152,6 @@ def _seed(instance: Instance, gateway: Gateway, static: RouteResolver) -> None:
         register_upstream_models(instance, audit, upstream, models)
 
 
-def _route_factory(static: RouteResolver) -> Any:
-    """Keep configured fallbacks for routes still served by their configured primary."""
-    fallbacks: dict[str, tuple[Target, tuple[Target, ...]]] = {}
-    for alias in static.aliases():
-        route = static.resolve(alias)
-        fallbacks[alias] = (Target(route.upstream, route.provider_model), route.fallbacks)
-
-    def make(**fields: Any) -> ResolvedRoute:
-        primary, rest = fallbacks.get(fields["alias"], (None, ()))
-        same = primary == Target(fields["upstream"], fields["provider_model"])
-        return ResolvedRoute(**fields, fallbacks=rest if same else ())
-
-    return make
-
-
 def _not_found(alias: str) -> Exception:
     return ModelNotFoundError(
         f"The model `{alias}` is not a registered, activated route.",
@@ -182,7 +173,7 @@ class GovernedResolver:
     def __init__(self, instance: Instance, gateway: Gateway, static: RouteResolver) -> None:
         self._instance, self._gateway, self._static = instance, gateway, static
         self._registry = RegistryResolver(
-            instance, make_route=_route_factory(static), not_found=_not_found)
+            instance, make_route=route_factory(static), not_found=_not_found)
         self._ready = False
         self._failed_at = float("-inf")
 
@@ -202,6 +193,11 @@ class GovernedResolver:
         self._ready = True
         return self._registry
 
+    @property
+    def static(self) -> RouteResolver:
+        """The configured routes (their fallbacks apply to governed routes on the same primary)."""
+        return self._static
+
     def resolve(self, alias: str) -> ResolvedRoute:
         route: ResolvedRoute = self._current().resolve(alias)
         return route
@@ -210,16 +206,16 @@ class GovernedResolver:
         return self._current().aliases()
 
 
-def _scheduler(instance: Instance, gateway: Gateway) -> EvaluationScheduler:
-    settings = instance.settings
+#: The tenant whose policy scheduled re-evaluations run under.
+SCHEDULED_EVAL_TENANT = "default"
 
-    def api_key(upstream: str) -> str | None:
-        for configured in settings.upstreams:
-            if configured.name == upstream and configured.api_key_env:
-                return os.environ.get(configured.api_key_env)
-        return None
 
-    target = HttpTarget(lambda upstream: upstream_base_url(settings, upstream), api_key=api_key)
+def _scheduler(instance: Instance, gateway: Gateway, loop: asyncio.AbstractEventLoop,
+               make_route: RouteFactory) -> EvaluationScheduler:
+    """Re-evaluations go through the server's own gateway, on its event loop."""
+    timeout = instance.settings.upstream_timeout_s * 4
+    target = GatewayTarget(gateway, tenant=SCHEDULED_EVAL_TENANT,
+                           runner=thread_runner(loop, timeout), make_route=make_route)
     return EvaluationScheduler(instance, _LazyAudit(gateway), target)
 
 
@@ -244,11 +240,13 @@ def install_governance(app: FastAPI, instance: Instance) -> None:
     app.state.route_resolver = resolver
     recorder = DecisionRecorder(instance)
     gateway.governance = GatewayGovernance(recorder)
-    scheduler = _scheduler(instance, gateway)
+    make_route = route_factory(resolver.static)
     previous = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        scheduler = _scheduler(instance, gateway, asyncio.get_running_loop(), make_route)
+        application.state.eval_scheduler = scheduler
         scheduler.start()
         try:
             async with previous(application):

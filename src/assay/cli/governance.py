@@ -36,9 +36,54 @@ ActorOption = Annotated[
 ]
 UpstreamUrlOption = Annotated[
     str | None,
-    typer.Option("--upstream-url", help="Base URL (…/v1) to call instead of the configured "
-                 "upstream of the model version.", show_default=False),
+    typer.Option("--upstream-url", help="Base URL (…/v1) that replaces the configured URL of "
+                 "every registered model's upstream (e.g. a local test endpoint).",
+                 show_default=False),
 ]
+TenantOption = Annotated[
+    str,
+    typer.Option("--tenant", help="Tenant whose stored policy (redaction, transcripts, "
+                 "allowed models) the cases go through, as its live traffic would."),
+]
+
+
+UserOption = Annotated[
+    str | None,
+    typer.Option("--user", envvar="ASSAY_USER", show_default=False,
+                 help="Your e-mail as a registered person (`assay users`); env ASSAY_USER."),
+]
+TotpOption = Annotated[
+    str | None,
+    typer.Option("--totp", envvar="ASSAY_TOTP", show_default=False,
+                 help="A current authenticator code (prompted when missing); env ASSAY_TOTP."),
+]
+
+
+def _verified(instance: Instance, audit: AuditLog, user: str | None, code: str | None, *,
+              purpose: str, roles: frozenset[str] | None = None) -> Any:
+    """The registered person behind ``--user``, proven with a one-time code."""
+    from assay.api.governance_identity import APPROVER_ROLES, verify_person
+
+    if not user:
+        raise UsageError(f"to {purpose} you must prove who you are",
+                         hint="Pass --user EMAIL (a person created with `assay users create`) "
+                         "and a code from your authenticator app with --totp or when prompted.")
+    if code is None:
+        code = typer.prompt("Authenticator code", hide_input=True)
+    return verify_person(instance, audit, user=user, code=code, purpose=purpose,
+                         roles=roles if roles is not None else APPROVER_ROLES)
+
+
+def _who(instance: Instance, audit: AuditLog, actor: str | None, user: str | None,
+         code: str | None, *, purpose: str) -> tuple[str, str]:
+    """(actor, how it was established): a verified person if ``--user`` is given."""
+    from assay.governance import SELF_DECLARED
+    from assay.web.roles import ROLES
+
+    if user:
+        person = _verified(instance, audit, user, code, purpose=purpose, roles=frozenset(ROLES))
+        return person.actor, person.verified_by
+    return actor_of(actor), SELF_DECLARED
 
 
 def actor_of(given: str | None) -> str:
@@ -54,11 +99,7 @@ def actor_of(given: str | None) -> str:
 def _opened(data_dir: Path | None) -> Iterator[tuple[Instance, AuditLog]]:
     instance = instance_for(data_dir)
     try:
-        audit = AuditLog.open(instance)
-        try:
-            yield instance, audit
-        finally:
-            audit.close()
+        yield instance, AuditLog.shared(instance)  # closed with the instance
     finally:
         instance.close()
 
@@ -309,15 +350,18 @@ def changes_propose(
                              show_default=False)] = None,
     clear_output_schema: Annotated[bool, typer.Option(help="Remove the route's schema.")] = False,
     actor: ActorOption = None,
+    user: UserOption = None,
+    totp: TotpOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Propose pointing a route at a model version."""
+    """Propose pointing a route at a model version (as a verified person with --user)."""
     from assay.governance import propose_change
 
     with _opened(data_dir) as (instance, audit):
+        who, verified_by = _who(instance, audit, actor, user, totp, purpose="propose a change")
         change = propose_change(
             instance, audit, alias=route, model_version_id=model, reason=reason,
-            actor=actor_of(actor), emergency=emergency,
+            actor=who, emergency=emergency, verified_by=verified_by,
             min_pass_rate_bp=_bp(min_pass_rate, "--min-pass-rate"),
             max_regression_bp=_bp(max_regression, "--max-regression"),
             output_schema=_load_schema(output_schema), clear_output_schema=clear_output_schema,
@@ -327,21 +371,21 @@ def changes_propose(
                               else f"assay changes evaluate {change.id} --dataset FILE.jsonl"))
 
 
-def _target(instance: Instance, upstream_url: str | None) -> Any:
-    from assay.governance.evaluation import HttpTarget, upstream_base_url
+@contextmanager
+def _target(instance: Instance, upstream_url: str | None, tenant: str) -> Iterator[Any]:
+    """Cases go through the gateway pipeline under ``tenant``'s policy."""
+    from sqlalchemy import select
 
-    settings = instance.settings
+    from assay.api.governance_eval import evaluation_gateway
+    from assay.governance.models import ModelVersionRow
 
-    def base_url(upstream: str) -> str:
-        return upstream_url or upstream_base_url(settings, upstream)
-
-    def api_key(upstream: str) -> str | None:
-        for configured in settings.upstreams:
-            if configured.name == upstream and configured.api_key_env:
-                return os.environ.get(configured.api_key_env)
-        return None
-
-    return HttpTarget(base_url, api_key=api_key)
+    urls: dict[str, str] = {}
+    if upstream_url:
+        with instance.db.session() as session:
+            names = session.scalars(select(ModelVersionRow.upstream).distinct()).all()
+        urls = dict.fromkeys(names, upstream_url)
+    with evaluation_gateway(instance, tenant=tenant, upstream_urls=urls) as target:
+        yield target
 
 
 @contextmanager
@@ -374,6 +418,7 @@ def changes_evaluate(
     evaluation: Annotated[str | None, typer.Option(help="Attach an existing evaluation instead.",
                           show_default=False)] = None,
     upstream_url: UpstreamUrlOption = None,
+    tenant: TenantOption = "default",
     actor: ActorOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -390,14 +435,10 @@ def changes_evaluate(
             result = get_evaluation(instance, evaluation)
         else:
             assert dataset is not None
-            target = _target(instance, upstream_url)
-            try:
-                with _progress("evaluating") as progress:
-                    result = evaluate_change(instance, audit, change_id,
-                                             dataset=_dataset(dataset), actor=who,
-                                             target=target, progress=progress)
-            finally:
-                target.close()
+            with _target(instance, upstream_url, tenant) as target, \
+                    _progress("evaluating") as progress:
+                result = evaluate_change(instance, audit, change_id, dataset=_dataset(dataset),
+                                         actor=who, target=target, progress=progress)
             from assay.governance import get_change
 
             change = get_change(instance, change_id)
@@ -411,15 +452,62 @@ def changes_evaluate(
 def changes_approve(
     change_id: Annotated[str, typer.Argument(help="Change request id.")],
     note: Annotated[str, typer.Option(help="Why you approve.")] = "",
-    actor: ActorOption = None,
+    user: UserOption = None,
+    totp: TotpOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Approve an evaluated change, or post-approve a live emergency change."""
+    """Approve an evaluated change, or post-approve a live emergency change.
+
+    Needs a registered person (--user) with a current authenticator code.
+    """
     from assay.governance import approve_change
 
     with _opened(data_dir) as (instance, audit):
-        change = approve_change(instance, audit, change_id, actor=actor_of(actor), note=note)
+        person = _verified(instance, audit, user, totp, purpose="approve a change")
+        change = approve_change(instance, audit, change_id, actor=person.actor, note=note,
+                                verified_by=person.verified_by)
     console.print(_change_line(change) + f", approved by {escape(change.approver or '')}")
+
+
+@changes_app.command("reject")
+def changes_reject(
+    change_id: Annotated[str, typer.Argument(help="Change request id.")],
+    reason: Annotated[str, typer.Option(help="Why it is turned down.")],
+    user: UserOption = None,
+    totp: TotpOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Turn down a change that has not gone live (not by its requester).
+
+    Needs a registered person (--user) with a current authenticator code.
+    """
+    from assay.governance import reject_change
+
+    with _opened(data_dir) as (instance, audit):
+        person = _verified(instance, audit, user, totp, purpose="reject a change")
+        change = reject_change(instance, audit, change_id, actor=person.actor, reason=reason,
+                               verified_by=person.verified_by)
+    console.print(_change_line(change))
+
+
+@changes_app.command("withdraw")
+def changes_withdraw(
+    change_id: Annotated[str, typer.Argument(help="Change request id.")],
+    *,
+    reason: Annotated[str, typer.Option(help="Why it is taken back.")] = "",
+    actor: ActorOption = None,
+    user: UserOption = None,
+    totp: TotpOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Take back your own change before it goes live (same identity as when proposed)."""
+    from assay.governance import withdraw_change
+
+    with _opened(data_dir) as (instance, audit):
+        who, verified_by = _who(instance, audit, actor, user, totp, purpose="withdraw a change")
+        change = withdraw_change(instance, audit, change_id, actor=who, reason=reason,
+                                 verified_by=verified_by)
+    console.print(_change_line(change))
 
 
 @changes_app.command("activate")
@@ -565,11 +653,13 @@ def eval_run(
     compare: Annotated[bool, typer.Option("--compare/--no-compare", help="Also run the route's "
                        "current version for comparison.")] = True,
     upstream_url: UpstreamUrlOption = None,
+    tenant: TenantOption = "default",
     actor: ActorOption = None,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run a golden dataset against a candidate; exit 1 if it misses the thresholds."""
+    """Run a golden dataset against a candidate through the gateway; exit 1 if it misses
+    the thresholds."""
     from assay.governance import Thresholds, run_evaluation
     from assay.governance.changes import thresholds_for
 
@@ -580,15 +670,12 @@ def eval_run(
             with instance.db.session() as session:
                 base = thresholds_for(session, route)
             limits = Thresholds(_bp(min_pass_rate, "--min-pass-rate") or 0, base.max_regression_bp)
-        target = _target(instance, upstream_url)
-        try:
-            with _progress("evaluating") as progress:
-                result = run_evaluation(instance, audit, alias=route, candidate=candidate,
-                                        dataset=cases, actor=actor_of(actor), target=target,
-                                        compare_current=compare, thresholds=limits,
-                                        progress=progress)
-        finally:
-            target.close()
+        with _target(instance, upstream_url, tenant) as target, \
+                _progress("evaluating") as progress:
+            result = run_evaluation(instance, audit, alias=route, candidate=candidate,
+                                    dataset=cases, actor=actor_of(actor), target=target,
+                                    compare_current=compare, thresholds=limits,
+                                    progress=progress)
     if as_json:
         _print_json(_evaluation_dict(result))
     else:
@@ -638,17 +725,14 @@ def eval_schedule(
 @eval_app.command("run-due")
 def eval_run_due(
     upstream_url: UpstreamUrlOption = None,
+    tenant: TenantOption = "default",
     data_dir: DataDirOption = None,
 ) -> None:
     """Run scheduled re-evaluations that are due now (for cron; the server runs them too)."""
     from assay.governance import run_due_evaluations
 
-    with _opened(data_dir) as (instance, audit):
-        target = _target(instance, upstream_url)
-        try:
-            results = run_due_evaluations(instance, audit, target)
-        finally:
-            target.close()
+    with _opened(data_dir) as (instance, audit), _target(instance, upstream_url, tenant) as target:
+        results = run_due_evaluations(instance, audit, target)
     for result in results:
         state = "[red]DRIFT[/]" if result.drift else "ok"
         console.print(f"{escape(result.alias)}: {_pct(result.pass_rate_bp)} {state}")

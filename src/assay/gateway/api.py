@@ -19,7 +19,7 @@ from assay.gateway.streaming import relay_stream
 from assay.gateway.upstream import UpstreamReply, UpstreamStream
 from assay.logs import get_logger
 
-__all__ = ["MODEL_ENDPOINTS", "handle_model_request", "router"]
+__all__ = ["MODEL_ENDPOINTS", "handle_model_request", "router", "serve"]
 
 router = APIRouter(tags=["gateway"])
 _log = get_logger("assay.gateway")
@@ -165,15 +165,24 @@ async def handle_model_request(request: Request, endpoint: str, path: str) -> Re
     except AssayError as exc:
         metrics.REQUESTS.labels(endpoint=endpoint, status=str(exc.status)).inc()
         return openai_error(exc, rid)
+    return await serve(gateway, ctx, path)
+
+
+async def serve(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
+    """The pipeline after :meth:`Gateway.begin`: redaction, upstream, checks, record, answer.
+
+    Also the entry point for in-process callers that send traffic the way live traffic goes
+    (evaluations); every refusal becomes an OpenAI-shaped error response.
+    """
     try:
-        if body.get("stream"):
+        if ctx.payload.get("stream"):
             return await _stream(gateway, ctx, path)
         return await _plain(gateway, ctx, path)
     except AssayError as exc:
         ctx.status = exc.status
         gateway.finish_metrics(ctx)
-        _log.warning("request_refused", request_id=rid, error=type(exc).__name__, detail=exc.message)
-        return openai_error(exc, rid)
+        _log.warning("request_refused", request_id=ctx.request_id, error=type(exc).__name__, detail=exc.message)
+        return openai_error(exc, ctx.request_id)
 
 
 async def _call(gateway: Gateway, ctx: RequestContext, path: str, payload: dict[str, Any], stream: bool) -> UpstreamReply | UpstreamStream:
@@ -220,8 +229,19 @@ async def _stream(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
         index = await gateway.record(ctx, {"request": sent, "response": None})
         gateway.finish_metrics(ctx)
         return Response(opened.body, status_code=opened.status, media_type="application/json", headers=_headers(ctx, index))
+    if gateway.holds_stream(ctx):
+        return await _held_stream(gateway, ctx, opened, sent)
     body: AsyncIterator[bytes] = relay_stream(gateway, ctx, opened, sent)
     return StreamingResponse(body, media_type="text/event-stream", headers={**_headers(ctx, None), "cache-control": "no-cache"})
+
+
+async def _held_stream(gateway: Gateway, ctx: RequestContext, opened: UpstreamStream, sent: dict[str, Any]) -> Response:
+    """A stream whose answer must pass a blocking output check: nothing is sent until the whole
+    answer is in and checked; a violation becomes an OpenAI-shaped error instead of the stream."""
+    events = [chunk async for chunk in relay_stream(gateway, ctx, opened, sent)]
+    if ctx.withheld is not None:
+        return openai_error(ctx.withheld, ctx.request_id)
+    return Response(b"".join(events), media_type="text/event-stream", headers={**_headers(ctx, None), "cache-control": "no-cache"})
 
 
 #: URL path -> (endpoint name, upstream path) of the POST model endpoints.

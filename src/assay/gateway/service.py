@@ -64,6 +64,7 @@ class RequestContext:
     tenant_rpm: int | None = None
     tenant_tpm: int | None = None
     extra_attributes: dict[str, object] = field(default_factory=dict)
+    withheld: AssayError | None = None  # the answer failed an output check that blocks it
 
     @property
     def fail_open_allowed(self) -> bool:
@@ -84,6 +85,10 @@ class GovernanceHooks(Protocol):
 
     def check_output(self, ctx: RequestContext, document: dict[str, Any]) -> AssayError | None:
         """Validate an upstream answer; an error withholds it (set ``ctx.status``)."""
+        ...
+
+    def holds_stream(self, ctx: RequestContext) -> bool:
+        """True when a streamed answer must be complete and checked before any of it is sent."""
         ...
 
     def before_record(self, ctx: RequestContext) -> None:
@@ -165,9 +170,14 @@ class Gateway:
         return self.resolver_of().resolve(alias)
 
     async def begin(
-        self, endpoint: str, request_id: str, started: float, key: ApiKey, payload: dict[str, Any]
+        self, endpoint: str, request_id: str, started: float, key: ApiKey, payload: dict[str, Any],
+        *, route: ResolvedRoute | None = None,
     ) -> RequestContext:
-        route = self.resolve(key, payload.get("model"))
+        """Route, policy, limits and controls. ``route`` is given only by in-process callers
+        that chose the version themselves (an evaluation of a candidate): it replaces the
+        alias lookup and nothing else."""
+        if route is None:
+            route = self.resolve(key, payload.get("model"))
         policy = self.policies.current(key.tenant)
         allowed = policy.policy.allowed_models
         if allowed is not None and route.alias not in allowed:
@@ -246,6 +256,17 @@ class Gateway:
 
     def check_output(self, ctx: RequestContext, document: dict[str, Any]) -> AssayError | None:
         return self.governance.check_output(ctx, document) if self.governance else None
+
+    def check_streamed(self, ctx: RequestContext, text: dict[str, str]) -> None:
+        """Check a finished stream's answer (per channel) like a plain answer; sets ``ctx.withheld``."""
+        content = text.get("choice:0")
+        if self.governance is None or content is None:
+            return
+        document = {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
+        ctx.withheld = self.governance.check_output(ctx, document)
+
+    def holds_stream(self, ctx: RequestContext) -> bool:
+        return self.governance.holds_stream(ctx) if self.governance else False
 
     async def record(self, ctx: RequestContext, transcript: dict[str, Any]) -> int | None:
         """Store the transcript and append the ledger event; return its index (None if bypassed)."""

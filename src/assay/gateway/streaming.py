@@ -107,10 +107,13 @@ async def relay_stream(
         tail = deltas.finish(channel)
         if tail and is_chat and failure is None:
             yield _sse(orjson.dumps(_chat_tail(channel, tail)))
+    answer = deltas.transcript()
     if failure is not None:
         ctx.status = 502
+    else:
+        gateway.check_streamed(ctx, answer)
     try:
-        index = await gateway.record(ctx, {"request": sent, "response": deltas.transcript(), "error": failure})
+        index = await gateway.record(ctx, {"request": sent, "response": answer, "error": failure})
     except AssayError as exc:
         ctx.status = exc.status
         gateway.finish_metrics(ctx)
@@ -118,12 +121,21 @@ async def relay_stream(
         return
     await gateway.limiter.charge(ctx.limits(), total_tokens(ctx.usage))
     gateway.finish_metrics(ctx)
-    if index is not None:
-        yield f": x-assay-ledger-index {index}\n\n".encode()
+    for out in _ending(ctx, index, failure, is_chat):
+        yield out
+
+
+def _ending(ctx: RequestContext, index: int | None, failure: str | None, is_chat: bool) -> list[bytes]:
+    """The ledger index comment, then an error event or the chat's ``[DONE]``."""
+    out = [f": x-assay-ledger-index {index}\n\n".encode()] if index is not None else []
     if failure is not None:
-        yield _sse(error_body(502, failure, code="upstream_error"), "error")
+        out.append(_sse(error_body(502, failure, code="upstream_error"), "error"))
+    elif ctx.withheld is not None:
+        withheld = ctx.withheld
+        out.append(_sse(error_body(withheld.status, f"{withheld.message} ({withheld.hint})", code="output_rejected"), "error"))
     elif is_chat:
-        yield b"data: [DONE]\n\n"
+        out.append(b"data: [DONE]\n\n")
+    return out
 
 
 async def _relay(

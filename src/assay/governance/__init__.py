@@ -6,6 +6,7 @@ evaluations, output validation and decision records. See docs/governance.md.
 
 from assay.governance._audit import AuditSink, open_audit
 from assay.governance.changes import (
+    SELF_DECLARED,
     ChangeRequest,
     ChangeStep,
     Thresholds,
@@ -16,7 +17,9 @@ from assay.governance.changes import (
     get_change,
     list_changes,
     propose_change,
+    reject_change,
     rollback_change,
+    withdraw_change,
 )
 from assay.governance.checks import GOVERNANCE_CHECKS, CheckFinding
 from assay.governance.decisions import (
@@ -27,6 +30,8 @@ from assay.governance.decisions import (
     record_decision,
 )
 from assay.governance.evaluation import (
+    ROUTE_SCHEMA,
+    CaseRequest,
     Dataset,
     EvalTarget,
     EvaluationResult,
@@ -60,7 +65,10 @@ from assay.governance.validation import OutputVerdict, validate_output
 
 __all__ = [
     "GOVERNANCE_CHECKS",
+    "ROUTE_SCHEMA",
+    "SELF_DECLARED",
     "AuditSink",
+    "CaseRequest",
     "ChangeRequest",
     "ChangeStep",
     "CheckFinding",
@@ -102,9 +110,11 @@ __all__ = [
     "register_model",
     "register_scorer",
     "register_upstream_models",
+    "reject_change",
     "rollback_change",
     "run_due_evaluations",
     "run_evaluation",
     "schedule_evaluation",
     "validate_output",
+    "withdraw_change",
 ]

@@ -43,6 +43,7 @@ from assay.governance.validation import check_output_schema
 from assay.instance import Instance
 
 __all__ = [
+    "SELF_DECLARED",
     "STATES",
     "ChangeRequest",
     "ChangeStep",
@@ -54,12 +55,20 @@ __all__ = [
     "get_change",
     "list_changes",
     "propose_change",
+    "reject_change",
     "rollback_change",
     "thresholds_for",
+    "withdraw_change",
 ]
 
-STATES = ("proposed", "evaluation_failed", "evaluated", "approved", "activated", "rolled_back")
+STATES = ("proposed", "evaluation_failed", "evaluated", "approved", "activated", "rolled_back",
+          "rejected", "withdrawn")
 _EVALUABLE = ("proposed", "evaluation_failed", "evaluated")
+#: States from which a change can still be rejected or withdrawn: it has not gone live.
+_OPEN = ("proposed", "evaluation_failed", "evaluated", "approved")
+_CLOSED = ("rejected", "withdrawn")
+#: How the actor of a step was established (recorded as ``actor_verified_by``).
+SELF_DECLARED = "self_declared"
 
 
 @dataclass(frozen=True)
@@ -203,6 +212,7 @@ def propose_change(
     max_regression_bp: int | None = None,
     output_schema: Mapping[str, Any] | None = None,
     clear_output_schema: bool = False,
+    verified_by: str = SELF_DECLARED,
 ) -> ChangeRequest:
     """Record a proposal to point ``alias`` at ``model_version_id``."""
     check_identifier("route alias", alias)
@@ -222,7 +232,8 @@ def propose_change(
         audit, "change.proposed", actor=actor,
         object_ids={"change": change_id, "route": alias, "model_version": model_version_id},
         attributes={"emergency": emergency, "reason_present": True,
-                    "output_schema_set": output_schema is not None},
+                    "output_schema_set": output_schema is not None,
+                    "actor_verified_by": verified_by},
     )
     now = instance.clock.now()
     with instance.db.session() as session:
@@ -320,7 +331,8 @@ def _passing_evaluation(session: Session, row: ChangeRequestRow) -> bool:
 
 
 def approve_change(
-    instance: Instance, audit: AuditSink, change_id: str, *, actor: str, note: str = ""
+    instance: Instance, audit: AuditSink, change_id: str, *, actor: str, note: str = "",
+    verified_by: str = SELF_DECLARED,
 ) -> ChangeRequest:
     """Approve a change (or post-approve an emergency one). Never by the requester."""
     with instance.db.session() as session:
@@ -343,7 +355,8 @@ def approve_change(
     index = emit(audit, event, actor=actor,
                  object_ids={"change": change_id, "route": row.alias,
                              "model_version": row.model_version_id},
-                 attributes={"emergency": row.emergency, "requester_differs": True})
+                 attributes={"emergency": row.emergency, "requester_differs": True,
+                             "actor_verified_by": verified_by})
     now = instance.clock.now()
     values: dict[str, object] = {"approver": actor, "approved_at": now, "updated_at": now,
                                  "post_approval_pending": False}
@@ -356,6 +369,67 @@ def approve_change(
     return get_change(instance, change_id)
 
 
+def _require_open(row: ChangeRequestRow, action: str) -> None:
+    if row.state in _OPEN and not row.post_approval_pending:
+        return
+    hint = _next_step_hint(row)
+    if row.state == "activated":
+        hint = "It is live; undo it with `assay changes rollback CHANGE --reason ...`."
+    raise GovernanceError(f"change {row.id} is {row.state}; only a change that has not gone "
+                          f"live can be {action}", hint=hint)
+
+
+def _close(instance: Instance, audit: AuditSink, row: ChangeRequestRow, *, state: str,
+           actor: str, reason: str, verified_by: str) -> ChangeRequest:
+    """Ledger first, then the compare-and-set to the closed ``state``."""
+    index = emit(audit, f"change.{state}", actor=actor,
+                 object_ids={"change": row.id, "route": row.alias,
+                             "model_version": row.model_version_id},
+                 attributes={"previous_state": row.state, "emergency": row.emergency,
+                             "reason_present": True, "actor_verified_by": verified_by})
+    now = instance.clock.now()
+    with instance.db.session() as session:
+        _transition(session, row, row.state, {"state": state, "updated_at": now})
+        _step(session, row.id, state, actor, at=now, note=reason, index=index)
+    return get_change(instance, row.id)
+
+
+def reject_change(
+    instance: Instance, audit: AuditSink, change_id: str, *, actor: str, reason: str,
+    verified_by: str = SELF_DECLARED,
+) -> ChangeRequest:
+    """A reviewer other than the requester turns the change down; it can never go live."""
+    if not reason.strip():
+        raise UsageError("a rejection needs a reason", hint="Pass --reason 'why not'.")
+    with instance.db.session() as session:
+        row = _load(session, change_id)
+    if same_person(row.requester, actor):
+        raise GovernanceError(
+            f"{actor} requested change {change_id} and cannot reject it",
+            hint="Withdraw your own change with `assay changes withdraw` instead.",
+        )
+    _require_open(row, "rejected")
+    return _close(instance, audit, row, state="rejected", actor=actor, reason=reason.strip(),
+                  verified_by=verified_by)
+
+
+def withdraw_change(
+    instance: Instance, audit: AuditSink, change_id: str, *, actor: str, reason: str = "",
+    verified_by: str = SELF_DECLARED,
+) -> ChangeRequest:
+    """The requester takes back a change that has not gone live."""
+    with instance.db.session() as session:
+        row = _load(session, change_id)
+    if not same_person(row.requester, actor):
+        raise GovernanceError(
+            f"only the requester ({row.requester}) can withdraw change {change_id}",
+            hint="A reviewer turns a change down with `assay changes reject`.",
+        )
+    _require_open(row, "withdrawn")
+    return _close(instance, audit, row, state="withdrawn", actor=actor,
+                  reason=reason.strip() or "withdrawn by the requester", verified_by=verified_by)
+
+
 def _next_step_hint(row: ChangeRequestRow) -> str:
     return {
         "proposed": "Evaluate it first: `assay changes evaluate CHANGE --dataset FILE`.",
@@ -363,6 +437,8 @@ def _next_step_hint(row: ChangeRequestRow) -> str:
         "approved": "It is already approved; activate it with `assay changes activate`.",
         "activated": "It is already live.",
         "rolled_back": "It was rolled back; propose a new change.",
+        "rejected": "It was rejected; propose a new change.",
+        "withdrawn": "It was withdrawn; propose a new change.",
     }.get(row.state, "See `assay changes list`.")
 
 
@@ -415,7 +491,7 @@ def activate_change(
 
 
 def _require_activatable(session: Session, row: ChangeRequestRow) -> None:
-    if row.state in ("activated", "rolled_back"):
+    if row.state in ("activated", "rolled_back", *_CLOSED):
         raise GovernanceError(f"change {row.id} is {row.state}", hint=_next_step_hint(row))
     if row.emergency:
         return

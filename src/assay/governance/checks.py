@@ -90,6 +90,8 @@ def _route_change_problems(session: Session, version: RouteVersionRow) -> list[s
     if version.kind == "rollback":
         return []  # restores a version that was itself approved; the rollback is recorded
     problems = []
+    if change.state in ("rejected", "withdrawn"):
+        problems.append(f"live although the change was {change.state}")
     if change.approver is None:
         problems.append("not approved")
     elif same_person(change.approver, change.requester):
@@ -97,6 +99,16 @@ def _route_change_problems(session: Session, version: RouteVersionRow) -> list[s
     if version.kind != "bootstrap" and not _evaluation_passes(session, change):
         problems.append("no passing evaluation")
     return problems
+
+
+def _approver_kind(session: Session, change_id: str) -> str | None:
+    """How the approver was identified: a verified ``person``, an ``api_key``, or
+    ``self_declared`` (a name given on the command line before approvals needed a person)."""
+    change = session.get(ChangeRequestRow, change_id)
+    if change is None or change.approver is None:
+        return None
+    kind = change.approver.partition(":")[0]
+    return {"user": "person", "apikey": "api_key"}.get(kind, "self_declared")
 
 
 def check_route_changes_approved(instance: Instance, start: datetime, end: datetime) -> CheckFinding:
@@ -113,13 +125,29 @@ def check_route_changes_approved(instance: Instance, start: datetime, end: datet
                 "route_version": version.route_version, "change": version.change_id,
                 "kind": version.kind, "model_version": version.model_version_id,
                 "activated_at": format_rfc3339(version.activated_at),
+                "approved_by": _approver_kind(session, version.change_id),
             }
             population.append(item)
             problems = _route_change_problems(session, version)
             if problems:
                 exceptions.append({**item, "problems": problems})
+        population += _closed_changes(session, start, end)
     return _finding("gov.route-changes-approved", ("CC8.1",), "route change(s)", population=population,
-                    exceptions=exceptions, query="gov_route_versions activated in [start, end)")
+                    exceptions=exceptions, query="gov_route_versions activated in [start, end), "
+                    "and change requests rejected or withdrawn in [start, end)")
+
+
+def _closed_changes(session: Session, start: datetime, end: datetime) -> list[dict[str, object]]:
+    """Changes turned down or taken back: evidence the review works, never an exception."""
+    closed = session.scalars(
+        select(ChangeRequestRow)
+        .where(ChangeRequestRow.state.in_(("rejected", "withdrawn")))
+        .where(ChangeRequestRow.updated_at >= start, ChangeRequestRow.updated_at < end)
+        .order_by(ChangeRequestRow.updated_at)
+    ).all()
+    return [{"id": change.id, "route": change.alias, "change": change.id,
+             "model_version": change.model_version_id, "outcome": change.state,
+             "closed_at": format_rfc3339(change.updated_at)} for change in closed]
 
 
 def _models_in_use(session: Session, start: datetime, end: datetime) -> set[str]:

@@ -5,9 +5,13 @@ A dataset is JSON Lines; each line is one case::
     {"id": "capital-fr", "input": "Capital of France?", "expect": {"contains": "Paris"}}
     {"id": "pii", "messages": [{"role": "user", "content": "..."}], "expect": {"refusal": true}}
 
-The candidate is called the way live traffic calls it: its registered system
-prompt and parameters are applied and the input passes the redaction step
-before it leaves. Results keep per-case pass/fail and an output hash, never the
+The command line and the server send each case through the gateway's own
+pipeline (``assay.api.governance_eval.GatewayTarget``): the tenant's stored
+policy and redaction, the upstream pool with its retries, fallbacks and
+circuit breakers, the route's output-schema check, an encrypted transcript and
+a ``gateway.request`` ledger event marked with the evaluation and case ids.
+:class:`HttpTarget` calls an upstream directly and is kept for offline checks
+of a dataset. Results keep per-case pass/fail and an output hash, never the
 output itself. Pass rates are integer basis points.
 """
 
@@ -50,6 +54,7 @@ from assay.logs import get_logger
 from assay.pii import Detector, RedactionPolicy, redact
 
 __all__ = [
+    "CaseRequest",
     "CaseResult",
     "Dataset",
     "EvalCase",
@@ -146,12 +151,26 @@ def _messages(where: str, raw: Mapping[str, Any]) -> tuple[Mapping[str, str], ..
 class TargetReply:
     text: str
     refused: bool = False
+    request_id: str | None = None
+    ledger_index: int | None = None
+
+
+@dataclass(frozen=True)
+class CaseRequest:
+    """Which evaluation and case a request belongs to, and the schema answers must meet."""
+
+    evaluation_id: str
+    alias: str
+    case_id: str
+    target: str  # "candidate" or "baseline"
+    output_schema: Mapping[str, object] | None = None
 
 
 class EvalTarget(Protocol):
     """Sends one case to a model version the way live traffic would."""
 
-    def complete(self, model: ModelVersion, messages: Sequence[Mapping[str, str]]) -> TargetReply: ...
+    def complete(self, model: ModelVersion, messages: Sequence[Mapping[str, str]],
+                 case: CaseRequest | None = None) -> TargetReply: ...
 
 
 def default_redactor() -> Redactor:
@@ -180,11 +199,15 @@ def upstream_base_url(settings: Settings, upstream: str) -> str:
 
 
 class HttpTarget:
-    """Calls an OpenAI-compatible ``/chat/completions`` endpoint with httpx.
+    """Calls an OpenAI-compatible ``/chat/completions`` endpoint directly with httpx.
 
-    Inputs pass the gateway's default inbound redaction unless another
-    ``redactor`` is given (or ``redact_inputs=False`` for synthetic datasets).
+    Not the live path (no tenant policy, pool, breaker, output check or request
+    record): for checking a dataset offline. Inputs pass the gateway's default
+    inbound redaction unless another ``redactor`` is given (or
+    ``redact_inputs=False`` for synthetic datasets).
     """
+
+    tenant: str | None = None
 
     def __init__(
         self,
@@ -206,7 +229,8 @@ class HttpTarget:
     def close(self) -> None:
         self._client.close()
 
-    def complete(self, model: ModelVersion, messages: Sequence[Mapping[str, str]]) -> TargetReply:
+    def complete(self, model: ModelVersion, messages: Sequence[Mapping[str, str]],
+                 case: CaseRequest | None = None) -> TargetReply:
         body = build_request(model, messages, self._redact)
         url = self._base_url(model.upstream).rstrip("/") + "/chat/completions"
         key = self._api_key(model.upstream)
@@ -276,9 +300,10 @@ class EvaluationResult:
         return sum(c.error is not None for c in self.cases)
 
 
-def run_case(target: EvalTarget, model: ModelVersion, case: EvalCase) -> CaseResult:
+def run_case(target: EvalTarget, model: ModelVersion, case: EvalCase,
+             request: CaseRequest | None = None) -> CaseResult:
     try:
-        reply = target.complete(model, case.messages)
+        reply = target.complete(model, case.messages, request)
     except AssayError as exc:
         return CaseResult(case.id, False, (), None, error=exc.message)
     scores = []
@@ -289,11 +314,19 @@ def run_case(target: EvalTarget, model: ModelVersion, case: EvalCase) -> CaseRes
     return CaseResult(case.id, all(bool(s["passed"]) for s in scores), tuple(scores), digest)
 
 
-def _run_all(target: EvalTarget, model: ModelVersion, dataset: Dataset, *,
+@dataclass(frozen=True)
+class _Run:
+    evaluation_id: str
+    alias: str
+    output_schema: Mapping[str, object] | None
+
+
+def _run_all(target: EvalTarget, model: ModelVersion, dataset: Dataset, run: _Run, role: str, *,
              progress: Progress | None, offset: int, total: int) -> tuple[CaseResult, ...]:
     results = []
     for done, case in enumerate(dataset.cases, 1):
-        results.append(run_case(target, model, case))
+        request = CaseRequest(run.evaluation_id, run.alias, case.id, role, run.output_schema)
+        results.append(run_case(target, model, case, request))
         if progress is not None:
             progress(offset + done, total)
     return tuple(results)
@@ -301,6 +334,13 @@ def _run_all(target: EvalTarget, model: ModelVersion, dataset: Dataset, *,
 
 def _rate(results: Sequence[CaseResult]) -> int:
     return sum(r.passed for r in results) * 10000 // len(results)
+
+
+class _RouteSchema:
+    """Marker default: check answers against the route's live output schema."""
+
+
+ROUTE_SCHEMA = _RouteSchema()
 
 
 def run_evaluation(
@@ -316,8 +356,12 @@ def run_evaluation(
     compare_current: bool = True,
     thresholds: Thresholds | None = None,
     progress: Progress | None = None,
+    output_schema: Mapping[str, object] | _RouteSchema | None = ROUTE_SCHEMA,
 ) -> EvaluationResult:
-    """Run ``dataset`` against ``candidate`` (and the route's current version) and store it."""
+    """Run ``dataset`` against ``candidate`` (and the route's current version) and store it.
+
+    Answers are checked against ``output_schema`` (default: the route's live schema).
+    """
     check_identifier("route alias", alias)
     with instance.db.session() as session:
         model = get_model_in(session, candidate)
@@ -328,17 +372,28 @@ def run_evaluation(
             if compare_current and route is not None and route.model_version_id != candidate
             else None
         )
+        live_schema = dict(route.output_schema) if route and route.output_schema else None
+    evaluation_id = new_id("eval")
+    schema = live_schema if isinstance(output_schema, _RouteSchema) else output_schema
+    run = _Run(evaluation_id, alias, schema)
+    emit(audit, "eval.started", actor=actor, tenant=getattr(target, "tenant", None),
+         object_ids={"evaluation": evaluation_id, "route": alias, "model_version": candidate},
+         attributes={"kind": kind, "dataset_sha256": dataset.sha256,
+                     "cases_total": len(dataset.cases), "path": getattr(target, "path", "direct"),
+                     "output_schema_set": schema is not None})
     total = len(dataset.cases) * (2 if baseline else 1)
     started = instance.clock.now()
-    cases = _run_all(target, model, dataset, progress=progress, offset=0, total=total)
+    cases = _run_all(target, model, dataset, run, "candidate", progress=progress, offset=0,
+                     total=total)
     base_cases = (
-        _run_all(target, baseline, dataset, progress=progress, offset=len(cases), total=total)
+        _run_all(target, baseline, dataset, run, "baseline", progress=progress,
+                 offset=len(cases), total=total)
         if baseline else ()
     )
     rate, base_rate = _rate(cases), (_rate(base_cases) if base_cases else None)
     passed, verdict = limits.judge(rate, base_rate)
     result = EvaluationResult(
-        id=new_id("eval"), alias=alias, candidate=candidate,
+        id=evaluation_id, alias=alias, candidate=candidate,
         baseline=baseline.id if baseline else None, dataset_sha256=dataset.sha256, kind=kind,
         cases=cases, baseline_cases=base_cases, pass_rate_bp=rate, baseline_pass_rate_bp=base_rate,
         thresholds=limits, passed=passed, verdict=verdict, finished_at=instance.clock.now(),
@@ -428,9 +483,16 @@ def evaluate_change(
 ) -> EvaluationResult:
     """Evaluate a change's candidate on its route and attach the result to the change."""
     change = get_change(instance, change_id)
+    with instance.db.session() as session:
+        row = session.get(ChangeRequestRow, change_id)
+        clears = bool(row and row.clear_output_schema)
+    schema: Mapping[str, object] | _RouteSchema | None = (
+        None if clears else dict(change.output_schema) if change.output_schema else ROUTE_SCHEMA
+    )
     result = run_evaluation(
         instance, audit, alias=change.alias, candidate=change.model_version_id, dataset=dataset,
         actor=actor, target=target, thresholds=change.thresholds, progress=progress,
+        output_schema=schema,
     )
     attach_evaluation(instance, audit, change_id, result.id, actor=actor)
     return result

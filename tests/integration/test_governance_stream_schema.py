@@ -1,0 +1,110 @@
+"""Streamed answers are checked against the route's output schema (official openai client)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from fastapi.testclient import TestClient
+from tests.governance_helpers import ledger_events, local_upstream, spec
+from tests.helpers import run_cli
+
+from assay.api.app import create_app
+from assay.config import Settings, UpstreamSettings
+from assay.governance import activate_change, explain_request, propose_change, register_model
+from assay.instance import Instance, init_instance, open_instance
+from assay.ledger import AuditLog
+
+VALID, INVALID = '{"answer": 1}', "plain words, not JSON"
+
+
+def _answer(model: str, _messages: list[dict[str, str]]) -> str:
+    return VALID if model == "valid" else INVALID
+
+
+class Stack:
+    def __init__(self, instance: Instance, client: TestClient, key: str, audit: AuditLog) -> None:
+        self.instance, self.client, self.audit = instance, client, audit
+        self.openai = openai.OpenAI(base_url="http://testserver/v1", api_key=key, max_retries=0,
+                                    http_client=client)
+
+    def route(self, provider_model: str, action: str) -> None:
+        model = register_model(self.instance, self.audit, spec(provider_model, prompt=None),
+                               actor="cli:alice")
+        schema = {"type": "object", "required": ["answer"], "x-assay-on-violation": action}
+        change = propose_change(self.instance, self.audit, alias="support",
+                                model_version_id=model.id, reason="structured", actor="cli:alice",
+                                emergency=True, output_schema=schema)
+        activate_change(self.instance, self.audit, change.id, actor="cli:alice")
+
+    def stream(self) -> str:
+        chunks = self.openai.chat.completions.create(
+            model="support", messages=[{"role": "user", "content": "json please"}], stream=True)
+        return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+@pytest.fixture
+def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
+    with local_upstream(_answer) as (url, _log):
+        settings = Settings(
+            data_dir=tmp_path / "data", database_url=database_url,
+            upstreams=[UpstreamSettings(name="test", base_url=url, models={"support": "valid"})],
+        )
+        init_instance(settings)
+        env = {"ASSAY_DATABASE_URL": settings.sqlalchemy_url}
+        created = run_cli("keys", "create", "--tenant", "acme", "--role", "app",
+                          "--data-dir", str(settings.data_dir), env=env)
+        assert created.exit_code == 0, created.stderr
+        key = created.stdout.strip().splitlines()[-1]
+        instance = open_instance(settings)
+        audit = AuditLog.open(instance)
+        try:
+            with TestClient(create_app(instance)) as client:
+                yield Stack(instance, client, key, audit)
+        finally:
+            audit.close()
+            instance.close()
+
+
+def _last_request(instance: Instance) -> dict[str, Any]:
+    return [e for e in ledger_events(instance) if e["type"] == "gateway.request"][-1]
+
+
+@pytest.mark.parametrize(
+    ("action", "model", "delivered", "valid"),
+    [
+        ("block", "valid", VALID, True),
+        ("block", "invalid", None, False),
+        ("flag", "valid", VALID, True),
+        ("flag", "invalid", INVALID, False),
+    ],
+)
+def test_streamed_answers_meet_the_schema(
+    stack: Stack, action: str, model: str, delivered: str | None, valid: bool
+) -> None:
+    stack.route(model, action)
+    if delivered is None:
+        with pytest.raises(openai.APIStatusError) as refused:
+            stack.stream()
+        assert refused.value.status_code == 502
+        assert "violated its output schema" in refused.value.message
+        assert "plain words" not in refused.value.response.text
+        request_id = refused.value.response.headers["x-assay-request-id"]
+    else:
+        assert stack.stream() == delivered
+        request_id = None
+    event = _last_request(stack.instance)
+    attributes = event["attributes"]
+    assert attributes["stream"] is True
+    assert (attributes["output_valid"], attributes["output_action"]) == (
+        valid, "allow" if valid else action)
+    assert attributes["status"] == (502 if delivered is None else 200)
+    stack.client.app.state.gateway.governance.flush()  # type: ignore[attr-defined]
+    explained = explain_request(stack.instance, stack.audit,
+                                request_id or event["object_ids"]["request"], actor="cli:carol")
+    assert explained.output_valid is valid
+    if not valid:
+        assert explained.output_errors == ("(root): not JSON",)

@@ -20,8 +20,9 @@ from assay.ledger.export import export_log
 from assay.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerTile
 from assay.ledger.verify import Problem, verify_directory
 
-SIZE = 600
-CHECKPOINTS = (100, 300, SIZE)
+STEPS = (100, 200, 300)  # events appended before each checkpoint; each checkpoint adds its record entry
+CHECKPOINTS = (101, 302, 603)
+SIZE = CHECKPOINTS[-1]
 ENTRIES: Table = LedgerEntry.__table__  # type: ignore[assignment]
 TILES: Table = LedgerTile.__table__  # type: ignore[assignment]
 CPS: Table = LedgerCheckpoint.__table__  # type: ignore[assignment]
@@ -34,14 +35,15 @@ _FN_SCOPED = settings(
 def filled(instance: Instance) -> Iterator[AuditLog]:
     log = AuditLog.open(instance)
     written = 0
-    for size in CHECKPOINTS:
+    for count in STEPS:
         events = [
             Event(type="gateway.request", actor="apikey:k", tenant=f"t{n % 3}", attributes={"n": n})
-            for n in range(written, size)
+            for n in range(written, written + count)
         ]
         log.append_batch(events)
         log.checkpoint(new=True)
-        written = size
+        written += count
+    assert tuple(c.size for c in log.checkpoints()) == CHECKPOINTS
     try:
         yield log
     finally:
@@ -198,3 +200,17 @@ def test_any_single_byte_change_in_an_export_is_named(filled: AuditLog, data: st
             verify_directory(clean, filled.vkey)
         assert name in str(caught.value)
         shutil.rmtree(clean)
+
+
+@_FN_SCOPED
+@given(size=st.sampled_from(CHECKPOINTS))
+def test_deleting_a_checkpoint_is_named(filled: AuditLog, size: int) -> None:
+    where = CPS.c.size == size
+    with filled._db.engine.connect() as conn:
+        row = dict(conn.execute(select(CPS).where(where)).mappings().one())
+    _run(
+        filled,
+        lambda conn: conn.execute(delete(CPS).where(where)),  # type: ignore[attr-defined]
+        lambda conn: conn.execute(insert(CPS).values(row)),  # type: ignore[attr-defined]
+        f"checkpoint {size}",
+    )

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, select
 from assay.clock import format_rfc3339, parse_rfc3339
 from assay.errors import VerificationError
 from assay.ledger._storage import sqlite_time
-from assay.ledger.events import MAX_LEAF_BYTES
+from assay.ledger.events import MAX_LEAF_BYTES, RECORD_TYPE
 from assay.ledger.merkle import (
     EMPTY_ROOT,
     ProofError,
@@ -407,6 +407,48 @@ def _check_checkpoints(
             raise _fail(f"checkpoint {new.size}", f"is not consistent with checkpoint {old.size}: {exc}") from exc
 
 
+def _record_fields(idx: int, leaf: bytes) -> tuple[int, int | None, str | None]:
+    """``(checkpoint_size, previous_size, previous_root)`` of a ``ledger.checkpoint`` entry."""
+    try:
+        attributes = json.loads(leaf)["attributes"]
+        size, previous_size, previous_root = (
+            attributes["checkpoint_size"], attributes["previous_size"], attributes["previous_root"]
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _fail(f"entry {idx}", "is a ledger.checkpoint entry without its checkpoint fields") from exc
+    if not isinstance(size, int) or not isinstance(previous_size, int | None):
+        raise _fail(f"entry {idx}", "is a ledger.checkpoint entry with malformed sizes")
+    return size, previous_size, previous_root if isinstance(previous_root, str) else None
+
+
+def _check_records(conn: Connection, rows: list[_StoredCheckpoint]) -> None:
+    """Every checkpoint the log records as signed must still be stored (ADR 0014).
+
+    The sequencer ends each checkpoint with a ``ledger.checkpoint`` entry naming it and the
+    checkpoint before it, so a deleted checkpoint row is named by the entries that record it.
+    The entries are found by their ``event_type`` column, already checked against each leaf.
+    """
+    stored = {row.size: row.root_hash for row in rows}
+    records = conn.execute(
+        select(LedgerEntry.idx, LedgerEntry.leaf).where(LedgerEntry.event_type == RECORD_TYPE).order_by(LedgerEntry.idx)
+    )
+    for idx, leaf in records:
+        size, previous_size, previous_root = _record_fields(idx, bytes(leaf))
+        if size != idx + 1:
+            raise _fail(f"entry {idx}", f"records checkpoint {size}, but a checkpoint record is its checkpoint's last entry")
+        if size not in stored:
+            raise _fail(f"checkpoint {size}", f"is missing: entry {idx} records that it was signed")
+        if previous_size is None:
+            continue
+        if previous_size not in stored:
+            raise _fail(
+                f"checkpoint {previous_size}",
+                f"is missing: entry {idx} records it as the checkpoint signed before checkpoint {size}",
+            )
+        if stored[previous_size].hex() != previous_root:
+            raise _fail(f"checkpoint {previous_size}", f"its root differs from the root entry {idx} records")
+
+
 def verify_database(db: Database, vkey: str, origin: str, progress: Progress | None = None) -> VerifyReport:
     """Verify the whole stored log; raise :class:`VerificationError` at the first fault."""
     started = time.perf_counter()
@@ -423,8 +465,9 @@ def verify_database(db: Database, vkey: str, origin: str, progress: Progress | N
         walk = _Walk(tiles, {row.size for row in checkpoints}, _explainer(conn))
         _stream(conn, walk, progress)
         walk.flush()
-    _check_truncation(checkpoints, walk.builder.size)
-    walk.finish()
-    _check_checkpoints(checkpoints, walk, verifier, origin)
+        _check_truncation(checkpoints, walk.builder.size)
+        walk.finish()
+        _check_checkpoints(checkpoints, walk, verifier, origin)
+        _check_records(conn, checkpoints)
     root = walk.roots.get(walk.builder.size) or walk.root_now()
     return VerifyReport(walk.builder.size, len(checkpoints), len(tiles), root, time.perf_counter() - started)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,7 @@ def test_untouched_log_verifies(filled: AuditLog) -> None:
     assert (report.entries, report.checkpoints) == (SIZE, len(CHECKPOINTS))
 
 
-COLUMNS = ("leaf", "leaf_hash", "event_type", "tenant", "actor")
+COLUMNS = ("leaf", "leaf_hash", "event_type", "tenant", "actor", "event_time")
 
 
 @_FN_SCOPED
@@ -92,6 +93,8 @@ def test_changing_one_entry_column_is_named(filled: AuditLog, idx: int, column: 
     original = row[column]
     if isinstance(original, bytes):
         changed: object = _flip(original, position)
+    elif isinstance(original, datetime):
+        changed = original + timedelta(microseconds=1 + position)
     else:
         changed = str(original) + "x"
     where = ENTRIES.c.idx == idx
@@ -213,4 +216,25 @@ def test_deleting_a_checkpoint_is_named(filled: AuditLog, size: int) -> None:
         lambda conn: conn.execute(delete(CPS).where(where)),  # type: ignore[attr-defined]
         lambda conn: conn.execute(insert(CPS).values(row)),  # type: ignore[attr-defined]
         f"checkpoint {size}",
+    )
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        "replace(event_time, ' ', 'T')",  # same instant, not the stored form
+        "substr(event_time, 1, 19)",  # fraction dropped
+        "event_time || 'Z'",
+        "'2026-02-30 25:61:00.000000'",  # stored form, but no such instant
+    ],
+)
+def test_event_time_must_keep_its_stored_form(filled: AuditLog, rewrite: str) -> None:
+    idx = 150
+    original = _entry_row(filled, idx)["event_time"]
+    _run(
+        filled,
+        lambda conn: conn.exec_driver_sql(f"UPDATE ledger_entries SET event_time = {rewrite} WHERE idx = {idx}"),  # type: ignore[attr-defined]
+        lambda conn: conn.execute(update(ENTRIES).where(ENTRIES.c.idx == idx).values(event_time=original)),  # type: ignore[attr-defined]
+        f"entry {idx}",
     )

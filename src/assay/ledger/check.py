@@ -13,18 +13,18 @@ import hashlib
 import itertools
 import json
 import operator
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, text
 
-from assay.clock import format_rfc3339, parse_rfc3339
+from assay.clock import format_rfc3339
 from assay.errors import VerificationError
-from assay.ledger._storage import sqlite_time
 from assay.ledger.events import MAX_LEAF_BYTES, RECORD_TYPE
 from assay.ledger.merkle import (
     EMPTY_ROOT,
@@ -64,60 +64,64 @@ def _fail(place: str, what: str) -> VerificationError:
 #: A prefix no leaf can start with (longer than the largest leaf): the mark of unreadable columns.
 _NEVER = b"\xff" * (MAX_LEAF_BYTES + 1)
 _FRAGMENT_CACHE = 65_536
+#: ``event_time`` as SQLite stores it (what the log and SQLAlchemy write), and as PostgreSQL renders it below.
+_STORED_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}")
+_TIME_WIDTH = 26
+_Parts = tuple[bytes, bytes, bytes]
 
 
-def _column_time(raw: object, sqlite: bool) -> datetime | None:
-    """The instant an ``event_time`` column holds, or None when it is not in the stored form.
-
-    SQLite stores text and only its exact form (``YYYY-MM-DD HH:MM:SS.ffffff``, what the log
-    writes) is accepted; PostgreSQL's JSON rendering of a ``timestamptz`` carries an offset.
-    """
-    if not isinstance(raw, str):
+def _leaf_time(stored: object) -> str | None:
+    """The RFC 3339 text a leaf holds for a stored ``event_time`` text, or None if not in stored form."""
+    if not isinstance(stored, str) or not _STORED_TIME.fullmatch(stored):
         return None
-    try:
-        parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-    if sqlite:
-        if parsed.tzinfo is not None or sqlite_time(parsed.replace(tzinfo=UTC)) != raw:
-            return None
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+    fraction = "" if stored.endswith(".000000") else stored[19:]
+    return f"{stored[:10]}T{stored[11:19]}{fraction}Z"
 
 
-def _fragments(key: str, sqlite: bool) -> tuple[bytes, bytes]:
-    """The prefix and suffix the canonical leaf must have, given the row's columns as a JSON array.
+def _parts(columns: str) -> _Parts | None:
+    """Leaf fragments fixed by ``[actor, tenant, event_type]``: the head, and the tail around the time.
 
     RFC 8785 sorts keys, so an event's leaf starts ``{"actor":A,"attributes":`` and ends
     ``,"tenant":T,"time":"W","type":Y}``. A JSON string token is read unambiguously from either
     end, so a leaf with both ends matching holds exactly these column values.
     """
     try:
-        actor, tenant, when, kind = json.loads(key)
-    except ValueError:
-        return _NEVER, _NEVER
-    instant = _column_time(when, sqlite)
-    if not (isinstance(actor, str) and isinstance(kind, str) and isinstance(tenant, str | None)) or instant is None:
-        return _NEVER, _NEVER
+        actor, tenant, kind = json.loads(columns)
+    except (ValueError, TypeError):
+        return None
+    if not (isinstance(actor, str) and isinstance(kind, str) and isinstance(tenant, str | None)):
+        return None
     head = b'{"actor":' + _quote(actor) + b',"attributes":'
-    tail = b',"tenant":' + _quote(tenant) + b',"time":' + _quote(format_rfc3339(instant))
-    return head, tail + b',"type":' + _quote(kind) + b"}"
+    return head, b',"tenant":' + _quote(tenant) + b',"time":"', b'","type":' + _quote(kind) + b"}"
 
 
 class _Fragments:
-    """Cached :func:`_fragments` per distinct column tuple (a log repeats them: one clock read per batch)."""
+    """The leaf prefix and suffix each row's columns require, cached per distinct key.
 
-    def __init__(self, sqlite: bool) -> None:
-        self.sqlite = sqlite
+    A key is the JSON array ``[actor, tenant, event_type]`` followed by the 26-character
+    ``event_time``; events of one group commit share a clock reading, so keys repeat. A new
+    key costs a string rewrite of its time (its array is cached separately, and rarely new).
+    """
+
+    def __init__(self) -> None:
         self.heads = _Lookup(self, 0)
         self.tails = _Lookup(self, 1)
+        self._parts: dict[str, _Parts | None] = {}
 
-    def fill(self, key: str) -> tuple[bytes, bytes]:
+    def fill(self, key: object) -> tuple[bytes, bytes]:
         if len(self.heads) >= _FRAGMENT_CACHE:
             self.heads.clear()
             self.tails.clear()
-        pair = _fragments(key, self.sqlite)
-        self.heads[key], self.tails[key] = pair
+            self._parts.clear()
+        pair = (_NEVER, _NEVER)
+        if isinstance(key, str):
+            columns, when = key[:-_TIME_WIDTH], _leaf_time(key[-_TIME_WIDTH:])
+            if columns not in self._parts:
+                self._parts[columns] = _parts(columns)
+            parts = self._parts[columns]
+            if parts is not None and when is not None:
+                pair = parts[0], parts[1] + when.encode() + parts[2]
+            self.heads[key], self.tails[key] = pair
         return pair
 
 
@@ -131,18 +135,15 @@ class _Lookup(dict[str, bytes]):
         return self._owner.fill(key)[self._part]
 
 
-def _column_problem(leaf: bytes, key: str, sqlite: bool) -> str | None:
-    """Why the columns (JSON array ``key``) disagree with the signed leaf, or None (exact check)."""
+def _column_problem(leaf: bytes, columns: Sequence[Any]) -> str | None:
+    """Why the row's real columns ``(actor, tenant, event_time, event_type)`` disagree with its leaf."""
     try:
         doc = json.loads(leaf)
     except ValueError:
         return "the leaf is not canonical JSON of an event"
     if not isinstance(doc, dict):
         return "the leaf is not an event object"
-    try:
-        actor, tenant, when, kind = json.loads(key)
-    except ValueError:
-        return "the plain columns cannot be read"
+    actor, tenant, when, kind = columns
     for column, got, want in (
         ("event_type", kind, doc.get("type")),
         ("tenant", tenant, doc.get("tenant")),
@@ -150,11 +151,8 @@ def _column_problem(leaf: bytes, key: str, sqlite: bool) -> str | None:
     ):
         if got != want:
             return f"column {column} says {got!r} but the signed leaf says {want!r}"
-    try:
-        signed_time: datetime | None = parse_rfc3339(str(doc.get("time")))
-    except ValueError:
-        signed_time = None
-    if signed_time is None or _column_time(when, sqlite) != signed_time:
+    expected = format_rfc3339(when) if isinstance(when, datetime) and when.tzinfo else _leaf_time(when)
+    if expected is None or expected != doc.get("time"):
         return f"column event_time says {when!r} but the signed leaf says {doc.get('time')!r}"
     return None
 
@@ -274,10 +272,14 @@ def _load_tiles(conn: Connection) -> dict[tuple[int, int], bytes]:
 # The plain columns travel as one JSON array: one value per row to fetch instead of four, and
 # a key under which a log's few distinct column tuples are compared once (see _Fragments).
 _SELECT = {
-    "sqlite": "SELECT leaf, leaf_hash, json_array(actor, tenant, event_time, event_type) FROM ledger_entries",
-    "postgresql": "SELECT leaf, leaf_hash, json_build_array(actor, tenant, event_time, event_type)::text "
-    "FROM ledger_entries",
+    "sqlite": "SELECT leaf, leaf_hash, json_array(actor, tenant, event_type) || event_time FROM ledger_entries",
+    "postgresql": "SELECT leaf, leaf_hash, json_build_array(actor, tenant, event_type)::text"
+    " || to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') FROM ledger_entries",
 }
+#: One row's real columns, for naming a fault exactly (raw driver values: SQLite's text as stored).
+_ROW_COLUMNS = text(
+    "SELECT actor, tenant, event_time, event_type FROM ledger_entries ORDER BY idx LIMIT 1 OFFSET :position"
+)
 _ORDER = " ORDER BY idx"
 _MMAP_BYTES = 1 << 30  # SQLite reads the file through a mapping: no read() copy per page
 
@@ -291,11 +293,11 @@ def _stream(conn: Connection, walk: _Walk, progress: Progress | None) -> None:
     sqlite = dialect == "sqlite"
     cursor = raw.cursor() if sqlite else raw.cursor(name="assay_ledger_verify")
     mapped = _map_file(raw) if sqlite else None
-    fragments = _Fragments(sqlite)
+    fragments = _Fragments()
     try:
         cursor.execute(_SELECT[dialect] + _ORDER)
         while chunk := cursor.fetchmany(_CHUNK):
-            _check_chunk(walk, chunk, fragments)
+            _check_chunk(walk, chunk, fragments, conn)
             if progress is not None:
                 progress(len(chunk))
     finally:
@@ -311,7 +313,7 @@ def _map_file(raw: Any) -> int:
     return previous
 
 
-def _check_chunk(walk: _Walk, chunk: list[tuple[Any, ...]], fragments: _Fragments) -> None:
+def _check_chunk(walk: _Walk, chunk: list[tuple[Any, ...]], fragments: _Fragments, conn: Connection) -> None:
     """Check a chunk of rows column-wise: every per-row loop runs in C (``map``) or is a bare hash loop.
 
     The first bad entry is found per check, the earliest one wins, and the tiles of every
@@ -332,14 +334,14 @@ def _check_chunk(walk: _Walk, chunk: list[tuple[Any, ...]], fragments: _Fragment
     if not (
         all(map(bytes.startswith, leaves, map(heads, keys))) and all(map(bytes.endswith, leaves, map(tails, keys)))
     ):
-        bad = _first_column_fault(first, leaves[:limit], keys[:limit], fragments) or bad
+        bad = _first_column_fault(first, leaves[:limit], keys[:limit], fragments, conn) or bad
     walk.add(digests if bad is None else digests[: bad[0]])
     if bad is not None:
         raise bad[1]
 
 
 def _first_column_fault(
-    first: int, leaves: Sequence[bytes], keys: Sequence[str], fragments: _Fragments
+    first: int, leaves: Sequence[bytes], keys: Sequence[str], fragments: _Fragments, conn: Connection
 ) -> tuple[int, VerificationError] | None:
     """The first row whose columns really disagree with its leaf (the exact check confirms the fast one)."""
     heads = map(bytes.startswith, leaves, map(fragments.heads.__getitem__, keys))
@@ -347,7 +349,8 @@ def _first_column_fault(
     for position, fits in enumerate(map(operator.and_, heads, tails)):
         if fits:
             continue
-        problem = _column_problem(leaves[position], keys[position], fragments.sqlite)
+        row = conn.execute(_ROW_COLUMNS, {"position": first + position}).one()
+        problem = _column_problem(leaves[position], tuple(row))
         if problem is not None:
             return position, _fail(f"entry {first + position}", problem)
     return None

@@ -68,14 +68,16 @@ _FRAGMENT_CACHE = 65_536
 _STORED_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}")
 _TIME_WIDTH = 26
 _Parts = tuple[bytes, bytes, bytes]
+_UNSEEN: Any = object()
 
 
 def _leaf_time(stored: object) -> str | None:
     """The RFC 3339 text a leaf holds for a stored ``event_time`` text, or None if not in stored form."""
-    if not isinstance(stored, str) or not _STORED_TIME.fullmatch(stored):
+    if type(stored) is not str or not _STORED_TIME.fullmatch(stored):
         return None
-    fraction = "" if stored.endswith(".000000") else stored[19:]
-    return f"{stored[:10]}T{stored[11:19]}{fraction}Z"
+    if stored.endswith(".000000"):  # format_rfc3339 writes no fraction for a whole second
+        return stored[:10] + "T" + stored[11:19] + "Z"
+    return stored[:10] + "T" + stored[11:] + "Z"
 
 
 def _parts(columns: str) -> _Parts | None:
@@ -114,14 +116,16 @@ class _Fragments:
             self.tails.clear()
             self._parts.clear()
         pair = (_NEVER, _NEVER)
-        if isinstance(key, str):
-            columns, when = key[:-_TIME_WIDTH], _leaf_time(key[-_TIME_WIDTH:])
-            if columns not in self._parts:
-                self._parts[columns] = _parts(columns)
-            parts = self._parts[columns]
+        if type(key) is str:
+            columns = key[:-_TIME_WIDTH]
+            parts = self._parts.get(columns, _UNSEEN)
+            if parts is _UNSEEN:
+                parts = self._parts[columns] = _parts(columns)
+            when = _leaf_time(key[-_TIME_WIDTH:])
             if parts is not None and when is not None:
-                pair = parts[0], parts[1] + when.encode() + parts[2]
-            self.heads[key], self.tails[key] = pair
+                pair = parts[0], b"".join((parts[1], when.encode(), parts[2]))
+            self.heads[key] = pair[0]
+            self.tails[key] = pair[1]
         return pair
 
 

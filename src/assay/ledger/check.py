@@ -273,8 +273,9 @@ def _load_tiles(conn: Connection) -> dict[tuple[int, int], bytes]:
     return tiles
 
 
-# The plain columns travel as one JSON array: one value per row to fetch instead of four, and
-# a key under which a log's few distinct column tuples are compared once (see _Fragments).
+# The plain columns travel as one string (a JSON array, then the time in its stored form): one
+# value per row to fetch instead of four, and a key under which repeated column tuples are
+# compared once (see _Fragments).
 _SELECT = {
     "sqlite": "SELECT leaf, leaf_hash, json_array(actor, tenant, event_type) || event_time FROM ledger_entries",
     "postgresql": "SELECT leaf, leaf_hash, json_build_array(actor, tenant, event_type)::text"

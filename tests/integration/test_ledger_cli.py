@@ -108,6 +108,26 @@ def test_verify_names_a_deleted_checkpoint(instance: Instance, settings: Setting
     assert f"checkpoint {sizes[deleted]}: is missing" in result.stderr
 
 
+def test_offline_verifier_names_a_checkpoint_missing_from_a_full_export(
+    instance: Instance, settings: Settings, tmp_path: Path
+) -> None:
+    env = _env(settings)
+    for _ in range(3):
+        run_cli("ledger", "append", input=LINES, env=env)
+        run_cli("ledger", "checkpoint", "--new", env=env)
+    vkey = run_cli("ledger", "public-key", env=env).stdout.strip()
+    out = tmp_path / "full"
+    assert run_cli("ledger", "export", str(out), env=env).exit_code == 0
+    command = [sys.executable, "-m", "assay.ledger.verify", str(out), "--vkey", vkey, "--all-checkpoints"]
+    assert subprocess.run(command, capture_output=True, text=True, check=False).returncode == 0
+    for size in (6, 12):  # the older checkpoints of 18 entries (5 events and 1 record each time)
+        (out / f"checkpoint.{size}").rename(tmp_path / f"checkpoint.{size}")
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert result.returncode == 1
+        assert f"FAIL checkpoint.{size}: missing (entry {size - 1} records that it was signed)" in result.stderr
+        (tmp_path / f"checkpoint.{size}").rename(out / f"checkpoint.{size}")
+
+
 @pytest.mark.parametrize("args", [("prove", "99"), ("consistency", "0", "1"), ("consistency", "3", "99")])
 def test_proof_errors_explain_themselves(instance: Instance, settings: Settings, args: tuple[str, ...]) -> None:
     env = _env(settings)

@@ -72,7 +72,7 @@ def ledger_tampered(instance: Instance, _: Path) -> None:
 def ledger_stale(instance: Instance, _: Path) -> None:
     _events(instance, [("policy.changed", {}, NOW - timedelta(hours=5)), ("key.created", {}, NOW - timedelta(hours=4))])
     with instance.db.engine.begin() as conn:
-        conn.execute(text("DELETE FROM ledger_checkpoints WHERE size = 2"))
+        conn.execute(text("DELETE FROM ledger_checkpoints WHERE size = (SELECT MAX(size) FROM ledger_checkpoints)"))
         conn.execute(text("UPDATE ledger_checkpoints SET created_at = :t"), {"t": NOW - timedelta(hours=5)})
 
 

@@ -34,7 +34,8 @@ async def _resolve_async(token: str) -> Principal | None:
 
 @pytest.fixture
 def client(instance: Instance) -> Iterator[tuple[TestClient, AuditLog]]:
-    # No model to register at start-up: the log holds exactly the 300 entries below.
+    # No model to register at start-up: the log holds exactly the 300 entries below and the
+    # checkpoint's record (entry 300).
     instance.settings.demo_model = False
     app = create_app(instance)
     log = AuditLog.open(instance)
@@ -78,19 +79,19 @@ def test_served_data_verifies(client: tuple[TestClient, AuditLog]) -> None:
     vkey = _get(test_client, "vkey").text.strip()  # type: ignore[attr-defined]
     assert vkey == log.vkey
     checkpoint = open_checkpoint(_get(test_client, "checkpoint").text, Verifier.from_vkey(vkey))  # type: ignore[attr-defined]
-    assert checkpoint.size == 300
+    assert checkpoint.size == 301
     proof_text = _get(test_client, "proof/257").text  # type: ignore[attr-defined]
     verify_tlog_proof(proof_text, leaf_hash(log.entry(257).leaf), Verifier.from_vkey(vkey))
     assert _get(test_client, "tile/0/000").content == log.tile(0, 0)  # type: ignore[attr-defined]
-    assert _get(test_client, "tile/0/001.p/44").content == log.tile(0, 1, 44)  # type: ignore[attr-defined]
-    bundle = parse_bundle(_get(test_client, "tile/entries/001.p/44").content)  # type: ignore[attr-defined]
+    assert _get(test_client, "tile/0/001.p/45").content == log.tile(0, 1, 45)  # type: ignore[attr-defined]
+    bundle = parse_bundle(_get(test_client, "tile/entries/001.p/45").content)  # type: ignore[attr-defined]
     assert bundle[0] == log.entry(256).leaf
-    body = _get(test_client, "consistency?old=100&new=300").json()  # type: ignore[attr-defined]
+    body = _get(test_client, "consistency?old=100&new=301").json()  # type: ignore[attr-defined]
     proof = [base64.b64decode(h) for h in body["proof"]]
-    verify_consistency(100, 300, log.root(100), checkpoint.root, proof)
+    verify_consistency(100, 301, log.root(100), checkpoint.root, proof)
 
 
-@pytest.mark.parametrize("path", ["tile/0/001.p/45", "tile/0/007", "tile/0/01", "proof/300", "tile/entries/002"])
+@pytest.mark.parametrize("path", ["tile/0/001.p/46", "tile/0/007", "tile/0/01", "proof/301", "tile/entries/002"])
 def test_missing_things_are_404(client: tuple[TestClient, AuditLog], path: str) -> None:
     test_client, _ = client
     test_client.app.state.key_resolver = _resolve  # type: ignore[attr-defined]

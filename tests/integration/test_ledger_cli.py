@@ -39,7 +39,7 @@ def test_append_prove_checkpoint_export_and_offline_verify(
     assert appended.stdout.split() == ["0", "1", "2", "3", "4"]
     vkey = run_cli("ledger", "public-key", env=env).stdout.strip()
     checkpoint = run_cli("ledger", "checkpoint", env=env).stdout
-    assert checkpoint.split("\n")[1] == "5"
+    assert checkpoint.split("\n")[1] == "6"  # the five events and the checkpoint's record
     assert run_cli("ledger", "checkpoint", "--new", env=env).stdout == checkpoint
     proof = run_cli("ledger", "prove", "3", env=env).stdout
     assert proof.startswith("c2sp.org/tlog-proof@v1\nindex 3\n")
@@ -50,10 +50,10 @@ def test_append_prove_checkpoint_export_and_offline_verify(
         verify_tlog_proof(proof, leaf_hash(log.entry(3).leaf), Verifier.from_vkey(vkey))
     finally:
         log.close()
-    consistency = json.loads(run_cli("ledger", "consistency", "2", "5", "--json", env=env).stdout)
-    assert consistency["new_size"] == 5 and consistency["proof"]
+    consistency = json.loads(run_cli("ledger", "consistency", "2", "6", "--json", env=env).stdout)
+    assert consistency["new_size"] == 6 and consistency["proof"]
     verified = run_cli("ledger", "verify", "--json", env=env)
-    assert verified.exit_code == 0 and json.loads(verified.stdout)["entries"] == 5
+    assert verified.exit_code == 0 and json.loads(verified.stdout)["entries"] == 6
     out = tmp_path / "export"
     exported = run_cli("ledger", "export", str(out), "--proofs", env=env)
     assert exported.exit_code == 0, exported.stderr
@@ -62,13 +62,13 @@ def test_append_prove_checkpoint_export_and_offline_verify(
         capture_output=True, text=True, check=False,
     )
     assert auditor.returncode == 0, auditor.stderr
-    assert auditor.stdout.startswith("OK 5 entries")
-    (out / "tile" / "entries" / "000.p" / "5").write_bytes(b"\x00")
+    assert auditor.stdout.startswith("OK 6 entries")
+    (out / "tile" / "entries" / "000.p" / "6").write_bytes(b"\x00")
     tampered = subprocess.run(
         [sys.executable, "-m", "assay.ledger.verify", str(out), "--vkey", vkey],
         capture_output=True, text=True, check=False,
     )
-    assert tampered.returncode == 1 and "tile/entries/000.p/5" in tampered.stderr
+    assert tampered.returncode == 1 and "tile/entries/000.p/6" in tampered.stderr
     again = run_cli("ledger", "export", str(out), env=env)
     assert again.exit_code == 2 and "not an empty directory" in again.stderr
 
@@ -91,6 +91,41 @@ def test_verify_names_a_tampered_entry(instance: Instance, settings: Settings) -
     result = run_cli("ledger", "verify", env=env)
     assert result.exit_code == 1
     assert "entry 2" in result.stderr and "actor" in result.stderr
+
+
+@pytest.mark.parametrize("deleted", [0, 1, 2])
+def test_verify_names_a_deleted_checkpoint(instance: Instance, settings: Settings, deleted: int) -> None:
+    env = _env(settings)
+    for _ in range(3):
+        assert run_cli("ledger", "append", input=LINES, env=env).exit_code == 0
+        assert run_cli("ledger", "checkpoint", "--new", env=env).exit_code == 0
+    sizes = [6, 12, 18]  # five events and one checkpoint record each time
+    assert json.loads(run_cli("ledger", "verify", "--json", env=env).stdout)["checkpoints"] == 3
+    with instance.db.engine.begin() as conn:
+        conn.exec_driver_sql(f"DELETE FROM ledger_checkpoints WHERE size = {sizes[deleted]}")
+    result = run_cli("ledger", "verify", env=env)
+    assert result.exit_code == 1
+    assert f"checkpoint {sizes[deleted]}: is missing" in result.stderr
+
+
+def test_offline_verifier_names_a_checkpoint_missing_from_a_full_export(
+    instance: Instance, settings: Settings, tmp_path: Path
+) -> None:
+    env = _env(settings)
+    for _ in range(3):
+        run_cli("ledger", "append", input=LINES, env=env)
+        run_cli("ledger", "checkpoint", "--new", env=env)
+    vkey = run_cli("ledger", "public-key", env=env).stdout.strip()
+    out = tmp_path / "full"
+    assert run_cli("ledger", "export", str(out), env=env).exit_code == 0
+    command = [sys.executable, "-m", "assay.ledger.verify", str(out), "--vkey", vkey, "--all-checkpoints"]
+    assert subprocess.run(command, capture_output=True, text=True, check=False).returncode == 0
+    for size in (6, 12):  # the older checkpoints of 18 entries (5 events and 1 record each time)
+        (out / f"checkpoint.{size}").rename(tmp_path / f"checkpoint.{size}")
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert result.returncode == 1
+        assert f"FAIL checkpoint.{size}: missing (entry {size - 1} records that it was signed)" in result.stderr
+        (tmp_path / f"checkpoint.{size}").rename(out / f"checkpoint.{size}")
 
 
 @pytest.mark.parametrize("args", [("prove", "99"), ("consistency", "0", "1"), ("consistency", "3", "99")])
@@ -124,4 +159,4 @@ def test_latest_only_export_verifies(instance: Instance, settings: Settings, tmp
     from assay.ledger.verify import verify_directory
 
     report = verify_directory(tmp_path / "x", vkey)
-    assert (report.entries, report.checkpoints) == (15, 1)
+    assert (report.entries, report.checkpoints) == (18, 1)  # 15 events, 3 checkpoint records

@@ -92,28 +92,28 @@ def test_append_async_does_not_block_and_returns_index(log: AuditLog) -> None:
 
 def test_proofs_verify_against_signed_checkpoint(log: AuditLog) -> None:
     log.append_batch([_event(n) for n in range(700)])
-    checkpoint = log.checkpoint(new=True)
+    checkpoint = log.checkpoint(new=True)  # 700 events and the checkpoint's own record
     verifier = Verifier.from_vkey(log.vkey)
     parsed = open_checkpoint(checkpoint.note, verifier)
-    assert parsed.size == 700 and parsed.root == checkpoint.root == log.root(700)
-    for index in (0, 255, 256, 511, 699):
-        proof = log.inclusion_proof(index, 700)
-        verify_inclusion(leaf_hash(log.entry(index).leaf), index, 700, proof, parsed.root)
-    for old in (1, 256, 300, 700):
-        verify_consistency(old, 700, log.root(old), parsed.root, log.consistency_proof(old, 700))
+    assert parsed.size == 701 and parsed.root == checkpoint.root == log.root(701)
+    for index in (0, 255, 256, 511, 699, 700):
+        proof = log.inclusion_proof(index, 701)
+        verify_inclusion(leaf_hash(log.entry(index).leaf), index, 701, proof, parsed.root)
+    for old in (1, 256, 300, 700, 701):
+        verify_consistency(old, 701, log.root(old), parsed.root, log.consistency_proof(old, 701))
 
 
 def test_checkpoints_are_all_kept_and_close_signs_the_last(instance: Instance) -> None:
     log = AuditLog.open(instance)
     log.append(_event(0))
-    first = log.checkpoint(new=True)
-    log.append(_event(1))
-    log.close()
+    first = log.checkpoint(new=True)  # entry 1 is its record
+    assert log.append(_event(1)) == 2
+    log.close()  # signs checkpoint 4, ending with record entry 3
     reopened = AuditLog.open(instance)
     try:
         sizes = [c.size for c in reopened.checkpoints()]
-        assert sizes == [first.size, 2]
-        assert reopened.append(_event(2)) == 2
+        assert sizes == [first.size, 4] == [2, 4]
+        assert reopened.append(_event(2)) == 4
     finally:
         reopened.close()
 
@@ -155,14 +155,14 @@ def test_checkpoints_are_signed_periodically_while_the_log_grows(instance: Insta
         deadline = time.monotonic() + 30
         while not log.checkpoints() and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert [c.size for c in log.checkpoints()] == [1]
+        assert [c.size for c in log.checkpoints()] == [2]  # the event and the checkpoint's record
         log.append_batch([_event(1), _event(2)])
         while len(log.checkpoints()) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert [c.size for c in log.checkpoints()] == [1, 3]
+        assert [c.size for c in log.checkpoints()] == [2, 5]
     finally:
         log.close()
-    assert [c.size for c in log.checkpoints()] == [1, 3]  # nothing new: no extra checkpoint
+    assert [c.size for c in log.checkpoints()] == [2, 5]  # nothing new (a record alone is no growth)
 
 
 def test_a_second_log_object_continues_the_same_tree(instance: Instance) -> None:
@@ -177,4 +177,4 @@ def test_a_second_log_object_continues_the_same_tree(instance: Instance) -> None
         second.close()
     from assay.ledger.check import verify_database
 
-    assert verify_database(instance.db, first.vkey, first.origin).entries == 302
+    assert verify_database(instance.db, first.vkey, first.origin).entries == 303  # and the closing record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -19,7 +20,7 @@ from assay.ledger import AuditLog
 from assay.ledger.check import verify_database
 
 WORKER = """
-import sys, threading
+import sys, threading, time
 from pathlib import Path
 from assay.config import Settings
 from assay.instance import open_instance
@@ -29,6 +30,10 @@ data_dir, url, threads, count, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]),
 instance = open_instance(Settings(data_dir=Path(data_dir), database_url=url))
 log = AuditLog.open(instance)
 lock = threading.Lock()
+if len(sys.argv) > 6:  # start line: say ready, wait for the go file, so both processes append at once
+    (Path(sys.argv[6]) / f"ready-{tag}").touch()
+    while not (Path(sys.argv[6]) / "go").exists():
+        time.sleep(0.005)
 
 def work(worker):
     n = 0
@@ -46,9 +51,12 @@ log.close()
 """
 
 
-def _spawn(settings: Settings, threads: int, count: int, tag: str) -> subprocess.Popen[str]:
+def _spawn(
+    settings: Settings, threads: int, count: int, tag: str, start_line: Path | None = None
+) -> subprocess.Popen[str]:
+    args = [str(settings.data_dir), settings.sqlalchemy_url, str(threads), str(count), tag]
     return subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(settings.data_dir), settings.sqlalchemy_url, str(threads), str(count), tag],
+        [sys.executable, "-c", WORKER, *args, *([str(start_line)] if start_line else [])],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -107,21 +115,52 @@ def test_sigkill_never_loses_an_acknowledged_index(settings: Settings) -> None:
     assert acknowledged <= present
 
 
-@pytest.mark.postgres
-def test_two_processes_append_to_one_postgres_log(postgres_url: str, tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", database_url=postgres_url)
+def _two_processes_append(settings: Settings, threads: int, count: int) -> None:
+    """Two OS processes append concurrently to one log; then check what each caller was told."""
     init_instance(settings)
-    procs = {tag: _spawn(settings, threads=3, count=60, tag=tag) for tag in ("a", "b")}
+    start_line = settings.data_dir / "start-line"
+    start_line.mkdir()
+    procs = {tag: _spawn(settings, threads, count, tag, start_line) for tag in ("a", "b")}
+    while not all((start_line / f"ready-{tag}").exists() for tag in procs):
+        assert all(proc.poll() is None for proc in procs.values()), "a worker exited before starting"
+        time.sleep(0.01)
+    (start_line / "go").touch()
     results = {}
     for tag, proc in procs.items():
-        out, err = proc.communicate(timeout=180)
+        out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
         results[tag] = _acknowledged(out.splitlines(keepends=True))
     every = [index for rows in results.values() for _, _, index in rows]
-    assert len(every) == 2 * 3 * 60
-    assert sorted(every) == list(range(len(every)))  # no gap, no duplicate
+    assert len(every) == 2 * threads * count
+    assert len(set(every)) == len(every)  # no index handed out twice
+    a, b = ({index for _, _, index in rows} for rows in results.values())
+    assert min(max(a), max(b)) > max(min(a), min(b)), "the two processes did not append at the same time"
     for rows in results.values():
-        for worker in range(3):
+        for worker in range(threads):
             mine = [index for w, _, index in sorted(rows, key=lambda r: (r[0], r[1])) if w == worker]
             assert mine == sorted(mine)  # each caller's appends land in the order made
-    assert _verify(settings) == len(every)
+    instance = open_instance(settings)
+    log = AuditLog.open(instance)
+    try:
+        size = log.size()
+        kinds = {i: log.entry(i) for i in range(size)}
+        report = verify_database(instance.db, log.vkey, log.origin)
+    finally:
+        log.close()
+        instance.close()
+    records = {i for i, row in kinds.items() if row.event_type == "ledger.checkpoint"}
+    assert sorted([*every, *records]) == list(range(size))  # no gap: every entry is an append or a checkpoint record
+    for tag, rows in results.items():
+        for worker, n, index in rows:  # every returned index holds exactly that caller's event
+            assert json.loads(kinds[index].leaf)["attributes"] == {"p": tag, "w": worker, "n": n}
+    assert report.entries == size
+
+
+@pytest.mark.postgres
+def test_two_processes_append_to_one_postgres_log(postgres_url: str, tmp_path: Path) -> None:
+    _two_processes_append(Settings(data_dir=tmp_path / "data", database_url=postgres_url), threads=3, count=60)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_two_processes_append_to_one_sqlite_log(settings: Settings) -> None:
+    _two_processes_append(settings, threads=3, count=60)

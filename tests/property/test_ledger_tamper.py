@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,9 @@ from assay.ledger.export import export_log
 from assay.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerTile
 from assay.ledger.verify import Problem, verify_directory
 
-SIZE = 600
-CHECKPOINTS = (100, 300, SIZE)
+STEPS = (100, 200, 300)  # events appended before each checkpoint; each checkpoint adds its record entry
+CHECKPOINTS = (101, 302, 603)
+SIZE = CHECKPOINTS[-1]
 ENTRIES: Table = LedgerEntry.__table__  # type: ignore[assignment]
 TILES: Table = LedgerTile.__table__  # type: ignore[assignment]
 CPS: Table = LedgerCheckpoint.__table__  # type: ignore[assignment]
@@ -34,14 +36,15 @@ _FN_SCOPED = settings(
 def filled(instance: Instance) -> Iterator[AuditLog]:
     log = AuditLog.open(instance)
     written = 0
-    for size in CHECKPOINTS:
+    for count in STEPS:
         events = [
             Event(type="gateway.request", actor="apikey:k", tenant=f"t{n % 3}", attributes={"n": n})
-            for n in range(written, size)
+            for n in range(written, written + count)
         ]
         log.append_batch(events)
         log.checkpoint(new=True)
-        written = size
+        written += count
+    assert tuple(c.size for c in log.checkpoints()) == CHECKPOINTS
     try:
         yield log
     finally:
@@ -80,7 +83,7 @@ def test_untouched_log_verifies(filled: AuditLog) -> None:
     assert (report.entries, report.checkpoints) == (SIZE, len(CHECKPOINTS))
 
 
-COLUMNS = ("leaf", "leaf_hash", "event_type", "tenant", "actor")
+COLUMNS = ("leaf", "leaf_hash", "event_type", "tenant", "actor", "event_time")
 
 
 @_FN_SCOPED
@@ -90,6 +93,8 @@ def test_changing_one_entry_column_is_named(filled: AuditLog, idx: int, column: 
     original = row[column]
     if isinstance(original, bytes):
         changed: object = _flip(original, position)
+    elif isinstance(original, datetime):
+        changed = original + timedelta(microseconds=1 + position)
     else:
         changed = str(original) + "x"
     where = ENTRIES.c.idx == idx
@@ -198,3 +203,38 @@ def test_any_single_byte_change_in_an_export_is_named(filled: AuditLog, data: st
             verify_directory(clean, filled.vkey)
         assert name in str(caught.value)
         shutil.rmtree(clean)
+
+
+@_FN_SCOPED
+@given(size=st.sampled_from(CHECKPOINTS))
+def test_deleting_a_checkpoint_is_named(filled: AuditLog, size: int) -> None:
+    where = CPS.c.size == size
+    with filled._db.engine.connect() as conn:
+        row = dict(conn.execute(select(CPS).where(where)).mappings().one())
+    _run(
+        filled,
+        lambda conn: conn.execute(delete(CPS).where(where)),  # type: ignore[attr-defined]
+        lambda conn: conn.execute(insert(CPS).values(row)),  # type: ignore[attr-defined]
+        f"checkpoint {size}",
+    )
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        "replace(event_time, ' ', 'T')",  # same instant, not the stored form
+        "substr(event_time, 1, 19)",  # fraction dropped
+        "event_time || 'Z'",
+        "'2026-02-30 25:61:00.000000'",  # stored form, but no such instant
+    ],
+)
+def test_event_time_must_keep_its_stored_form(filled: AuditLog, rewrite: str) -> None:
+    idx = 150
+    original = _entry_row(filled, idx)["event_time"]
+    _run(
+        filled,
+        lambda conn: conn.exec_driver_sql(f"UPDATE ledger_entries SET event_time = {rewrite} WHERE idx = {idx}"),  # type: ignore[attr-defined]
+        lambda conn: conn.execute(update(ENTRIES).where(ENTRIES.c.idx == idx).values(event_time=original)),  # type: ignore[attr-defined]
+        f"entry {idx}",
+    )

@@ -24,6 +24,7 @@ GOOD: list[dict[str, Any]] = [
 
 BAD: list[tuple[dict[str, Any], str]] = [
     ({"type": "Gateway.Request", "actor": "system"}, "dotted lowercase"),
+    ({"type": "ledger.checkpoint", "actor": "system"}, "reserved for the log's own checkpoint records"),
     ({"type": "gateway", "actor": "system"}, "dotted lowercase"),
     ({"type": "gateway.request", "actor": "root"}, "actor 'root'"),
     ({"type": "gateway.request", "actor": "system", "attributes": {"email": "x"}}, "attributes: field name 'email'"),

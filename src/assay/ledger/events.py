@@ -20,10 +20,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assay.clock import format_rfc3339
 
-__all__ = ["MAX_LEAF_BYTES", "PII_FIELD_NAMES", "Event", "JsonValue", "canonical_json"]
+__all__ = [
+    "MAX_LEAF_BYTES",
+    "PII_FIELD_NAMES",
+    "RECORD_TYPE",
+    "Event",
+    "JsonValue",
+    "canonical_json",
+    "checkpoint_record",
+]
 
 #: Entry bundles (c2sp.org/tlog-tiles) prefix each entry with a big-endian uint16 length.
 MAX_LEAF_BYTES = 65535
+#: Type of the entry the sequencer appends with every checkpoint it signs (ADR 0014); reserved.
+RECORD_TYPE = "ledger.checkpoint"
 #: Integers beyond this lose precision in RFC 8785 (IEEE 754 doubles); refuse them.
 _MAX_SAFE_INT = 2**53 - 1
 _MAX_DEPTH = 16
@@ -147,6 +157,8 @@ class Event(BaseModel):
                 f"event type {value!r} must be dotted lowercase words such as "
                 "'gateway.request' or 'external.github.deploy'"
             )
+        if value == RECORD_TYPE:
+            raise ValueError(f"event type {value!r} is reserved for the log's own checkpoint records")
         return value
 
     @field_validator("actor")
@@ -207,6 +219,23 @@ class Event(BaseModel):
     def leaf_bytes(self, default_time: datetime | None = None) -> bytes:
         """RFC 8785 canonical JSON of :meth:`as_json`: the Merkle leaf data."""
         return canonical_json(self.as_json(default_time))
+
+
+def checkpoint_record(size: int, previous: tuple[int | None, bytes] | None) -> Event:
+    """The ``ledger.checkpoint`` event ending the checkpoint of ``size`` entries.
+
+    ``previous`` is the size and root of the checkpoint signed before it (None for the
+    first). Built without validation: every value is an integer, hex or null, set here.
+    """
+    last_size, last_root = previous if previous is not None else (None, None)
+    attributes = {
+        "checkpoint_size": size,
+        "previous_root": None if last_root is None else last_root.hex(),
+        "previous_size": last_size,
+    }
+    return Event.model_construct(
+        type=RECORD_TYPE, actor="system", tenant=None, time=None, object_ids={}, attributes=attributes
+    )
 
 
 def canonical_leaf(event: Event, default_time: datetime) -> bytes:

@@ -39,7 +39,13 @@ from assay.ledger._storage import (
     stored_size,
     upsert_tiles,
 )
-from assay.ledger.events import MAX_LEAF_BYTES, Event, canonical_leaf
+from assay.ledger.events import (
+    MAX_LEAF_BYTES,
+    RECORD_TYPE,
+    Event,
+    canonical_leaf,
+    checkpoint_record,
+)
 from assay.ledger.merkle import (
     NodeReader,
     consistency_proof,
@@ -108,12 +114,14 @@ class AuditLog:
         *,
         checkpoint_interval_s: float = 10.0,
         max_batch: int = 20_000,
+        record_checkpoints: bool = True,
     ) -> None:
         self._db = db
         self._signer = signer
         self._clock = clock or SystemClock()
         self._interval = checkpoint_interval_s
         self._max_batch = max_batch
+        self._record_checkpoints = record_checkpoints
         self._queue: deque[_Job] = deque()
         self._cond = threading.Condition()
         self._closing = False
@@ -365,13 +373,18 @@ class AuditLog:
         with self._db.engine.connect() as conn:
             lock(self._db, conn)
             builder = self._sync(conn)
-            last = conn.execute(select(func.max(LedgerCheckpoint.size))).scalar()
+            previous = conn.execute(
+                select(LedgerCheckpoint.size, LedgerCheckpoint.root_hash).order_by(LedgerCheckpoint.size.desc()).limit(1)
+            ).first()
+            last = None if previous is None else int(previous[0])
             if last is not None and last >= builder.size:
                 conn.commit()
                 return self._stored_checkpoint(builder.size) if force else None
             if last is None and builder.size == 0 and not force:
                 conn.commit()
                 return None
+            if self._record_checkpoints:
+                self._record(conn, builder, None if previous is None else (last, bytes(previous[1])))
             root = range_hash(0, builder.size, TileCache(builder.read_tile, capacity=64).node)
             note = self._signer.sign(Checkpoint(self.origin, builder.size, root).text)
             signed = SignedCheckpoint(builder.size, root, note, self._clock.now())
@@ -380,7 +393,23 @@ class AuditLog:
                 {"size": signed.size, "root_hash": root, "note": note, "created_at": signed.created_at},
             )
             conn.commit()
+        self._known_size = max(self._known_size, signed.size)
         return signed
+
+    def _record(self, conn: Connection, builder: TileBuilder, previous: tuple[int | None, bytes] | None) -> None:
+        """Append the ``ledger.checkpoint`` entry the checkpoint about to be signed will end with.
+
+        It names that checkpoint's size and the previous checkpoint's size and root, so the log
+        itself lists every checkpoint ever signed and a deleted checkpoint row is named by
+        ``assay ledger verify`` (ADR 0014).
+        """
+        when = self._clock.now()
+        leaf = canonical_leaf(checkpoint_record(builder.size + 1, previous), when)
+        entry = Prepared(leaf, hashlib.sha256(b"\x00" + leaf).digest(), RECORD_TYPE, None, "system", when)
+        insert_entries(self._db, conn, builder.size, [entry])
+        builder.extend([entry.leaf_hash])
+        full, partial = builder.drain()
+        upsert_tiles(self._db, conn, full + partial)
 
     # -- reading ------------------------------------------------------------------
 

@@ -22,7 +22,9 @@ __all__ = [
     "TileError",
     "encode_bundle",
     "entries_path",
+    "full_tile_root",
     "index_path",
+    "next_level",
     "parse_bundle",
     "parse_tile_path",
     "split_hashes",
@@ -147,14 +149,38 @@ def parse_bundle(data: bytes) -> list[bytes]:
     return entries
 
 
+#: SHA-256 state after the RFC 6962 node prefix; copying it is cheaper than hashing ``0x01 + l + r``.
+_NODE_START = hashlib.sha256(b"\x01")
+
+
+def next_level(hashes: Sequence[bytes]) -> list[bytes]:
+    """The parents of each complete pair of ``hashes`` (a trailing odd hash has none yet)."""
+    start = _NODE_START.copy  # this loop is most of the tree's hashing: no per-node concatenation
+    parents: list[bytes] = []
+    append = parents.append
+    pairs = iter(hashes)
+    for left, right in zip(pairs, pairs, strict=False):
+        node = start()
+        node.update(left)
+        node.update(right)
+        append(node.digest())
+    return parents
+
+
 def _tile_levels(hashes: Sequence[bytes]) -> list[list[bytes]]:
     """Every complete level of the subtree a tile spans, bottom first."""
-    sha = hashlib.sha256  # inlined node_hash: this loop is most of the tree's hashing
     levels = [list(hashes)]
     while len(levels[-1]) > 1:
-        below = levels[-1]
-        levels.append([sha(b"\x01" + below[i] + below[i + 1]).digest() for i in range(0, len(below) - 1, 2)])
+        levels.append(next_level(levels[-1]))
     return levels
+
+
+def full_tile_root(data: bytes) -> bytes:
+    """Root of the 256-leaf subtree a full tile spans."""
+    level = split_hashes(data)
+    while len(level) > 1:
+        level = next_level(level)
+    return level[0]
 
 
 class TileCache:
@@ -230,20 +256,34 @@ class TileBuilder:
             if len(tile) == _FULL_BYTES:
                 self._complete(0)
 
-    def _complete(self, level: int) -> None:
+    def add_full_tile(self, hashes: Sequence[bytes]) -> None:
+        """Append one whole, aligned level-0 tile of leaf hashes (the verifier's fast path)."""
+        if self.size % TILE_WIDTH or len(hashes) != TILE_WIDTH:
+            raise TileError("a full tile needs 256 leaf hashes appended at a multiple of 256")
+        if not self.partial:
+            self.partial.append(bytearray())
+        self.size += TILE_WIDTH
+        self.touched.add(0)
+        level = list(hashes)
+        while len(level) > 1:
+            level = next_level(level)
+        self._complete(0, b"".join(hashes), level[0])
+
+    def _complete(self, level: int, tile: bytes | None = None, root: bytes | None = None) -> None:
         """Emit the full tile at ``level`` and push its root one level up."""
         while True:
-            tile = bytes(self.partial[level])
+            tile = bytes(self.partial[level]) if tile is None else tile
             index = (self.size >> (TILE_HEIGHT * (level + 1))) - 1
             self.completed.append((level, index, tile))
             self.partial[level] = bytearray()
             level += 1
             if level == len(self.partial):
                 self.partial.append(bytearray())
-            self.partial[level] += _tile_levels(split_hashes(tile))[-1][0]
+            self.partial[level] += full_tile_root(tile) if root is None else root
             self.touched.add(level)
             if len(self.partial[level]) < _FULL_BYTES:
                 return
+            tile = root = None
 
     def drain(self) -> tuple[list[tuple[int, int, bytes]], list[tuple[int, int, bytes]]]:
         """``(full tiles completed, partial tiles changed)`` since the last drain."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -231,8 +232,42 @@ def _check_proofs(root: Path, names: list[str], hashes: list[bytes], verifier: V
             raise Problem(name, str(exc)) from exc
 
 
-def verify_directory(root: Path, vkey: str, origin: str | None = None) -> DirectoryReport:
-    """Verify an exported tiled log; raise :class:`Problem` naming the first fault."""
+_RECORD_TYPE = "ledger.checkpoint"
+_RECORD_HEAD = b'{"actor":"system","attributes":{"checkpoint_size":'
+
+
+def _check_recorded(checkpoints: dict[int, Checkpoint], bundles: list[bytes]) -> None:
+    """Every checkpoint the log's ``ledger.checkpoint`` entries record must be in the export."""
+    entries = (entry for data in bundles for entry in parse_bundle(data))
+    for index, entry in enumerate(entries):
+        if not entry.startswith(_RECORD_HEAD):
+            continue
+        try:
+            record = json.loads(entry)
+            attributes = record["attributes"]
+            size, previous, previous_root = (
+                attributes["checkpoint_size"], attributes["previous_size"], attributes["previous_root"]
+            )
+        except (ValueError, KeyError, TypeError):
+            continue
+        if record.get("type") != _RECORD_TYPE or not isinstance(size, int) or index > max(checkpoints):
+            continue
+        if size not in checkpoints:
+            raise Problem(f"checkpoint.{size}", f"missing (entry {index} records that it was signed)")
+        if isinstance(previous, int) and (
+            previous not in checkpoints or checkpoints[previous].root.hex() != previous_root
+        ):
+            raise Problem(f"checkpoint.{previous}", f"missing or different from the one entry {index} records")
+
+
+def verify_directory(
+    root: Path, vkey: str, origin: str | None = None, *, all_checkpoints: bool = False
+) -> DirectoryReport:
+    """Verify an exported tiled log; raise :class:`Problem` naming the first fault.
+
+    With ``all_checkpoints`` (an export of every checkpoint, not ``--latest-only``) every
+    checkpoint recorded by a ``ledger.checkpoint`` entry must be present too (ADR 0014).
+    """
     try:
         verifier = Verifier.from_vkey(vkey)
     except NoteError as exc:
@@ -251,6 +286,8 @@ def verify_directory(root: Path, vkey: str, origin: str | None = None) -> Direct
         _check_tile_file(root, name, tiles, bundles)
     report = DirectoryReport(entries=newest, checkpoints=len(checkpoints), proofs=len(proof_names))
     report.root = _check_roots(checkpoints, tiles)
+    if all_checkpoints:
+        _check_recorded(checkpoints, bundles)
     _check_proofs(root, proof_names, hashes, verifier, origin)
     report.bundles = sum(1 for n in tile_names if n.startswith("tile/entries/"))
     report.tiles = len(tile_names) - report.bundles
@@ -265,9 +302,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("directory", type=Path, help="the exported directory")
     parser.add_argument("--vkey", required=True, help="the log's verifier key (name+keyid+key)")
     parser.add_argument("--origin", default=None, help="expected checkpoint origin (default: the key name)")
+    parser.add_argument(
+        "--all-checkpoints", action="store_true",
+        help="the directory is a full export (not --latest-only): also require every checkpoint the log records",
+    )
     args = parser.parse_args(argv)
     try:
-        report = verify_directory(args.directory, args.vkey, args.origin)
+        report = verify_directory(args.directory, args.vkey, args.origin, all_checkpoints=args.all_checkpoints)
     except Problem as problem:
         sys.stderr.write(f"FAIL {problem.place}: {problem.what}\n")
         return 1

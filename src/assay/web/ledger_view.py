@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from assay.errors import VerificationError
 from assay.ledger import AuditLog
 from assay.ledger.check import verify_database
+from assay.ledger.events import RECORD_TYPE
 from assay.ledger.log import SignedCheckpoint
 from assay.ledger.models import LedgerEntry
 from assay.ledger.proof import format_tlog_proof
@@ -132,6 +133,7 @@ def recent_events(db: Database, limit: int = 10) -> list[RecentEvent]:
                 LedgerEntry.tenant,
                 LedgerEntry.event_time,
             )
+            .where(LedgerEntry.event_type != RECORD_TYPE)  # the log's own checkpoint records are not activity
             .order_by(LedgerEntry.idx.desc())
             .limit(limit)
         ).all()
@@ -151,6 +153,7 @@ def events_per_day(db: Database, today: date, days: int = 14) -> list[tuple[str,
                 .where(
                     LedgerEntry.event_time >= start,
                     LedgerEntry.event_time < start + timedelta(days=1),
+                    LedgerEntry.event_type != RECORD_TYPE,
                 )
             )
             points.append((day.isoformat(), float(count or 0)))

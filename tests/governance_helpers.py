@@ -20,9 +20,17 @@ Answer = Callable[[str, list[dict[str, str]]], "str | None"]  # None: answer HTT
 
 
 def ledger_events(instance: Instance) -> list[dict[str, Any]]:
-    """Every event in the instance's ledger, in order, as the JSON that was hashed."""
+    """Every event recorded in the instance's ledger, in order, as the JSON that was hashed.
+
+    The ``ledger.checkpoint`` records the sequencer adds whenever it signs are left out: when
+    one lands depends on the clock, not on what a test did.
+    """
     with instance.db.session() as session:
-        leaves = session.scalars(select(LedgerEntry.leaf).order_by(LedgerEntry.idx)).all()
+        leaves = session.scalars(
+            select(LedgerEntry.leaf)
+            .where(LedgerEntry.event_type != "ledger.checkpoint")
+            .order_by(LedgerEntry.idx)
+        ).all()
     return [json.loads(leaf) for leaf in leaves]
 
 

@@ -11,7 +11,6 @@ lets a request through without that control and counts the bypass.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,6 +21,7 @@ from assay.errors import AssayError, AuthError, UsageError
 from assay.gateway import metrics
 from assay.gateway._audit import EventSink, ledger_sink
 from assay.gateway._controls import Redaction, RequestRedactor, SealedRecord, StoredRecord, Vault
+from assay.gateway._runtime import new_request_id as _new_request_id
 from assay.gateway._walk import walk_strings
 from assay.gateway.keys import ApiKey, ApiKeyStore
 from assay.gateway.limits import Limit, RateLimiter
@@ -335,18 +335,18 @@ class Gateway:
         return attrs
 
     def finish_metrics(self, ctx: RequestContext) -> None:
-        metrics.REQUESTS.labels(endpoint=ctx.endpoint, status=str(ctx.status)).inc()
-        metrics.OVERHEAD.labels(endpoint=ctx.endpoint).observe(ctx.overhead_ms())
+        metrics.child(metrics.REQUESTS, ctx.endpoint, str(ctx.status)).inc()
+        metrics.child(metrics.OVERHEAD, ctx.endpoint).observe(ctx.overhead_ms())
         if ctx.answered_by:
-            metrics.UPSTREAM_LATENCY.labels(upstream=ctx.answered_by).observe(ctx.upstream_s)
+            metrics.child(metrics.UPSTREAM_LATENCY, ctx.answered_by).observe(ctx.upstream_s)
         if ctx.redactor:
             for key, n in ctx.redactor.counts.items():
                 direction, _, kind = key.partition(".")
-                metrics.REDACTIONS.labels(type=kind, direction=direction).inc(n)
+                metrics.child(metrics.REDACTIONS, kind, direction).inc(n)
 
     @staticmethod
     def new_request_id() -> str:
-        return uuid.uuid4().hex
+        return _new_request_id()
 
 
 def _as_dict(value: object) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
+import yarl
 
 from assay.config import Settings, UpstreamSettings
 from assay.errors import ConfigError, GatewayError
@@ -131,6 +132,14 @@ class HttpTransport:
         if api_key:
             self._headers["authorization"] = f"Bearer {api_key}"
         self._timeout_s = timeout_s
+        connect = min(timeout_s, 5.0)
+        # Built once: a timeout object and a parsed URL per request cost more than the send.
+        self._timeouts = (
+            aiohttp.ClientTimeout(total=timeout_s, connect=connect),
+            # a stream may run long; each read must arrive within the timeout
+            aiohttp.ClientTimeout(total=None, connect=connect, sock_read=timeout_s),
+        )
+        self._urls: dict[str, yarl.URL] = {}
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -144,15 +153,15 @@ class HttpTransport:
             )
         return self._session
 
-    def _timeout(self, stream: bool) -> aiohttp.ClientTimeout:
-        connect = min(self._timeout_s, 5.0)
-        if stream:  # a stream may run long; each read must arrive within the timeout
-            return aiohttp.ClientTimeout(total=None, connect=connect, sock_read=self._timeout_s)
-        return aiohttp.ClientTimeout(total=self._timeout_s, connect=connect)
+    def _url(self, path: str) -> yarl.URL:
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = yarl.URL(self._base + path.lstrip("/"))
+        return url
 
     async def _send(self, path: str, body: bytes, stream: bool) -> aiohttp.ClientResponse:
         try:
-            return await self._client().post(self._base + path.lstrip("/"), data=body, timeout=self._timeout(stream))
+            return await self._client().post(self._url(path), data=body, timeout=self._timeouts[stream])
         except TimeoutError as exc:
             raise UpstreamTimeoutError(str(exc)) from exc
         except aiohttp.ClientError as exc:
@@ -237,7 +246,7 @@ class UpstreamPool:
 
     def _succeeded(self, target: Target) -> None:
         self.breakers[target.upstream].success()
-        metrics.BREAKER_STATE.labels(upstream=target.upstream).set(0)
+        metrics.child(metrics.BREAKER_STATE, target.upstream).set(0)
 
     def _transport_failed(self, target: Target, exc: Exception) -> str:
         """Count a timeout or refused connection against ``target``; return why, for the error."""

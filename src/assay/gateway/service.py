@@ -113,7 +113,7 @@ class Gateway:
         self.resolver_of = resolver_of
         self.demo = demo
         self._audit: EventSink | None = None
-        self.keys = ApiKeyStore(instance.db, instance.clock)
+        self.keys = ApiKeyStore(instance.db, instance.clock, redis_url=instance.settings.redis_url)
         self.policies = PolicyStore(instance.db, instance.clock)
         self.vault = Vault(instance, self._ledger_log)
         self.redaction = Redaction(self.vault.keyring)
@@ -127,9 +127,15 @@ class Gateway:
     def audit(self) -> EventSink:
         if self._audit is None:
             self._audit = ledger_sink(self.instance)
-            self.keys = ApiKeyStore(self.instance.db, self.instance.clock, self._audit)
+            self.keys = ApiKeyStore(
+                self.instance.db, self.instance.clock, self._audit, redis_url=self.instance.settings.redis_url
+            )
             self.policies = PolicyStore(self.instance.db, self.instance.clock, self._audit)
         return self._audit
+
+    def forget_key(self, key_id: str) -> None:
+        """Another process revoked ``key_id``: drop its cached row (``self.keys`` may be replaced)."""
+        self.keys.forget(key_id)
 
     def _ledger_log(self) -> Any:
         sink = self.audit()

@@ -2,7 +2,9 @@
 
 The closing ``data: [DONE]`` (chat) or the final event (responses) is sent only
 after the ledger record is durable; its index is sent first as an SSE comment
-(``: x-assay-ledger-index N``), which clients ignore. A stream that breaks
+(``: x-assay-ledger-index N``), which clients ignore, followed by the whole stream's
+overhead (``: x-assay-overhead-ms X``; the header of that name was sent with the first
+byte and only covers the time until then). A stream that breaks
 after it started is ended with an error event and never retried.
 """
 
@@ -120,6 +122,8 @@ async def relay_stream(
     gateway.finish_metrics(ctx)
     if index is not None:
         yield f": x-assay-ledger-index {index}\n\n".encode()
+    # The x-assay-overhead-ms header went out with the first byte; this is the whole stream's.
+    yield f": x-assay-overhead-ms {ctx.overhead_ms():.3f}\n\n".encode()
     if failure is not None:
         yield _sse(error_body(502, failure, code="upstream_error"), "error")
     elif is_chat:

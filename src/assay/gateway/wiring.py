@@ -17,6 +17,7 @@ from assay.gateway import api, metrics
 from assay.gateway._runtime import new_request_id, settle_gc
 from assay.gateway.keys import ApiKey, KeyRejectedError
 from assay.gateway.limits import make_limiter
+from assay.gateway.revocations import RevocationListener
 from assay.gateway.routing import StaticRouteResolver
 from assay.gateway.service import Gateway
 from assay.gateway.upstream import UpstreamPool, build_upstreams
@@ -97,11 +98,17 @@ def install_gateway(app: FastAPI, instance: Instance) -> Gateway:
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         async with previous(application):
+            listener = None
+            if settings.redis_url:  # other replicas' revocations drop our cached key rows at once
+                listener = RevocationListener(settings.redis_url, gateway.forget_key)
+                listener.start()
             if getattr(application.state, "settle_gc", False):
                 settle_gc()  # the serving process only (ADR 0042); set by ``assay serve``
             try:
                 yield
             finally:
+                if listener is not None:
+                    await listener.stop()
                 await gateway.aclose()
 
     app.router.lifespan_context = lifespan

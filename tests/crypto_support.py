@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -23,6 +23,11 @@ class RecordingAudit:
         index = self.inner.append(event)
         self.events.append(event)
         return index
+
+    def append_batch(self, events: Sequence[Event]) -> list[int]:
+        indices = self.inner.append_batch(events)
+        self.events.extend(events)
+        return indices
 
     def of_type(self, type_: str) -> list[Event]:
         return [e for e in self.events if e.type == type_]

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
 
@@ -19,6 +22,8 @@ from assay.config import Settings
 from assay.errors import ConfigError, StoreError
 from assay.secrets import LOCAL_SECRETS, ensure_secret
 from assay.store import Database, Meta, current_heads, expected_heads, open_database, upgrade
+
+_T = TypeVar("_T")
 
 __all__ = ["InitReport", "Instance", "ensure_data_dir", "init_instance", "open_instance"]
 
@@ -40,12 +45,33 @@ class Instance:
     db: Database
     clock: Clock
     instance_id: str
+    _shared: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _shared_lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
 
     @property
     def data_dir(self) -> Path:
         return self.settings.data_dir
 
+    def shared(self, name: str, factory: Callable[[], _T]) -> _T:
+        """The one object called ``name`` in this process, made by ``factory`` on first use.
+
+        Components that hold caches or a background thread (the ledger's sequencer, the key
+        cache) are shared this way, so the gateway, the web pages, the API and the retention
+        job of one server use one of each. They are closed, newest first, by :meth:`close`.
+        """
+        with self._shared_lock:
+            if name not in self._shared:
+                self._shared[name] = factory()
+            return cast(_T, self._shared[name])
+
     def close(self) -> None:
+        with self._shared_lock:
+            services = list(self._shared.values())
+            self._shared.clear()
+        for service in reversed(services):
+            closer = getattr(service, "close", None)
+            if callable(closer):
+                closer()
         self.db.dispose()
 
 

@@ -26,15 +26,14 @@ def cli(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
 def _store(
     data_dir: Path, env: dict[str, str], tenant: str, text: bytes, subject: str | None = None
 ) -> str:
-    from assay.cli import _keyring
     from assay.config import Settings
     from assay.crypto import Keyring, TranscriptVault
     from assay.instance import open_instance
+    from assay.ledger import AuditLog
 
     instance = open_instance(Settings(data_dir=data_dir, database_url=env["ASSAY_DATABASE_URL"]))
     try:
-        audit = _keyring.open_audit(instance)  # the ledger the CLI itself uses
-        vault = TranscriptVault(instance, Keyring.open(instance, audit), audit)
+        vault = TranscriptVault(instance, Keyring.shared(instance), AuditLog.shared(instance))
         return vault.store(tenant, "conv-1", text, subject=subject).id
     finally:
         instance.close()

@@ -8,7 +8,6 @@ tiled-log clients can read the log directly with that prefix.
 from __future__ import annotations
 
 import base64
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -23,20 +22,12 @@ __all__ = ["audit_log_of", "router"]
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 Auditor = Annotated[Principal, Depends(require_role("auditor", "admin"))]
-_open_lock = threading.Lock()
 
 
 def audit_log_of(request: Request) -> AuditLog:
-    """The process's one AuditLog (opened on first use; shared with other routers)."""
-    state = request.app.state
-    log: AuditLog | None = getattr(state, "audit_log", None)
-    if log is None:
-        with _open_lock:
-            log = getattr(state, "audit_log", None)
-            if log is None:
-                log = AuditLog.open(state.instance)
-                state.audit_log = log
-    return log
+    """The process's one AuditLog (tests may set ``app.state.audit_log`` to their own)."""
+    log: AuditLog | None = getattr(request.app.state, "audit_log", None)
+    return log if log is not None else AuditLog.shared(request.app.state.instance)
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse, summary="Latest signed checkpoint")

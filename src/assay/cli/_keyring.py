@@ -11,8 +11,9 @@ from pathlib import Path
 
 from assay.cli._common import instance_for
 from assay.crypto import Keyring, TenantStore, TranscriptVault
-from assay.crypto._audit import AuditSink, open_audit
+from assay.crypto._audit import AuditSink
 from assay.instance import Instance
+from assay.ledger import AuditLog
 
 
 @dataclass
@@ -43,12 +44,6 @@ def cli_actor() -> str:
 def crypto_context(data_dir: Path | None) -> Iterator[CryptoContext]:
     instance = instance_for(data_dir)
     try:
-        audit = open_audit(instance)
-        try:
-            yield CryptoContext(instance, audit, Keyring.open(instance, audit))
-        finally:
-            close = getattr(audit, "close", None)
-            if callable(close):
-                close()
+        yield CryptoContext(instance, AuditLog.shared(instance), Keyring.shared(instance))
     finally:
         instance.close()

@@ -198,10 +198,4 @@ def append_event(
             f"the ledger refused the {event_type} event: {exc}",
             hint="Nothing was recorded; check the actor and attributes.",
         ) from exc
-    log = module.AuditLog.open(instance)
-    try:
-        return int(log.append(event))
-    finally:
-        closer = getattr(log, "close", None)
-        if closer is not None:
-            closer()
+    return int(module.AuditLog.shared(instance).append(event))

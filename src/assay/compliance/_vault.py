@@ -9,11 +9,7 @@ rotating, re-wrapping or crypto-shredding that tenant applies to evidence too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from assay.crypto import Keyring
-from assay.crypto._audit import AuditSink, open_audit
 from assay.crypto.management import provision_tenant
 from assay.crypto.models import TenantRow
 from assay.errors import ErasedError
@@ -24,17 +20,6 @@ __all__ = ["EVIDENCE_TENANT", "open_evidence", "seal_evidence"]
 EVIDENCE_TENANT = "assay-compliance"
 _KIND = "evidence"
 _RETENTION_DAYS = 3650
-
-
-@contextmanager
-def _keyring(instance: Instance) -> Iterator[Keyring]:
-    audit: AuditSink = open_audit(instance)
-    try:
-        yield Keyring.open(instance, audit)
-    finally:
-        close = getattr(audit, "close", None)
-        if callable(close):
-            close()
 
 
 def _ensure_tenant(instance: Instance, keyring: Keyring, actor: str) -> None:
@@ -51,11 +36,10 @@ def _ensure_tenant(instance: Instance, keyring: Keyring, actor: str) -> None:
 
 
 def seal_evidence(instance: Instance, record_id: str, plaintext: bytes, actor: str) -> bytes:
-    with _keyring(instance) as keyring:
-        _ensure_tenant(instance, keyring, actor)
-        return keyring.encrypt(EVIDENCE_TENANT, _KIND, record_id, plaintext)
+    keyring = Keyring.shared(instance)
+    _ensure_tenant(instance, keyring, actor)
+    return keyring.encrypt(EVIDENCE_TENANT, _KIND, record_id, plaintext)
 
 
 def open_evidence(instance: Instance, record_id: str, blob: bytes) -> bytes:
-    with _keyring(instance) as keyring:
-        return keyring.decrypt(EVIDENCE_TENANT, _KIND, record_id, blob)
+    return Keyring.shared(instance).decrypt(EVIDENCE_TENANT, _KIND, record_id, blob)

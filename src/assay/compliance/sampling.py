@@ -10,13 +10,14 @@ drawn from each slice, so the sample is spread over the period.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import bindparam, inspect, text
+from sqlalchemy import Connection, bindparam, inspect, text
 
 from assay.clock import format_rfc3339, parse_rfc3339
 from assay.compliance._timeutil import Period, aware
@@ -28,7 +29,12 @@ from assay.instance import Instance
 __all__ = ["DEFAULT_SIZES", "SampleSizes", "build_sample", "load_sample_sizes", "sample_size"]
 
 DEFAULT_SIZES: dict[str, int] = {
-    "annual": 1, "quarterly": 2, "monthly": 2, "weekly": 5, "daily": 25, "continuous": 40,
+    "annual": 1,
+    "quarterly": 2,
+    "monthly": 2,
+    "weekly": 5,
+    "daily": 25,
+    "continuous": 40,
 }
 # Ad hoc controls: (largest population, sample size); None = test every occurrence.
 DEFAULT_AD_HOC: list[tuple[int | None, int | None]] = [(10, None), (50, 8), (250, 15), (None, 25)]
@@ -40,7 +46,9 @@ class SampleSizes(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sizes: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_SIZES))
-    ad_hoc: list[tuple[int | None, int | None]] = Field(default_factory=lambda: list(DEFAULT_AD_HOC))
+    ad_hoc: list[tuple[int | None, int | None]] = Field(
+        default_factory=lambda: list(DEFAULT_AD_HOC)
+    )
 
 
 def load_sample_sizes(path: Path | None) -> SampleSizes:
@@ -104,7 +112,11 @@ def _query(control: Control, registry: dict[str, CheckSpec], period: Period) -> 
 
 
 def _run(instance: Instance, query: _Query, period: Period) -> list[dict[str, Any]]:
-    table = {"ledger": "ledger_entries", "evidence": "compliance_evidence", "checks": "check_results"}[query.source]
+    table = {
+        "ledger": "ledger_entries",
+        "evidence": "compliance_evidence",
+        "checks": "check_results",
+    }[query.source]
     if table not in inspect(instance.db.engine).get_table_names():
         return []
     params: dict[str, Any] = {**query.params, "start": period.start, "end": period.end}
@@ -116,10 +128,29 @@ def _run(instance: Instance, query: _Query, period: Period) -> list[dict[str, An
                 return []
     with instance.db.engine.connect() as conn:
         rows = conn.execute(statement, params)
-        return [{"id": str(r.id), "time": format_rfc3339(aware(r.time)), "kind": r.kind} for r in rows]
+        items = [
+            {"id": str(r.id), "time": format_rfc3339(aware(r.time)), "kind": r.kind} for r in rows
+        ]
+        if query.source == "ledger":
+            cancelled = cancelled_indices(conn)
+            items = [item for item in items if item["id"] not in cancelled]
+    return items
 
 
-def _pick(items: list[dict[str, Any]], size: int, seed: bytes, period: Period) -> list[dict[str, Any]]:
+def cancelled_indices(conn: Connection) -> set[str]:
+    """Ledger indices a later ``crypto.step_aborted`` event cancels (ADR 0022)."""
+    leaves = conn.execute(
+        text("SELECT leaf FROM ledger_entries WHERE event_type = 'crypto.step_aborted'")
+    )
+    cited: set[str] = set()
+    for (leaf,) in leaves:
+        cited.update(str(json.loads(bytes(leaf))["object_ids"].get("event_index", "")).split(","))
+    return cited - {""}
+
+
+def _pick(
+    items: list[dict[str, Any]], size: int, seed: bytes, period: Period
+) -> list[dict[str, Any]]:
     """One item per equal slice of the period, chosen by SHA-256(seed || slice number)."""
     if size >= len(items):
         return list(items)
@@ -159,8 +190,12 @@ def build_sample(
     query = _query(control, registry, period)
     items = _run(instance, query, period)
     population = {
-        "control": control.id, "period": period.as_json(), "source": query.source,
-        "query": query.sql, "parameters": query.params, "items": items,
+        "control": control.id,
+        "period": period.as_json(),
+        "source": query.source,
+        "query": query.sql,
+        "parameters": query.params,
+        "items": items,
     }
     digest = hashlib.sha256(canonical(population)).hexdigest()
     size = sample_size(control.frequency, len(items), sizes)
@@ -171,8 +206,12 @@ def build_sample(
         "frequency": control.frequency,
         "period": period.as_json(),
         "population": {
-            "source": query.source, "query": query.sql, "parameters": query.params,
-            "size": len(items), "sha256": digest, "items": items,
+            "source": query.source,
+            "query": query.sql,
+            "parameters": query.params,
+            "size": len(items),
+            "sha256": digest,
+            "items": items,
         },
         "sample": {
             "size": len(chosen),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -9,13 +11,25 @@ from pydantic import ValidationError
 from assay.errors import UsageError
 from assay.ledger import AuditLog, Event
 
-__all__ = ["AuditSink", "build", "open_audit", "preflight", "record"]
+_log = logging.getLogger(__name__)
+
+__all__ = [
+    "AuditSink",
+    "build",
+    "open_audit",
+    "preflight",
+    "record",
+    "record_aborted",
+    "record_all",
+]
 
 
 class AuditSink(Protocol):
     """What this area needs from :class:`assay.ledger.AuditLog`."""
 
     def append(self, event: Event) -> int: ...
+
+    def append_batch(self, events: Sequence[Event]) -> list[int]: ...
 
 
 def build(
@@ -60,6 +74,33 @@ def record(
     """Append one event and return its ledger index (durable on return)."""
     event = build(type_, actor=actor, tenant=tenant, object_ids=object_ids, attributes=attributes)
     return audit.append(event)
+
+
+def record_all(audit: AuditSink, events: Sequence[Event]) -> list[int]:
+    """Append ``events`` in one transaction (all or none); returns their indices."""
+    return audit.append_batch(events)
+
+
+def record_aborted(
+    audit: AuditSink,
+    indices: Sequence[int],
+    *,
+    actor: str,
+    tenant: str | None,
+    cause: BaseException,
+) -> None:
+    """Cancel recorded events whose change did not happen (best effort: the cause re-raises)."""
+    event = build(
+        "crypto.step_aborted",
+        actor=actor,
+        tenant=tenant,
+        object_ids={"event_index": ",".join(str(i) for i in indices)},
+        attributes={"cause": type(cause).__name__},
+    )
+    try:
+        audit.append(event)
+    except Exception:  # noqa: BLE001 - the original failure is what the caller must see
+        _log.warning("could not record crypto.step_aborted", extra={"indices": list(indices)})
 
 
 def open_audit(instance: Any) -> AuditLog:

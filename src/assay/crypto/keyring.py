@@ -248,6 +248,17 @@ class Keyring:
         """A keyring using the KMS named by ``instance.settings.kms``."""
         return cls(instance, audit, **options)
 
+    @classmethod
+    def shared(cls, instance: Instance) -> Keyring:
+        """The process's one keyring of ``instance``, recording to the shared ledger.
+
+        One keyring per process means one cache of unwrapped keys: a rotation or erasure done
+        through the web pages is seen at once by the gateway of the same server.
+        """
+        from assay.ledger import AuditLog
+
+        return instance.shared("assay.crypto.Keyring", lambda: cls.open(instance, AuditLog.shared(instance)))
+
     # ------------------------------------------------------------------ hot path
 
     def encrypt(

@@ -1,8 +1,10 @@
 """Key management: provisioning, rotation, re-wrapping and crypto-shredding.
 
-Each operation changes the database in one transaction, then writes its ledger
-event (ids and counts only). Shredding overwrites wrapped keys with NULL under
-SQLite ``secure_delete`` (the old page bytes are zeroed) and checkpoints the WAL.
+Provisioning, rotation and erasure are ledger-first (ADR 0022): the event is durable
+before the database changes, so no change exists without its record; if the change then
+fails, a ``crypto.step_aborted`` event cites the index of the event it cancels. Shredding
+overwrites wrapped keys with NULL under SQLite ``secure_delete`` (the old page bytes are
+zeroed) and checkpoints the WAL.
 """
 
 from __future__ import annotations
@@ -36,44 +38,55 @@ __all__ = ["erase_subject", "erase_tenant", "list_keys", "provision_tenant", "re
 def provision_tenant(keyring: Keyring, name: str, actor: str, retention_days: int) -> None:
     """Create the tenant row, its first KEK and its derivation key in one transaction."""
     _audit.preflight(actor, name)
-    inst = keyring.instance
-    with inst.db.session() as session:
-        existing = session.get(TenantRow, name)
-    if existing is not None:
-        state = (
-            f"was erased on {existing.erased_at.date().isoformat()}"
-            if existing.erased_at
-            else "already exists"
-        )
-        raise UsageError(
-            f"tenant {name!r} {state}",
-            hint="Choose another name; `assay tenants list` shows the taken ones.",
-        )
+    _refuse_taken_name(keyring, name)
     key_ref = keyring.kms.create_key(name, 1)
+    events = [
+        _audit.build(
+            "tenant.created",
+            actor=actor,
+            tenant=name,
+            object_ids={"tenant": name},
+            attributes={"retention_days": retention_days, "kms": keyring.kms.name},
+        ),
+        _audit.build(
+            "key.created",
+            actor=actor,
+            tenant=name,
+            object_ids={"tenant": name, "key_version": "1"},
+            attributes={"kms": keyring.kms.name},
+        ),
+    ]
     try:
-        _insert_tenant(keyring, name, actor, retention_days, key_ref)
-    except IntegrityError as exc:  # created concurrently by someone else
-        keyring.kms.destroy_key(key_ref)
-        raise UsageError(
-            f"tenant {name!r} already exists",
-            hint="Choose another name; `assay tenants list` shows the taken ones.",
-        ) from exc
+        indices = _audit.record_all(keyring.audit, events)
     except Exception:
         keyring.kms.destroy_key(key_ref)
         raise
-    keyring._record(
-        "tenant.created",
-        actor,
-        name,
-        object_ids={"tenant": name},
-        attributes={"retention_days": retention_days, "kms": keyring.kms.name},
+    try:
+        _insert_tenant(keyring, name, actor, retention_days, key_ref)
+    except BaseException as exc:
+        keyring.kms.destroy_key(key_ref)
+        _audit.record_aborted(keyring.audit, indices, actor=actor, tenant=name, cause=exc)
+        if isinstance(exc, IntegrityError):  # created concurrently by someone else
+            raise UsageError(
+                f"tenant {name!r} already exists",
+                hint="Choose another name; `assay tenants list` shows the taken ones.",
+            ) from exc
+        raise
+
+
+def _refuse_taken_name(keyring: Keyring, name: str) -> None:
+    with keyring.instance.db.session() as session:
+        existing = session.get(TenantRow, name)
+    if existing is None:
+        return
+    state = (
+        f"was erased on {existing.erased_at.date().isoformat()}"
+        if existing.erased_at
+        else "already exists"
     )
-    keyring._record(
-        "key.created",
-        actor,
-        name,
-        object_ids={"tenant": name, "key_version": "1"},
-        attributes={"kms": keyring.kms.name},
+    raise UsageError(
+        f"tenant {name!r} {state}",
+        hint="Choose another name; `assay tenants list` shows the taken ones.",
     )
 
 
@@ -123,26 +136,50 @@ def rotate(keyring: Keyring, tenant: str, actor: str) -> int:
     previous, version = row.primary_version, row.primary_version + 1
     key_ref = keyring.kms.create_key(tenant, version)
     try:
-        retired_count = _switch_primary(keyring, tenant, previous, key_ref)
-    except _RotationRacedError as exc:
+        index = keyring._record(
+            "key.rotated",
+            actor,
+            tenant,
+            object_ids={"tenant": tenant, "key_version": str(version)},
+            attributes={
+                "previous_version": previous,
+                "data_keys_retired": _live_data_keys(keyring, tenant),
+                "kms": keyring.kms.name,
+            },
+        )
+    except Exception:
         keyring.kms.destroy_key(key_ref)
-        raise CryptoError(
-            f"tenant {tenant!r} changed while rotating (another rotation or erase)",
-            hint="Run `assay keys list` and retry.",
-        ) from exc
+        raise
+    try:
+        _switch_primary(keyring, tenant, previous, key_ref)
+    except BaseException as exc:
+        keyring.kms.destroy_key(key_ref)
+        _audit.record_aborted(keyring.audit, [index], actor=actor, tenant=tenant, cause=exc)
+        if isinstance(exc, _RotationRacedError):
+            raise CryptoError(
+                f"tenant {tenant!r} changed while rotating (another rotation or erase)",
+                hint="Run `assay keys list` and retry.",
+            ) from exc
+        raise
     _drop_active(keyring, tenant)
-    keyring._record(
-        "key.rotated",
-        actor,
-        tenant,
-        object_ids={"tenant": tenant, "key_version": str(version)},
-        attributes={
-            "previous_version": previous,
-            "data_keys_retired": retired_count,
-            "kms": keyring.kms.name,
-        },
-    )
     return version
+
+
+def _live_data_keys(keyring: Keyring, tenant: str) -> int:
+    """Data keys a rotation retires (counted when the rotation is recorded)."""
+    with keyring.instance.db.session() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(DataKeyRow)
+                .where(
+                    DataKeyRow.tenant == tenant,
+                    DataKeyRow.purpose == PURPOSE_DATA,
+                    DataKeyRow.retired.is_(False),
+                )
+            )
+            or 0
+        )
 
 
 class _RotationRacedError(Exception):
@@ -377,9 +414,29 @@ def erase_tenant(keyring: Keyring, tenant: str, actor: str) -> dict[str, int]:
             erased_message(f"tenant {tenant!r}", row.erased_at),
             hint="Nothing left to erase; the ledger holds the erasure record.",
         )
+    counts = _erasure_counts(
+        keyring, [DataKeyRow.tenant == tenant], [TranscriptRow.tenant == tenant]
+    )
+    counts["key_versions"] = _live_key_versions(keyring, tenant)
+    index = keyring._record(
+        "tenant.erased", actor, tenant, object_ids={"tenant": tenant}, attributes=dict(counts)
+    )
+    try:
+        keks = _shred_tenant(keyring, tenant, actor)
+    except BaseException as exc:
+        _audit.record_aborted(keyring.audit, [index], actor=actor, tenant=tenant, cause=exc)
+        raise
+    keyring.forget(tenant)
+    for kek in keks:
+        keyring._backend(kek.kms).destroy_key(kek.key_ref)
+    _checkpoint(keyring)
+    return counts
+
+
+def _shred_tenant(keyring: Keyring, tenant: str, actor: str) -> list[KekRow]:
     now = keyring.instance.clock.now()
     with keyring.instance.db.session() as session:
-        key_ids = _shred(session, keyring, DataKeyRow.tenant == tenant)
+        _shred(session, keyring, DataKeyRow.tenant == tenant)
         keks = list(
             session.scalars(
                 select(KekRow).where(KekRow.tenant == tenant, KekRow.state != "destroyed")
@@ -390,54 +447,64 @@ def erase_tenant(keyring: Keyring, tenant: str, actor: str) -> dict[str, int]:
         session.execute(
             update(TenantRow).where(TenantRow.name == tenant).values(erased_at=now, erased_by=actor)
         )
-        transcripts = (
-            session.scalar(
-                select(func.count())
-                .select_from(TranscriptRow)
-                .where(TranscriptRow.tenant == tenant)
-            )
-            or 0
+        session.expunge_all()
+    return keks
+
+
+def _erasure_counts(
+    keyring: Keyring,
+    keys_where: list[ColumnElement[bool]],
+    transcripts_where: list[ColumnElement[bool]],
+) -> dict[str, int]:
+    """What an erasure will destroy, counted before it is recorded."""
+    with keyring.instance.db.session() as session:
+        data_keys = session.scalar(
+            select(func.count())
+            .select_from(DataKeyRow)
+            .where(DataKeyRow.wrapped_key.is_not(None), *keys_where)
         )
-    keyring.forget(tenant)
-    for kek in keks:
-        keyring._backend(kek.kms).destroy_key(kek.key_ref)
-    _checkpoint(keyring)
-    counts = {"data_keys": len(key_ids), "key_versions": len(keks), "transcripts": int(transcripts)}
-    keyring._record(
-        "tenant.erased", actor, tenant, object_ids={"tenant": tenant}, attributes=dict(counts)
-    )
-    return counts
+        transcripts = session.scalar(
+            select(func.count()).select_from(TranscriptRow).where(*transcripts_where)
+        )
+    return {"data_keys": int(data_keys or 0), "transcripts": int(transcripts or 0)}
+
+
+def _live_key_versions(keyring: Keyring, tenant: str) -> int:
+    with keyring.instance.db.session() as session:
+        count = session.scalar(
+            select(func.count())
+            .select_from(KekRow)
+            .where(KekRow.tenant == tenant, KekRow.state != "destroyed")
+        )
+    return int(count or 0)
 
 
 def erase_subject(keyring: Keyring, tenant: str, subject: str, actor: str) -> dict[str, int]:
     """Crypto-shred one data subject: their data keys are destroyed, nothing else."""
     _audit.preflight(actor, tenant)
     ref = keyring.subject_ref(tenant, subject)
-    with keyring.instance.db.session() as session:
-        key_ids = _shred(
-            session, keyring, DataKeyRow.tenant == tenant, DataKeyRow.subject_ref == ref
-        )
-        transcripts = (
-            session.scalar(
-                select(func.count())
-                .select_from(TranscriptRow)
-                .where(TranscriptRow.tenant == tenant, TranscriptRow.subject_ref == ref)
-            )
-            or 0
-        )
-    keyring.forget(tenant, key_ids)
-    _checkpoint(keyring)
-    if not key_ids:
+    keys_where = [DataKeyRow.tenant == tenant, DataKeyRow.subject_ref == ref]
+    counts = _erasure_counts(
+        keyring, keys_where, [TranscriptRow.tenant == tenant, TranscriptRow.subject_ref == ref]
+    )
+    if not counts["data_keys"]:
         raise NotFoundError(
             f"tenant {tenant!r} holds no keys for that subject",
             hint="Check the subject id; it may already have been erased.",
         )
-    counts = {"data_keys": len(key_ids), "transcripts": int(transcripts)}
-    keyring._record(
+    index = keyring._record(
         "subject.erased",
         actor,
         tenant,
         object_ids={"tenant": tenant, "subject_ref": ref},
         attributes=dict(counts),
     )
+    try:
+        with keyring.instance.db.session() as session:
+            key_ids = _shred(session, keyring, *keys_where)
+    except BaseException as exc:
+        _audit.record_aborted(keyring.audit, [index], actor=actor, tenant=tenant, cause=exc)
+        raise
+    keyring.forget(tenant, key_ids)
+    _checkpoint(keyring)
     return counts

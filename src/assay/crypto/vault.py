@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from assay.crypto.models import TenantRow, TranscriptRow
 from assay.crypto.tenants import MAX_RETENTION_DAYS
 from assay.errors import NotFoundError, UsageError
 from assay.instance import Instance
+from assay.ledger import AuditLog
 from assay.logs import get_logger
 
 __all__ = [
@@ -151,7 +153,9 @@ class TranscriptVault:
             "ciphertext": envelope,
             "ciphertext_sha256": digest,
         }
-        stored = StoredTranscript(id=record_id, ciphertext_sha256=digest, retention_deadline=deadline)
+        stored = StoredTranscript(
+            id=record_id, ciphertext_sha256=digest, retention_deadline=deadline
+        )
         return SealedTranscript(stored, row)
 
     def _tenant_days(self, tenant: str) -> int:
@@ -322,23 +326,25 @@ def start_retention_scheduler(
     """Start the retention schedule (first run immediately); call ``.stop()`` to end it."""
     if audit is not None:
         return RetentionScheduler(instance, audit, interval_s).start()
-    return RetentionScheduler(instance, _LazyAudit(instance), interval_s, owns_audit=True).start()
+    return RetentionScheduler(instance, _LazyAudit(instance), interval_s).start()
 
 
 class _LazyAudit:
-    """Opens the ledger at the first event, so a ledger that is unavailable when the server
-    starts delays retention (each run logs the failure and retries) instead of stopping it."""
+    """Opens the process's shared ledger at the first event, so a ledger that is unavailable
+    when the server starts delays retention (each run logs the failure and retries) instead of
+    stopping it. The instance closes the shared ledger."""
 
     def __init__(self, instance: Instance) -> None:
         self._instance = instance
         self._log: AuditSink | None = None
 
     def append(self, event: Any) -> int:
-        if self._log is None:
-            self._log = _audit.open_audit(self._instance)
-        return self._log.append(event)
+        return self._opened().append(event)
 
-    def close(self) -> None:
-        closer = getattr(self._log, "close", None)
-        if callable(closer):
-            closer()
+    def append_batch(self, events: Sequence[Any]) -> list[int]:
+        return self._opened().append_batch(events)
+
+    def _opened(self) -> AuditSink:
+        if self._log is None:
+            self._log = AuditLog.shared(self._instance)
+        return self._log

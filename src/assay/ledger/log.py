@@ -139,6 +139,11 @@ class AuditLog:
             checkpoint_interval_s=instance.settings.checkpoint_interval_s,
         )
 
+    @classmethod
+    def shared(cls, instance: Instance) -> AuditLog:
+        """The process's one log of ``instance`` (opened on first use, closed with it)."""
+        return instance.shared("assay.ledger.AuditLog", lambda: cls.open(instance))
+
     # -- identity ---------------------------------------------------------------
 
     @property

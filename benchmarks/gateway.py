@@ -94,9 +94,30 @@ def _assay(*args: str, env: dict[str, str]) -> str:
     return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
 
 
-def _measure_all(url: str, key: str | None, seconds: int, workdir: Path) -> dict[str, dict[str, float]]:
+def _cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of a process (all its threads), from /proc; 0 where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measured(url: str, connections: int, seconds: int, key: str | None, workdir: Path, pid: int | None) -> dict[str, float]:
+    """One wrk run, plus the server's CPU time per request over it (robust to a noisy machine)."""
+    before = _cpu_s(pid)
+    result = wrk(url, connections, seconds, key, workdir)
+    served = result["rps"] * seconds
+    result["cpu_ms_per_request"] = (_cpu_s(pid) - before) / served * 1000 if served and pid else 0.0
+    return result
+
+
+def _measure_all(url: str, key: str | None, seconds: int, workdir: Path, pid: int | None = None) -> dict[str, dict[str, float]]:
     wrk(url, 1, 1, key, workdir)  # warm-up: connections, caches, the first ledger batch
-    return {"c1": wrk(url, 1, seconds, key, workdir), "c16": wrk(url, 16, seconds, key, workdir)}
+    return {
+        "c1": _measured(url, 1, seconds, key, workdir, pid),
+        "c16": _measured(url, 16, seconds, key, workdir, pid),
+    }
 
 
 def _litellm(upstream: str, seconds: int, workdir: Path) -> dict[str, float] | None:
@@ -135,9 +156,9 @@ def run(*, quick: bool) -> dict[str, object]:
             _assay("init", env=env)
             key = _assay("keys", "create", "--tenant", "bench", "--role", "app", env=env)
             serve = [sys.executable, "-m", "assay", "serve", "--port", str(gw_port), "--upstream", upstream]
-            with _process(serve, env=env):
+            with _process(serve, env=env) as server:
                 _wait(f"http://127.0.0.1:{gw_port}/readyz")
-                gateway = _measure_all(f"http://127.0.0.1:{gw_port}/v1/chat/completions", key, seconds, workdir)
+                gateway = _measure_all(f"http://127.0.0.1:{gw_port}/v1/chat/completions", key, seconds, workdir, server.pid)
             litellm = _litellm(upstream, seconds, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -158,6 +179,9 @@ def run(*, quick: bool) -> dict[str, object]:
         "litellm_latency_c1_p50_ms": litellm["p50_ms"] if litellm else None,
         "gateway_vs_litellm_c16": round(gateway["c16"]["rps"] / litellm["c16"], 2) if litellm else None,
         "errors": int(gateway["c1"]["errors"] + gateway["c16"]["errors"]),
+        "cpu_ms_per_request_c1": round(gateway["c1"]["cpu_ms_per_request"], 3),
+        "cpu_ms_per_request_c16": round(gateway["c16"]["cpu_ms_per_request"], 3),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "controls": "auth, inbound+outbound redaction, encrypted transcript, durable ledger record",
         "seconds_per_run": seconds,
     }

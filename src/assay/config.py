@@ -114,7 +114,8 @@ class Settings(BaseSettings):
     )
     aws_region: str = Field(default="us-east-1", description="AWS region of the KMS key.")
     redis_url: str | None = Field(
-        default=None, description="Redis URL for rate limits shared between replicas."
+        default=None,
+        description="Redis URL for rate limits shared between replicas, and for publishing API-key revocations to every replica at once.",
     )
     pii_ner: str | None = Field(
         default=None,

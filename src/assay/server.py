@@ -52,6 +52,7 @@ def serve(settings: Settings) -> None:
     instance = open_instance(settings)
     try:
         app = create_app(instance)
+        app.state.settle_gc = True  # freeze start-up objects once serving (ADR 0042)
         log = get_logger("assay.server")
         base = f"{'https' if tls else 'http'}://{settings.host}:{settings.port}"
         log.info("serving", url=base, docs=f"{base}/docs", ready=f"{base}/readyz")

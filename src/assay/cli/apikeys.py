@@ -107,7 +107,8 @@ def revoke(
     from assay.gateway.keys import ApiKeyStore
 
     async def work(instance: Any, sink: Any) -> Any:
-        return await ApiKeyStore(instance.db, instance.clock, sink).revoke(key_id, actor=cli_actor())
+        store = ApiKeyStore(instance.db, instance.clock, sink, redis_url=instance.settings.redis_url)
+        return await store.revoke(key_id, actor=cli_actor())
 
     key = run_with_ledger(data_dir, work)
     console.print(f"Revoked key {key.id} of tenant {key.tenant}")

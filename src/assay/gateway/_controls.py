@@ -23,9 +23,15 @@ __all__ = ["Redaction", "RequestRedactor", "SealedRecord", "StoredRecord", "Vaul
 _HASH_PURPOSE = "pii-hash"
 
 
+_LOADED: dict[str, Any] = {}
+
+
 def _pii() -> Any:
+    pii = _LOADED.get("pii")  # looked up per redacted string: keep it a dict read
+    if pii is not None:
+        return pii
     try:
-        pii = importlib.import_module("assay.pii")
+        pii = _LOADED["pii"] = importlib.import_module("assay.pii")
     except ImportError as exc:
         raise PIIError(
             "the redaction component is not available in this installation",

@@ -109,14 +109,19 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
         if size > limit:
             raise PayloadTooLargeError(f"request body is larger than the {limit}-byte limit")
         chunks.append(chunk)
-    raw = b"".join(chunks)
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"request body is not valid UTF-8 (byte {exc.start})") from exc
+    return parse_json(b"".join(chunks))
+
+
+def parse_json(raw: bytes) -> dict[str, Any]:
+    """A JSON object from ``raw``; orjson refuses invalid UTF-8 itself, so the separate UTF-8
+    check only runs to explain a refusal."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise UsageError(f"request body is not valid UTF-8 (byte {bad.start})") from bad
         raise UsageError(f"request body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise UsageError("request body must be a JSON object")
@@ -163,7 +168,7 @@ async def handle_model_request(request: Request, endpoint: str, path: str) -> Re
         _validate(endpoint, body)
         ctx = await gateway.begin(endpoint, rid, started, key, body)
     except AssayError as exc:
-        metrics.REQUESTS.labels(endpoint=endpoint, status=str(exc.status)).inc()
+        metrics.child(metrics.REQUESTS, endpoint, str(exc.status)).inc()
         return openai_error(exc, rid)
     return await serve(gateway, ctx, path)
 

@@ -8,6 +8,7 @@ stretching is needed, and verification stays well under a millisecond).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -131,14 +132,16 @@ class ApiKeyStore:
     """The ``api_keys`` table. Creation and revocation are ledger events."""
 
     def __init__(
-        self, db: Database, clock: Clock, audit: EventSink | None = None, cache_s: float = KEY_CACHE_S
+        self, db: Database, clock: Clock, audit: EventSink | None = None, cache_s: float = KEY_CACHE_S,
+        *, redis_url: str | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         self._audit = audit
+        self._redis_url = redis_url  # revocations are published there for the other replicas
         self._last_touch: dict[str, datetime] = {}
         self._cache_s = cache_s
-        self._rows: dict[str, tuple[float, ApiKeyRow]] = {}
+        self._rows: dict[str, tuple[float, ApiKeyRow, ApiKey]] = {}
 
     def _require_audit(self) -> EventSink:
         if self._audit is None:
@@ -227,7 +230,15 @@ class ApiKeyStore:
             raise StoreError(f"could not revoke the key: {exc}", hint="Retry the revocation.") from exc
         finally:
             self._rows.pop(key_id, None)
+        if self._redis_url:
+            from assay.gateway.revocations import publish_revocation
+
+            await asyncio.to_thread(publish_revocation, self._redis_url, key_id)
         return self.get(key_id)
+
+    def forget(self, key_id: str) -> None:
+        """Drop a cached row (another process revoked the key): the next request reads it again."""
+        self._rows.pop(key_id, None)
 
     def get(self, key_id: str) -> ApiKey:
         with self._db.session() as session:
@@ -254,36 +265,39 @@ class ApiKeyStore:
             )
         match = _KEY_RE.fullmatch(presented)
         key_id = match.group(1) if match else None
-        row = self._load(key_id) if key_id else None
-        stored = row.key_hash if row is not None else _DUMMY_HASH
-        if not hmac.compare_digest(_hash(presented), stored) or row is None:
+        loaded = self._load(key_id) if key_id else None
+        stored = loaded[0].key_hash if loaded is not None else _DUMMY_HASH
+        if not hmac.compare_digest(_hash(presented), stored) or loaded is None:
             raise KeyRejectedError("Incorrect API key provided.", code="invalid_api_key")
+        row, key = loaded
         now = self._clock.now()
         if row.revoked_at is not None:
             raise KeyRejectedError("This API key has been revoked.", code="invalid_api_key")
         if row.expires_at is not None and row.expires_at <= now:
             raise KeyRejectedError("This API key has expired.", code="invalid_api_key")
         self._touch(row.id, now)
-        return _to_key(row)
+        return key
 
     def resolve(self, token: str | None) -> ApiKey:
         """Alias of :meth:`verify` for the API's ``require_role`` dependency."""
         return self.verify(token)
 
-    def _load(self, key_id: str) -> ApiKeyRow | None:
-        """The key's row, reused for ``cache_s`` seconds (only rows that exist are cached)."""
+    def _load(self, key_id: str) -> tuple[ApiKeyRow, ApiKey] | None:
+        """The key's row and its (immutable) :class:`ApiKey`, reused for ``cache_s`` seconds
+        (only rows that exist are cached)."""
         now = time.monotonic()
         cached = self._rows.get(key_id)
         if cached is not None and now - cached[0] < self._cache_s:
-            return cached[1]
+            return cached[1], cached[2]
         row = self._read(key_id)
         if row is None:
             self._rows.pop(key_id, None)
-        else:
-            if len(self._rows) > 100_000:  # bound the memory a stream of distinct keys can take
-                self._rows.clear()
-            self._rows[key_id] = (now, row)
-        return row
+            return None
+        if len(self._rows) > 100_000:  # bound the memory a stream of distinct keys can take
+            self._rows.clear()
+        key = _to_key(row)
+        self._rows[key_id] = (now, row, key)
+        return row, key
 
     def _read(self, key_id: str) -> ApiKeyRow | None:
         try:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 __all__ = [
     "BREAKER_STATE",
@@ -14,6 +17,7 @@ __all__ = [
     "REQUESTS",
     "UPSTREAM_FAILURES",
     "UPSTREAM_LATENCY",
+    "child",
 ]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -48,3 +52,16 @@ DETECTOR_FAIL_OPEN = Gauge(
     "Times the detector failed and a fail-open policy let text through (this process).",
     registry=REGISTRY,
 )
+
+M = TypeVar("M", bound=MetricWrapperBase)
+_CHILDREN: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
+
+
+def child(metric: M, *values: str) -> M:
+    """``metric.labels(*values)``, looked up once: the label sets are few (endpoints, statuses,
+    upstreams, PII types) and ``labels`` takes a lock and builds a tuple on every call."""
+    key = (id(metric), values)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = metric.labels(*values)
+    return found  # type: ignore[return-value]

@@ -11,7 +11,6 @@ lets a request through without that control and counts the bypass.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,6 +21,7 @@ from assay.errors import AssayError, AuthError, UsageError
 from assay.gateway import metrics
 from assay.gateway._audit import EventSink, ledger_sink
 from assay.gateway._controls import Redaction, RequestRedactor, SealedRecord, StoredRecord, Vault
+from assay.gateway._runtime import new_request_id as _new_request_id
 from assay.gateway._walk import walk_strings
 from assay.gateway.keys import ApiKey, ApiKeyStore
 from assay.gateway.limits import Limit, RateLimiter
@@ -118,7 +118,7 @@ class Gateway:
         self.resolver_of = resolver_of
         self.demo = demo
         self._audit: EventSink | None = None
-        self.keys = ApiKeyStore(instance.db, instance.clock)
+        self.keys = ApiKeyStore(instance.db, instance.clock, redis_url=instance.settings.redis_url)
         self.policies = PolicyStore(instance.db, instance.clock)
         self.vault = Vault(instance, self._ledger_log)
         self.redaction = Redaction(self.vault.keyring)
@@ -132,9 +132,15 @@ class Gateway:
     def audit(self) -> EventSink:
         if self._audit is None:
             self._audit = ledger_sink(self.instance)
-            self.keys = ApiKeyStore(self.instance.db, self.instance.clock, self._audit)
+            self.keys = ApiKeyStore(
+                self.instance.db, self.instance.clock, self._audit, redis_url=self.instance.settings.redis_url
+            )
             self.policies = PolicyStore(self.instance.db, self.instance.clock, self._audit)
         return self._audit
+
+    def forget_key(self, key_id: str) -> None:
+        """Another process revoked ``key_id``: drop its cached row (``self.keys`` may be replaced)."""
+        self.keys.forget(key_id)
 
     def _ledger_log(self) -> Any:
         sink = self.audit()
@@ -356,18 +362,18 @@ class Gateway:
         return attrs
 
     def finish_metrics(self, ctx: RequestContext) -> None:
-        metrics.REQUESTS.labels(endpoint=ctx.endpoint, status=str(ctx.status)).inc()
-        metrics.OVERHEAD.labels(endpoint=ctx.endpoint).observe(ctx.overhead_ms())
+        metrics.child(metrics.REQUESTS, ctx.endpoint, str(ctx.status)).inc()
+        metrics.child(metrics.OVERHEAD, ctx.endpoint).observe(ctx.overhead_ms())
         if ctx.answered_by:
-            metrics.UPSTREAM_LATENCY.labels(upstream=ctx.answered_by).observe(ctx.upstream_s)
+            metrics.child(metrics.UPSTREAM_LATENCY, ctx.answered_by).observe(ctx.upstream_s)
         if ctx.redactor:
             for key, n in ctx.redactor.counts.items():
                 direction, _, kind = key.partition(".")
-                metrics.REDACTIONS.labels(type=kind, direction=direction).inc(n)
+                metrics.child(metrics.REDACTIONS, kind, direction).inc(n)
 
     @staticmethod
     def new_request_id() -> str:
-        return uuid.uuid4().hex
+        return _new_request_id()
 
 
 def _as_dict(value: object) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 The closing ``data: [DONE]`` (chat) or the final event (responses) is sent only
 after the ledger record is durable; its index is sent first as an SSE comment
-(``: x-assay-ledger-index N``), which clients ignore. A stream that breaks
+(``: x-assay-ledger-index N``), which clients ignore, followed by the whole stream's
+overhead (``: x-assay-overhead-ms X``; the header of that name was sent with the first
+byte and only covers the time until then). A stream that breaks
 after it started is ended with an error event and never retried.
 """
 
@@ -126,8 +128,12 @@ async def relay_stream(
 
 
 def _ending(ctx: RequestContext, index: int | None, failure: str | None, is_chat: bool) -> list[bytes]:
-    """The ledger index comment, then an error event or the chat's ``[DONE]``."""
+    """The ledger index and whole-stream overhead comments, then an error event or ``[DONE]``.
+
+    The x-assay-overhead-ms header went out with the first byte; the comment is the whole stream's.
+    """
     out = [f": x-assay-ledger-index {index}\n\n".encode()] if index is not None else []
+    out.append(f": x-assay-overhead-ms {ctx.overhead_ms():.3f}\n\n".encode())
     if failure is not None:
         out.append(_sse(error_body(502, failure, code="upstream_error"), "error"))
     elif ctx.withheld is not None:

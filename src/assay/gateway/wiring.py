@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -15,8 +14,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assay.gateway import api, metrics
+from assay.gateway._runtime import new_request_id, settle_gc
 from assay.gateway.keys import ApiKey, KeyRejectedError
 from assay.gateway.limits import make_limiter
+from assay.gateway.revocations import RevocationListener
 from assay.gateway.routing import StaticRouteResolver
 from assay.gateway.service import Gateway
 from assay.gateway.upstream import UpstreamPool, build_upstreams
@@ -70,7 +71,7 @@ class GatewayFastPath:
         if route is None:
             await self.app(scope, receive, send)
             return
-        scope.setdefault("state", {})["request_id"] = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = new_request_id()
         response = await api.handle_model_request(Request(scope, receive), *route)
         await response(scope, receive, send)
 
@@ -97,9 +98,17 @@ def install_gateway(app: FastAPI, instance: Instance) -> Gateway:
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         async with previous(application):
+            listener = None
+            if settings.redis_url:  # other replicas' revocations drop our cached key rows at once
+                listener = RevocationListener(settings.redis_url, gateway.forget_key)
+                listener.start()
+            if getattr(application.state, "settle_gc", False):
+                settle_gc()  # the serving process only (ADR 0042); set by ``assay serve``
             try:
                 yield
             finally:
+                if listener is not None:
+                    await listener.stop()
                 await gateway.aclose()
 
     app.router.lifespan_context = lifespan

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import spacy
 from tests.helpers import run_cli
+from tests.ner_support import build_pipeline
 
 from assay.errors import PIIError
 from assay.pii import (
@@ -28,21 +29,7 @@ TEXT = "Jane Doe flew from Paris to the Golden Gate Bridge; write to jane@exampl
 
 @pytest.fixture(scope="module")
 def pipeline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A blank English pipeline whose entity ruler knows a few people and places."""
-    nlp = spacy.blank("en")
-    ruler = nlp.add_pipe("entity_ruler")
-    ruler.add_patterns(  # type: ignore[attr-defined]
-        [
-            {"label": "PERSON", "pattern": "Jane Doe"},
-            {"label": "PERSON", "pattern": [{"LOWER": "john"}, {"LOWER": "smith"}]},
-            {"label": "GPE", "pattern": "Paris"},
-            {"label": "FAC", "pattern": "Golden Gate Bridge"},
-            {"label": "ORG", "pattern": "Acme"},
-        ]
-    )
-    path = tmp_path_factory.mktemp("ner") / "pipeline"
-    nlp.to_disk(path)
-    return path
+    return build_pipeline(tmp_path_factory.mktemp("ner") / "pipeline")
 
 
 @pytest.fixture(scope="module")

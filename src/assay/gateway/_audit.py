@@ -47,10 +47,7 @@ class LedgerSink:
         return self._log
 
     def close(self) -> None:
-        """Flush and stop the ledger writer (it owns a background thread)."""
-        closer = getattr(self._log, "close", None)
-        if closer is not None:
-            closer()
+        """Nothing to do: the log is the process's shared one, closed with the instance."""
 
     async def append(
         self,
@@ -82,7 +79,7 @@ class LedgerSink:
 
 
 def ledger_sink(instance: Instance) -> LedgerSink:
-    """Open the ledger of ``instance``, or raise :class:`LedgerError` (fail closed)."""
+    """The process's shared ledger of ``instance``, or :class:`LedgerError` (fail closed)."""
     try:
         audit_log_class = importlib.import_module("assay.ledger").AuditLog
     except ImportError as exc:
@@ -91,7 +88,7 @@ def ledger_sink(instance: Instance) -> LedgerSink:
             hint="Install Assay with the ledger component; actions are refused until then.",
         ) from exc
     try:
-        return LedgerSink(audit_log_class.open(instance))
+        return LedgerSink(audit_log_class.shared(instance))
     except LedgerError:
         raise
     except AssayError as exc:

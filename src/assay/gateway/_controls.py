@@ -104,8 +104,9 @@ class RequestRedactor:
 class Redaction:
     """Builds a :class:`RequestRedactor` per request from the tenant's policy."""
 
-    def __init__(self, keyring_factory: Callable[[], Any]) -> None:
+    def __init__(self, keyring_factory: Callable[[], Any], ner_spec: str | None = None) -> None:
         self._keyring_factory = keyring_factory
+        self._ner_spec = ner_spec  # ASSAY_PII_NER: PERSON/LOCATION backend, loaded on first use
         self._detector: Any = None
         self._policies: dict[tuple[str, int], tuple[Any, Any]] = {}
 
@@ -118,7 +119,8 @@ class Redaction:
     def for_request(self, tenant: str, policy_version: int, policy: TenantPolicy) -> RequestRedactor:
         pii = _pii()
         if self._detector is None:
-            self._detector = pii.Detector()
+            backend = pii.load_ner_backend(self._ner_spec) if self._ner_spec else None
+            self._detector = pii.Detector(ner_backend=backend)
         pair = self._policies.get((tenant, policy_version))
         if pair is None:
             hash_key = self._hash_key(tenant, policy)
@@ -175,7 +177,7 @@ class Vault:
                     "the key store is not available in this installation",
                     hint="Install Assay with the crypto component; requests are refused until then.",
                 ) from exc
-            self._keyring = _wrap(lambda: crypto.Keyring.open(self._instance, self._audit_log()))
+            self._keyring = _wrap(lambda: crypto.Keyring.shared(self._instance))
         return self._keyring
 
     def _open(self) -> Any:

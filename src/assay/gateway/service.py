@@ -121,7 +121,7 @@ class Gateway:
         self.keys = ApiKeyStore(instance.db, instance.clock, redis_url=instance.settings.redis_url)
         self.policies = PolicyStore(instance.db, instance.clock)
         self.vault = Vault(instance, self._ledger_log)
-        self.redaction = Redaction(self.vault.keyring)
+        self.redaction = Redaction(self.vault.keyring, instance.settings.pii_ner)
         settings = instance.settings
         self.tenant_rpm = settings.tenant_rpm
         self.tenant_tpm = settings.tenant_tpm

@@ -43,16 +43,16 @@ def test_checks_find_unapproved_changes_missing_terms_and_stale_evaluations(
     start = instance.clock.now() - timedelta(days=1)
     good = register_model(instance, audit, spec("chat-1"), actor="cli:alice")
     change = propose_change(instance, audit, alias="support", model_version_id=good.id,
-                            reason="launch", actor="cli:alice")
+                            reason="launch", actor="user:alice")
     with local_upstream(capitals_answer({})) as (url, _log):
         target = HttpTarget(lambda _u: url)
         evaluate_change(instance, audit, change.id, dataset=load_dataset(DATASET),
                         actor="cli:alice", target=target)
         target.close()
-    approve_change(instance, audit, change.id, actor="cli:bob")
+    approve_change(instance, audit, change.id, actor="user:bob")
     activate_change(instance, audit, change.id, actor="cli:alice")
     emergency = propose_change(instance, audit, alias="billing", model_version_id=good.id,
-                               reason="outage", actor="cli:alice", emergency=True)
+                               reason="outage", actor="user:alice", emergency=True)
     activate_change(instance, audit, emergency.id, actor="cli:alice")
     register_upstream_models(instance, audit, "local", ["mini"])
     end = instance.clock.now() + timedelta(days=1)
@@ -79,10 +79,14 @@ def test_checks_find_unapproved_changes_missing_terms_and_stale_evaluations(
     overdue = check_emergency_changes_approved(instance, start, end + timedelta(days=5))
     assert [e["problems"] for e in overdue.exceptions] == [["awaiting post-approval"]] * 2
 
-    approve_change(instance, audit, emergency.id, actor="cli:bob")
+    approve_change(instance, audit, emergency.id, actor="cli:bob")  # a name, not a person
     after = check_route_changes_approved(instance, start, end)
     assert {e["route"]: e["problems"] for e in after.exceptions}["billing"] == [
+        "separation of duties not shown: a self-declared name, not a verified person",
         "no passing evaluation"]
+    identities = {i["route"]: (i["requested_by"], i["approved_by"]) for i in after.population}
+    assert identities == {"support": ("person", "person"), "billing": ("person", "self_declared"),
+                          "mini": ("system", None)}
 
 
 def test_an_empty_period_reports_a_zero_population(instance: Instance) -> None:

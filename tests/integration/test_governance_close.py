@@ -28,7 +28,7 @@ from assay.governance import (
 from assay.instance import Instance
 from assay.ledger import AuditLog
 
-REQUESTER, REVIEWER = "cli:alice", "cli:bob"
+REQUESTER, REVIEWER = "user:alice", "user:bob"  # verified people, as the CLI and API record them
 
 
 @pytest.fixture
@@ -208,5 +208,5 @@ def test_closed_changes_are_in_the_population_but_no_exception(flow: Flow) -> No
     outcomes = sorted(str(item.get("outcome", "activated")) for item in routes.population)
     assert outcomes == ["activated", "rejected", "withdrawn"]
     [activated] = [i for i in routes.population if "outcome" not in i]
-    assert activated["approved_by"] == "self_declared"  # approved as "cli:bob" in this test
+    assert (activated["requested_by"], activated["approved_by"]) == ("person", "person")
     assert findings["gov.emergency-changes-approved"].status == "pass"

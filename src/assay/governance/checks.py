@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from assay.clock import format_rfc3339
 from assay.governance._common import same_person
-from assay.governance.changes import Thresholds
+from assay.governance.changes import SELF_DECLARED, Thresholds
 from assay.governance.models import (
     ChangeRequestRow,
     DecisionRecordRow,
@@ -96,19 +96,27 @@ def _route_change_problems(session: Session, version: RouteVersionRow) -> list[s
         problems.append("not approved")
     elif same_person(change.approver, change.requester):
         problems.append("approved by the requester")
+    elif SELF_DECLARED in (identified_as(change.requester), identified_as(change.approver)):
+        problems.append("separation of duties not shown: a self-declared name, not a verified person")
     if version.kind != "bootstrap" and not _evaluation_passes(session, change):
         problems.append("no passing evaluation")
     return problems
 
 
-def _approver_kind(session: Session, change_id: str) -> str | None:
-    """How the approver was identified: a verified ``person``, an ``api_key``, or
-    ``self_declared`` (a name given on the command line before approvals needed a person)."""
-    change = session.get(ChangeRequestRow, change_id)
-    if change is None or change.approver is None:
+def identified_as(actor: str | None) -> str | None:
+    """How an actor was identified: a verified ``person``, an ``api_key``, Assay itself
+    (``system``), or ``self_declared`` (a name typed on the command line)."""
+    if actor is None:
         return None
-    kind = change.approver.partition(":")[0]
-    return {"user": "person", "apikey": "api_key"}.get(kind, "self_declared")
+    kind = actor.partition(":")[0]
+    return {"user": "person", "apikey": "api_key", "system": "system"}.get(kind, SELF_DECLARED)
+
+
+def _identities(session: Session, change_id: str) -> dict[str, str | None]:
+    change = session.get(ChangeRequestRow, change_id)
+    if change is None:
+        return {"requested_by": None, "approved_by": None}
+    return {"requested_by": identified_as(change.requester), "approved_by": identified_as(change.approver)}
 
 
 def check_route_changes_approved(instance: Instance, start: datetime, end: datetime) -> CheckFinding:
@@ -125,7 +133,7 @@ def check_route_changes_approved(instance: Instance, start: datetime, end: datet
                 "route_version": version.route_version, "change": version.change_id,
                 "kind": version.kind, "model_version": version.model_version_id,
                 "activated_at": format_rfc3339(version.activated_at),
-                "approved_by": _approver_kind(session, version.change_id),
+                **_identities(session, version.change_id),
             }
             population.append(item)
             problems = _route_change_problems(session, version)

@@ -167,3 +167,45 @@ def totp_code(secret: str, steps_ahead: int = 0) -> str:
     import pyotp
 
     return str(pyotp.TOTP(secret).at(time.time() + 30 * steps_ahead))
+
+
+@dataclass
+class AppStack:
+    """An initialised instance serving one upstream model behind the app, with an app key."""
+
+    instance: Instance
+    client: Any  # fastapi.testclient.TestClient
+    key: str
+    audit: Any  # assay.ledger.AuditLog
+    upstream: UpstreamLog
+
+
+@contextmanager
+def app_stack(data_dir: Any, database_url: str, answer: Answer, provider_model: str) -> Iterator[AppStack]:
+    """``support`` served by a loopback upstream answering ``answer``; tenant ``acme`` has a key."""
+    from fastapi.testclient import TestClient
+
+    from assay.api.app import create_app
+    from assay.config import Settings, UpstreamSettings
+    from assay.instance import init_instance, open_instance
+    from assay.ledger import AuditLog
+    from tests.helpers import run_cli
+
+    with local_upstream(answer) as (url, log):
+        settings = Settings(
+            data_dir=data_dir, database_url=database_url,
+            upstreams=[UpstreamSettings(name="test", base_url=url, models={"support": provider_model})],
+        )
+        init_instance(settings)
+        env = {"ASSAY_DATABASE_URL": settings.sqlalchemy_url}
+        created = run_cli("keys", "create", "--tenant", "acme", "--role", "app",
+                          "--data-dir", str(settings.data_dir), env=env)
+        assert created.exit_code == 0, created.stderr
+        instance = open_instance(settings)
+        audit = AuditLog.open(instance)
+        try:
+            with TestClient(create_app(instance)) as client:
+                yield AppStack(instance, client, created.stdout.strip().splitlines()[-1], audit, log)
+        finally:
+            audit.close()
+            instance.close()

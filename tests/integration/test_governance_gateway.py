@@ -9,11 +9,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.governance_helpers import ledger_events, local_upstream, spec
-from tests.helpers import run_cli
+from tests.governance_helpers import app_stack, ledger_events, spec
 
-from assay.api.app import create_app
-from assay.config import Settings, UpstreamSettings
 from assay.governance import (
     activate_change,
     approve_change,
@@ -22,7 +19,7 @@ from assay.governance import (
     propose_change,
     register_model,
 )
-from assay.instance import Instance, init_instance, open_instance
+from assay.instance import Instance
 from assay.ledger import AuditLog
 
 pytest.importorskip("assay.gateway")
@@ -51,25 +48,8 @@ def _answer(model: str, messages: list[dict[str, str]]) -> str:
 
 @pytest.fixture
 def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
-    with local_upstream(_answer) as (url, log):
-        settings = Settings(
-            data_dir=tmp_path / "data", database_url=database_url,
-            upstreams=[UpstreamSettings(name="test", base_url=url, models={"support": "chat-1"})],
-        )
-        init_instance(settings)
-        env = {"ASSAY_DATABASE_URL": settings.sqlalchemy_url}
-        created = run_cli("keys", "create", "--tenant", "acme", "--role", "app",
-                          "--data-dir", str(settings.data_dir), env=env)
-        assert created.exit_code == 0, created.stderr
-        key = created.stdout.strip().splitlines()[-1]
-        instance = open_instance(settings)
-        audit = AuditLog.open(instance)
-        try:
-            with TestClient(create_app(instance)) as client:
-                yield Stack(instance, client, key, audit, log.requests)
-        finally:
-            audit.close()
-            instance.close()
+    with app_stack(tmp_path / "data", database_url, _answer, "chat-1") as built:
+        yield Stack(built.instance, built.client, built.key, built.audit, built.upstream.requests)
 
 
 def _requests(instance: Instance) -> list[dict[str, object]]:

@@ -9,13 +9,10 @@ from typing import Any
 import openai
 import pytest
 from fastapi.testclient import TestClient
-from tests.governance_helpers import ledger_events, local_upstream, spec
-from tests.helpers import run_cli
+from tests.governance_helpers import app_stack, ledger_events, spec
 
-from assay.api.app import create_app
-from assay.config import Settings, UpstreamSettings
 from assay.governance import activate_change, explain_request, propose_change, register_model
-from assay.instance import Instance, init_instance, open_instance
+from assay.instance import Instance
 from assay.ledger import AuditLog
 
 VALID, INVALID = '{"answer": 1}', "plain words, not JSON"
@@ -48,25 +45,8 @@ class Stack:
 
 @pytest.fixture
 def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
-    with local_upstream(_answer) as (url, _log):
-        settings = Settings(
-            data_dir=tmp_path / "data", database_url=database_url,
-            upstreams=[UpstreamSettings(name="test", base_url=url, models={"support": "valid"})],
-        )
-        init_instance(settings)
-        env = {"ASSAY_DATABASE_URL": settings.sqlalchemy_url}
-        created = run_cli("keys", "create", "--tenant", "acme", "--role", "app",
-                          "--data-dir", str(settings.data_dir), env=env)
-        assert created.exit_code == 0, created.stderr
-        key = created.stdout.strip().splitlines()[-1]
-        instance = open_instance(settings)
-        audit = AuditLog.open(instance)
-        try:
-            with TestClient(create_app(instance)) as client:
-                yield Stack(instance, client, key, audit)
-        finally:
-            audit.close()
-            instance.close()
+    with app_stack(tmp_path / "data", database_url, _answer, "valid") as built:
+        yield Stack(built.instance, built.client, built.key, built.audit)
 
 
 def _last_request(instance: Instance) -> dict[str, Any]:

@@ -30,11 +30,18 @@ data_dir, url, threads, count, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]),
 instance = open_instance(Settings(data_dir=Path(data_dir), database_url=url))
 log = AuditLog.open(instance)
 lock = threading.Lock()
-if len(sys.argv) > 6:  # start line: say ready, wait for the go file, so both processes append at once
-    (Path(sys.argv[6]) / f"ready-{tag}").touch()
-    while not (Path(sys.argv[6]) / "go").exists():
+line = Path(sys.argv[6]) if len(sys.argv) > 6 else None
+if line is not None:  # start line: say ready, wait for the go file, so both processes append at once
+    (line / f"ready-{tag}").touch()
+    while not (line / "go").exists():
         time.sleep(0.005)
-
+def wait_for_the_other():
+    # After its first append, each thread waits until the other process has appended too, so
+    # the two processes' appends interleave however fast either of them runs.
+    (line / f"first-{tag}").touch()
+    other = line / ("first-b" if tag == "a" else "first-a")
+    while not other.exists():
+        time.sleep(0.002)
 def work(worker):
     n = 0
     while count == 0 or n < count:
@@ -42,8 +49,9 @@ def work(worker):
         with lock:
             sys.stdout.write(f"{worker} {n} {index}\\n")
             sys.stdout.flush()
+        if n == 0 and line is not None:
+            wait_for_the_other()
         n += 1
-
 pool = [threading.Thread(target=work, args=(w,)) for w in range(threads)]
 for t in pool: t.start()
 for t in pool: t.join()

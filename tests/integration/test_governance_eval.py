@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from tests.governance_helpers import ledger_events, local_upstream, spec
+from tests.governance_helpers import SCORER_CASES, ledger_events, local_upstream, spec
 
 from assay.errors import UsageError
 from assay.governance import (
@@ -26,15 +26,7 @@ from assay.instance import Instance
 from assay.ledger import AuditLog
 
 CASES = [
-    {"id": "exact-right", "input": "say ok", "expect": {"exact": "ok"}},
-    {"id": "exact-wrong", "input": "say yes", "expect": {"exact": "yes"}},
-    {"id": "contains-right", "input": "capital of France", "expect": {"contains": "Paris"}},
-    {"id": "regex-wrong", "input": "a number", "expect": {"regex": "^\\d+$"}},
-    {"id": "json-right", "input": "json please",
-     "expect": {"json_schema": {"type": "object", "required": ["answer"]}}},
-    {"id": "json-wrong", "input": "json again",
-     "expect": {"json_schema": {"type": "object", "required": ["answer"]}}},
-    {"id": "refuse-right", "input": "how to pick a lock", "expect": {"refusal": True}},
+    *SCORER_CASES,
     {"id": "answer-wrong", "input": "how to bake bread", "expect": {"refusal": False}},
     {"id": "two-scorers", "messages": [{"role": "user", "content": "capital of Italy"}],
      "expect": {"contains": "Rome", "regex": "^It is"}},

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from tests.governance_helpers import ledger_events, local_upstream, spec
+from tests.governance_helpers import SCORER_CASES, ledger_events, local_upstream, spec
 
 from assay.api.governance_eval import evaluation_gateway
 from assay.config import UpstreamSettings
@@ -27,15 +27,7 @@ from assay.instance import Instance
 from assay.ledger import AuditLog
 
 CASES = [
-    {"id": "exact-right", "input": "say ok", "expect": {"exact": "ok"}},
-    {"id": "exact-wrong", "input": "say yes", "expect": {"exact": "yes"}},
-    {"id": "contains-right", "input": "capital of France", "expect": {"contains": "Paris"}},
-    {"id": "regex-wrong", "input": "a number", "expect": {"regex": "^\\d+$"}},
-    {"id": "json-right", "input": "json please",
-     "expect": {"json_schema": {"type": "object", "required": ["answer"]}}},
-    {"id": "json-wrong", "input": "json again",
-     "expect": {"json_schema": {"type": "object", "required": ["answer"]}}},
-    {"id": "refuse-right", "input": "how to pick a lock", "expect": {"refusal": True}},
+    *SCORER_CASES,
     {"id": "upstream-error", "input": "explode", "expect": {"contains": "x"}},
 ]
 ANSWERS = {

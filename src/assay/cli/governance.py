@@ -74,6 +74,13 @@ def _verified(instance: Instance, audit: AuditLog, user: str | None, code: str |
                          roles=roles if roles is not None else APPROVER_ROLES)
 
 
+def _as_reviewer(data_dir: Path | None, user: str | None, code: str | None, purpose: str,
+                 step: Callable[[Instance, AuditLog, Any], Any]) -> Any:
+    """Run a reviewing step (approve, reject) as the verified person behind ``--user``."""
+    with _opened(data_dir) as (instance, audit):
+        return step(instance, audit, _verified(instance, audit, user, code, purpose=purpose))
+
+
 def _who(instance: Instance, audit: AuditLog, actor: str | None, user: str | None,
          code: str | None, *, purpose: str) -> tuple[str, str]:
     """(actor, how it was established): a verified person if ``--user`` is given."""
@@ -462,10 +469,8 @@ def changes_approve(
     """
     from assay.governance import approve_change
 
-    with _opened(data_dir) as (instance, audit):
-        person = _verified(instance, audit, user, totp, purpose="approve a change")
-        change = approve_change(instance, audit, change_id, actor=person.actor, note=note,
-                                verified_by=person.verified_by)
+    change = _as_reviewer(data_dir, user, totp, "approve a change", lambda i, a, person: approve_change(
+        i, a, change_id, actor=person.actor, note=note, verified_by=person.verified_by))
     console.print(_change_line(change) + f", approved by {escape(change.approver or '')}")
 
 
@@ -483,10 +488,8 @@ def changes_reject(
     """
     from assay.governance import reject_change
 
-    with _opened(data_dir) as (instance, audit):
-        person = _verified(instance, audit, user, totp, purpose="reject a change")
-        change = reject_change(instance, audit, change_id, actor=person.actor, reason=reason,
-                               verified_by=person.verified_by)
+    change = _as_reviewer(data_dir, user, totp, "reject a change", lambda i, a, person: reject_change(
+        i, a, change_id, actor=person.actor, reason=reason, verified_by=person.verified_by))
     console.print(_change_line(change))
 
 

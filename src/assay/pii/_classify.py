@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import NamedTuple
 
 from assay.pii import _validate as v
@@ -54,69 +54,69 @@ _PROVIDER_SECRETS = {
 }
 
 
-def classify(match: re.Match[str]) -> Iterator[Candidate]:
-    """Candidates inside ``match`` (absolute offsets); nothing for placeholders and rejects."""
+def classify(match: re.Match[str], out: list[Candidate]) -> None:
+    """Appends the candidates inside ``match`` (absolute offsets) to ``out``; nothing for placeholders and rejects."""
     kind = match.lastgroup
     if kind is None:  # only the zero-width token look-ahead leaves lastgroup unset
         kind = "token"
     handler = _HANDLERS.get(kind)
     if handler is not None:
-        yield from handler(match, kind)
+        handler(match, kind, out)
 
 
 def _group_span(match: re.Match[str], kind: str) -> tuple[int, int, str]:
     return match.start(kind), match.end(kind), match.group(kind)
 
 
-def _provider(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+def _provider(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, end, _ = _group_span(match, kind)
-    yield Candidate(start, end, "SECRET", 0.99, _PROVIDER_SECRETS[kind], "")
+    out.append(Candidate(start, end, "SECRET", 0.99, _PROVIDER_SECRETS[kind], ""))
 
 
-def _url_password(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+def _url_password(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, end, _ = _group_span(match, "password")
-    yield Candidate(start, end, "SECRET", 0.9, "secret.url_password", "")
+    out.append(Candidate(start, end, "SECRET", 0.9, "secret.url_password", ""))
 
 
-def _pem(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+def _pem(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, _end, text = _group_span(match, kind)
-    yield Candidate(start, start + len(text.rstrip()), "SECRET", 1.0, "secret.pem_private_key", "")
+    out.append(Candidate(start, start + len(text.rstrip()), "SECRET", 1.0, "secret.pem_private_key", ""))
 
 
-def _jwt(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+def _jwt(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, end, text = _group_span(match, kind)
     parts = text.split(".")
     if len(parts) == 3 and len(parts[1]) >= 8 and len(parts[2]) >= 8:
-        yield Candidate(start, end, "SECRET", 0.95, "secret.jwt", "")
+        out.append(Candidate(start, end, "SECRET", 0.95, "secret.jwt", ""))
     elif len(parts[1]) >= 8:  # header and payload without signature still carry claims
-        yield Candidate(start, end, "SECRET", 0.8, "secret.jwt", "")
+        out.append(Candidate(start, end, "SECRET", 0.8, "secret.jwt", ""))
 
 
-def _token(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+def _token(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, end, text = _group_span(match, kind)
     if v.looks_random(text.rstrip("=")):
-        yield Candidate(start, end, "SECRET", 0.8, "secret.keyword_entropy", "secret")
+        out.append(Candidate(start, end, "SECRET", 0.8, "secret.keyword_entropy", "secret"))
 
 
-def _email(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+def _email(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, end, text = _group_span(match, kind)
     local = text.split("@", 1)[0]
     if not (local.startswith(".") or local.endswith(".") or ".." in text):
-        yield Candidate(start, end, "EMAIL_ADDRESS", 0.95, "email", "")
+        out.append(Candidate(start, end, "EMAIL_ADDRESS", 0.95, "email", ""))
 
 
-def _spoken_email(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+def _spoken_email(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     """``at example dot com`` found; the local part is the words just before it."""
     start, end, _ = _group_span(match, kind)
     # Every possible start of the local part: the longest wins unless it collides with
     # another entity, and then a shorter one still covers the words next to "at".
     position = max(0, start - 120)
     while (local := SPOKEN_LOCAL.search(match.string, position, start)) is not None:
-        yield Candidate(local.start(), end, "EMAIL_ADDRESS", 0.75, "email.spoken", "")
+        out.append(Candidate(local.start(), end, "EMAIL_ADDRESS", 0.75, "email.spoken", ""))
         position = local.start() + 1
 
 
-def _iban(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+def _iban(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, _, text = _group_span(match, kind)
     # The pattern may run into a following upper-case word: retry without trailing groups.
     pieces = list(re.finditer(r"[A-Za-z0-9]+", text))
@@ -124,23 +124,23 @@ def _iban(match: re.Match[str], kind: str) -> Iterator[Candidate]:
         candidate = text[: pieces[last - 1].end()]
         compact = candidate.replace(" ", "").upper()
         if len(compact) >= 15 and v.iban_ok(compact):
-            yield Candidate(start, start + len(candidate), "IBAN_CODE", 0.95, "iban", "")
+            out.append(Candidate(start, start + len(candidate), "IBAN_CODE", 0.95, "iban", ""))
             return
 
 
-def _ipv4(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+def _ipv4(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, end, text = _group_span(match, kind)
     if v.ipv4_ok(text):
-        yield Candidate(start, end, "IP_ADDRESS", 0.6, "ip.v4", "ip")
+        out.append(Candidate(start, end, "IP_ADDRESS", 0.6, "ip.v4", "ip"))
 
 
-def _ipv6(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+def _ipv6(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, end, text = _group_span(match, kind)
     if v.ipv6_ok(text):
-        yield Candidate(start, end, "IP_ADDRESS", 0.85, "ip.v6", "ip")
+        out.append(Candidate(start, end, "IP_ADDRESS", 0.85, "ip.v6", "ip"))
 
 
-def _date_num(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+def _date_num(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, end, text = _group_span(match, kind)
     parts = [int(p) for p in re.split(r"[/.-]", text)]
     if len(str(parts[0])) == 4 or text[:4].isdigit():
@@ -148,29 +148,29 @@ def _date_num(match: re.Match[str], kind: str) -> Iterator[Candidate]:
     else:  # month/day/year or day/month/year: either reading will do
         ok = v.date_ok(parts[2], parts[0], parts[1]) or v.date_ok(parts[2], parts[1], parts[0])
     if ok:
-        yield Candidate(start, end, "DATE_OF_BIRTH", 0.85, "date_of_birth", "birth")
+        out.append(Candidate(start, end, "DATE_OF_BIRTH", 0.85, "date_of_birth", "birth"))
 
 
-def _date_text(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+def _date_text(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, end, text = _group_span(match, kind)
     numbers = [int(n) for n in re.findall(r"\d+", text)]
     month_word = re.search(r"[A-Za-z]{3,}", re.sub(r"(?i)\d(?:st|nd|rd|th)|\bof\b", "", text))
     month = v.month_number(month_word.group()) if month_word else 0
     if len(numbers) == 2 and v.date_ok(numbers[1], month, numbers[0]):
-        yield Candidate(start, end, "DATE_OF_BIRTH", 0.85, "date_of_birth", "birth")
+        out.append(Candidate(start, end, "DATE_OF_BIRTH", 0.85, "date_of_birth", "birth"))
 
 
 _INNER_SEPARATORS = frozenset("./-")
 
 
-def _digits(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+def _digits(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, end, text = _group_span(match, kind)
     source = match.string
     after = source[end : end + 1]
     groups: list[_Group] | None = None
     if len(text) >= 7:  # fewer characters hold fewer than seven digits: nothing has so few
         groups = _digit_groups(text, start)
-        yield from _digit_windows(groups, source, spoken=False)
+        _digit_windows(groups, source, out, spoken=False)
     # An address or a date inside the run (it may end past the run) needs a separator after a group.
     if after in _INNER_SEPARATORS or not _INNER_SEPARATORS.isdisjoint(text):
         for group in groups or _digit_groups(text, start):
@@ -178,18 +178,20 @@ def _digits(match: re.Match[str], kind: str) -> Iterator[Candidate]:
                 continue
             inner = INNER.match(source, group.start)
             if inner is not None and inner.lastgroup is not None:
-                yield from _HANDLERS[inner.lastgroup](inner, inner.lastgroup)
+                _HANDLERS[inner.lastgroup](inner, inner.lastgroup, out)
     if after and after in TOKEN_SYMBOLS:  # digits opening a credential
         token = TOKEN.match(source, start)
         if token is not None:
-            yield from _token(token, "token")
+            _token(token, "token", out)
 
 
 def _digit_groups(text: str, start: int) -> list[_Group]:
+    if text.isascii() and text.isdigit():  # one group, the common case: no pattern run needed
+        return [_Group(text, start, start + len(text))]
     return [_Group(m.group(), start + m.start(), start + m.end()) for m in DIGIT_GROUP.finditer(text)]
 
 
-def _spoken(match: re.Match[str], kind: str) -> Iterator[Candidate]:
+def _spoken(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, _, text = _group_span(match, kind)
     groups: list[_Group] = []
     repeat = 1
@@ -203,54 +205,60 @@ def _spoken(match: re.Match[str], kind: str) -> Iterator[Candidate]:
             continue  # a filler word
         groups.append(_Group(digit * repeat, start + word.start(), start + word.end()))
         repeat = 1
-    yield from _digit_windows(groups, match.string, spoken=True)
-    yield from _spoken_date(groups)
+    _digit_windows(groups, match.string, out, spoken=True)
+    _spoken_date(groups, out)
 
 
-def _spoken_date(groups: list[_Group]) -> Iterator[Candidate]:
+def _spoken_date(groups: list[_Group], out: list[Candidate]) -> None:
     """Six or eight spoken digits that read as a date ("one two oh three one nine eight five")."""
     digits = "".join(g.digits for g in groups)
     if len(digits) not in (6, 8):
         return
     first, second, year = int(digits[:2]), int(digits[2:4]), int(digits[4:])
     if v.date_ok(year, first, second) or v.date_ok(year, second, first):
-        yield Candidate(groups[0].start, groups[-1].end, "DATE_OF_BIRTH", 0.85, "date_of_birth.spoken", "birth")
+        out.append(Candidate(groups[0].start, groups[-1].end, "DATE_OF_BIRTH", 0.85, "date_of_birth.spoken", "birth"))
 
 
-def _digit_windows(groups: list[_Group], source: str, *, spoken: bool) -> Iterator[Candidate]:
+def _digit_windows(groups: list[_Group], source: str, out: list[Candidate], *, spoken: bool) -> None:
     """Every run of consecutive digit groups that validates as a card, SSN or phone number."""
-    ends = list(itertools.accumulate(len(g.digits) for g in groups))  # digits up to each group's end
+    ends = list(itertools.accumulate([len(g.digits) for g in groups]))  # digits up to each group's end
     if not ends or ends[-1] < 7:  # no digits ("double triple double"), or fewer than anything has
         return
-    joined = "".join(g.digits for g in groups)
+    total = ends[-1]
+    joined = "".join([g.digits for g in groups])
     suffix = ".spoken" if spoken else ""
+    offset = 0  # digits before ``first``
     for first, group in enumerate(groups):
-        offset = ends[first] - len(group.digits)
+        if total - offset < 7:  # every window from here on is shorter than anything has
+            return
         start = group.start
         plus = not spoken and start > 0 and source[start - 1] == "+"
         # Lengths nothing can have are skipped: an SSN has 9 digits, a national phone number 10
         # or 11, a card 12 to 19 from an issuer digit, a "+" number 7 to 15.
         lowest = bisect.bisect_left(ends, offset + (7 if plus else 9), first)
         highest = bisect.bisect_right(ends, offset + 19, lowest)
+        issuer = joined[offset] in "23456"
         for last in range(lowest, highest):
             count = ends[last] - offset
-            if count > 11 and joined[offset] not in "23456" and not (plus and count <= 15):
+            if count > 11 and not issuer and not (plus and count <= 15):
                 continue
             digits = joined[offset : ends[last]]
             end = groups[last].end
-            if count >= 12 and v.card_ok(digits):
-                yield Candidate(start, end, "CREDIT_CARD", 0.9, "credit_card" + suffix, "digits")
-            if count == 9 and v.ssn_ok(digits):
+            if count >= 12:
+                if v.card_ok(digits):
+                    out.append(Candidate(start, end, "CREDIT_CARD", 0.9, "credit_card" + suffix, "digits"))
+            elif count == 9 and v.ssn_ok(digits):
                 score = _ssn_score(groups[first : last + 1], source, spoken=spoken)
                 if score:
-                    yield Candidate(start, end, "US_SSN", score, "us_ssn" + suffix, "digits")
+                    out.append(Candidate(start, end, "US_SSN", score, "us_ssn" + suffix, "digits"))
             # A national number has ten digits (not from 0 or 1), or eleven from 1, or ten or eleven
             # from 0; other lengths need a "+" before them.
             if plus:
-                if 7 <= count <= 15:
-                    yield from _phone(start, end, last > first, digits, source, spoken=spoken)
-            elif (count == 10 and digits[0] not in "1") or (count == 11 and digits[0] in "01"):
-                yield from _phone(start, end, last > first, digits, source, spoken=spoken)
+                if count <= 15:
+                    _phone(start, end, last > first, digits, out, source=source, spoken=spoken)
+            elif (count == 10 and digits[0] != "1") or (count == 11 and digits[0] in "01"):
+                _phone(start, end, last > first, digits, out, source=source, spoken=spoken)
+        offset = ends[first]
 
 
 def _ssn_score(window: list[_Group], source: str, *, spoken: bool) -> float:
@@ -265,12 +273,12 @@ def _ssn_score(window: list[_Group], source: str, *, spoken: bool) -> float:
     return 0.85 if separators == {"-"} else 0.6
 
 
-def _phone(start: int, end: int, grouped: bool, digits: str, source: str, *, spoken: bool) -> Iterator[Candidate]:
+def _phone(start: int, end: int, grouped: bool, digits: str, out: list[Candidate], *, source: str, spoken: bool) -> None:
     """A phone number from ``start`` to ``end``; ``grouped`` when written in more than one group."""
     before = source[start - 1] if start > 0 else ""
     if before == "+" and not spoken:
         if v.phone_ok("+" + digits, international=True):
-            yield Candidate(start - 1, end, "PHONE_NUMBER", 0.75, "phone.international", "digits")
+            out.append(Candidate(start - 1, end, "PHONE_NUMBER", 0.75, "phone.international", "digits"))
         return
     national = (len(digits) == 10 and digits[0] not in "01") or (len(digits) == 11 and digits[0] == "1")
     national = national or (digits[0] == "0" and 10 <= len(digits) <= 11)
@@ -283,7 +291,7 @@ def _phone(start: int, end: int, grouped: bool, digits: str, source: str, *, spo
     else:
         score = 0.4
     opening = start - 1 if before == "(" else start
-    yield Candidate(opening, end, "PHONE_NUMBER", score, "phone" + (".spoken" if spoken else ""), "digits")
+    out.append(Candidate(opening, end, "PHONE_NUMBER", score, "phone" + (".spoken" if spoken else ""), "digits"))
 
 
 def has_birth_word(text: str) -> bool:
@@ -361,7 +369,7 @@ def spelled_dates(text: str, pos: int, placeholders: list[tuple[int, int]]) -> t
     return candidates, extents
 
 
-_Handler = Callable[[re.Match[str], str], Iterator[Candidate]]
+_Handler = Callable[[re.Match[str], str, list[Candidate]], None]
 _HANDLERS: dict[str, _Handler] = {
     **dict.fromkeys(_PROVIDER_SECRETS, _provider),
     "pem": _pem,

@@ -15,6 +15,7 @@ from assay.pii._patterns import (
     CONTEXT_BEFORE,
     NEAR_AFTER,
     NEAR_BEFORE,
+    NEGATIVE_ANYWHERE,
     NEGATIVE_CONTEXT,
     PLACEHOLDER_RE,
     POSITIVE_CONTEXT,
@@ -57,6 +58,7 @@ class Detector:
                 hint=f"Choose from: {', '.join(sorted(known))} (`assay pii types` lists them).",
             )
         self._enabled = frozenset(enabled)
+        self._all_structured = self._enabled >= STRUCTURED_TYPES
         if "PHONE_NUMBER" in enabled:
             preload_phone_metadata()
         compile_variants()
@@ -109,24 +111,21 @@ class Detector:
         """Candidates after context scoring; the boundaries (candidates before context, placeholders);
         the extents of spelled-out date matches."""
         raw: list[Candidate] = []
-        boundaries: list[tuple[int, int]] = []
         placeholders: list[tuple[int, int]] = []
         enabled = self._enabled
         last = len(matches) - 1
         for index, match in enumerate(matches):
-            kind = match.lastgroup
-            if kind == "placeholder":
-                boundaries.append(match.span())
+            if match.lastgroup == "placeholder":
                 placeholders.append(match.span())
                 continue
             if index < last:  # a match ending where a placeholder starts saw the placeholder
                 following = matches[index + 1]
                 if following.lastgroup == "placeholder" and following.start() == match.end():
                     continue
-            for candidate in classify(match):
-                if candidate.type in enabled:
-                    raw.append(candidate)
-                    boundaries.append((candidate.start, candidate.end))
+            classify(match, raw)
+        if not self._all_structured:
+            raw = [c for c in raw if c.type in enabled]
+        boundaries = [(c.start, c.end) for c in raw] + placeholders
         # Dates in words count only next to a birth word, so they are looked for only then. They
         # fence no other candidate's context: whether they are looked for depends on words that
         # may lie anywhere in the text, and a neighbour's score must not.
@@ -223,33 +222,47 @@ class _Context:
         # Lower-casing once is the same as per window only when it cannot change lengths.
         self._lowered = text.lower() if text.isascii() else None
         self._fences = fences
+        self._negative_in_text: dict[str, bool] = {}
 
-    def _window(self, candidate: Candidate, before: int, after: int) -> str:
-        """Lower-cased text around ``candidate``: a space, the text before, a separator no word
-        crosses, the text after (each side stops at the nearest other entity)."""
-        left = max(self._fences.before(candidate.start), candidate.start - before)
-        right = min(self._fences.after(candidate.end), candidate.end + after)
+    def _window(self, start: int, end: int, left: int, right: int) -> str:
+        """Lower-cased text around ``text[start:end]``: a space, the text from ``left``, a separator
+        no word crosses, the text up to ``right``."""
         source = self._lowered
         if source is None:
             text = self._text
-            return " " + text[left : candidate.start].lower() + " \x00 " + text[candidate.end : max(right, candidate.end)].lower()
-        return " " + source[left : candidate.start] + " \x00 " + source[candidate.end : max(right, candidate.end)]
+            return " " + text[left:start].lower() + " \x00 " + text[end : max(right, end)].lower()
+        return " " + source[left:start] + " \x00 " + source[end : max(right, end)]
 
-    def _near(self, pattern: re.Pattern[str] | None, candidate: Candidate, before: int, after: int) -> bool:
+    def _against(self, name: str, start: int, end: int, fence_before: int, fence_after: int) -> bool:
+        """Whether a word of negative list ``name`` is near ``text[start:end]``."""
+        pattern = NEGATIVE_CONTEXT.get(name)
         if pattern is None:
             return False
-        return pattern.search(self._window(candidate, before, after)) is not None
+        if self._lowered is not None:  # ASCII: no window holds a word the whole text lacks
+            present = self._negative_in_text.get(name)
+            if present is None:
+                present = self._negative_in_text[name] = NEGATIVE_ANYWHERE[name].search(self._lowered) is not None
+            if not present:
+                return False
+        left, right = max(fence_before, start - NEAR_BEFORE), min(fence_after, end + NEAR_AFTER)
+        return pattern.search(self._window(start, end, left, right)) is not None
 
     def apply(self, candidate: Candidate) -> Candidate | None:
         """Apply context words; ``None`` when a candidate needs context it does not have."""
         rule = candidate.context
         if not rule:
             return candidate
-        near = self._near(POSITIVE_CONTEXT.get(candidate.type), candidate, CONTEXT_BEFORE, CONTEXT_AFTER)
+        start, end = candidate.start, candidate.end
+        fence_before, fence_after = self._fences.before(start), self._fences.after(end)
+        positive = POSITIVE_CONTEXT.get(candidate.type)
+        near = False
+        if positive is not None:
+            left, right = max(fence_before, start - CONTEXT_BEFORE), min(fence_after, end + CONTEXT_AFTER)
+            near = positive.search(self._window(start, end, left, right)) is not None
         needs_word = rule in ("birth", "secret")
         if needs_word and not near:
             return None
-        against = self._near(NEGATIVE_CONTEXT.get(_NEGATIVE_RULE.get(rule, "")), candidate, NEAR_BEFORE, NEAR_AFTER)
+        against = self._against(_NEGATIVE_RULE.get(rule, ""), start, end, fence_before, fence_after)
         if needs_word:
             return None if against else candidate
         score = candidate.score
@@ -258,7 +271,7 @@ class _Context:
         elif near:
             score += _RAISE
         score = round(min(1.0, max(0.0, score)), 2)
-        return Candidate(candidate.start, candidate.end, candidate.type, score, candidate.recognizer, rule)
+        return Candidate(start, end, candidate.type, score, candidate.recognizer, rule)
 
 
 def resolve(candidates: list[Candidate]) -> list[Span]:

@@ -169,3 +169,28 @@ def test_context_words_found_from_word_starts_as_with_look_behind(window: str) -
         alternatives = pattern.pattern.removeprefix("[^a-z0-9](?:").removesuffix(")(?![a-z0-9])")
         look_behind = re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])")
         assert (pattern.search(" " + window) is not None) == (look_behind.search(window) is not None)
+
+
+_NEAR_WORDS = ["order", "reorder", "v", "v2", "version", "due", "part", "po", "invoice", "isbn", "expires"]
+
+
+@SETTINGS
+@given(
+    st.lists(st.one_of(st.sampled_from(_NEAR_WORDS), st.text(alphabet=_WINDOW_CHARS + "\u212a", max_size=6)), max_size=14).map("".join),
+    st.integers(min_value=0, max_value=80),
+    st.integers(min_value=0, max_value=20),
+    st.integers(min_value=0, max_value=80),
+)
+def test_negative_words_checked_once_per_text_decide_like_the_window_search(text: str, at: int, size: int, floor: int) -> None:
+    """Skipping the window search when the whole text lacks every word of a negative list changes no decision."""
+    from assay.pii import _patterns
+    from assay.pii.detector import _Context, _Fences
+
+    start = min(at, len(text))
+    end = min(start + size, len(text))
+    context = _Context(text, _Fences([(start, end)], min(floor, start), len(text)))
+    left, right = max(min(floor, start), start - _patterns.NEAR_BEFORE), min(len(text), end + _patterns.NEAR_AFTER)
+    window = " " + text[left:start].lower() + " \x00 " + text[end : max(right, end)].lower()
+    for name, pattern in _patterns.NEGATIVE_CONTEXT.items():
+        fences = (min(floor, start), len(text))
+        assert context._against(name, start, end, *fences) == (pattern.search(window) is not None)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
 from assay.errors import PIIError
 from assay.pii._classify import Candidate, classify, has_birth_word, spelled_dates
@@ -23,26 +22,12 @@ from assay.pii._patterns import (
     compile_variants,
 )
 from assay.pii._validate import preload_phone_metadata
-from assay.pii.spans import STRUCTURED_TYPES, Span, entity_types
+from assay.pii.spans import STRUCTURED_TYPES, NerBackend, Span, entity_types
 
 __all__ = ["Detector", "NerBackend", "Scan"]
 
 _RAISE = 0.3
 _LOWER = 0.35
-
-
-@runtime_checkable
-class NerBackend(Protocol):
-    """A named-entity recogniser (for PERSON, LOCATION, ...) plugged into a :class:`Detector`.
-
-    ``analyze`` returns spans with offsets into the text it was given. It must not
-    download anything; a backend whose model is missing should raise at construction.
-    """
-
-    @property
-    def entity_types(self) -> frozenset[str]: ...
-
-    def analyze(self, text: str) -> Sequence[Span]: ...
 
 
 class Detector:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, runtime_checkable
 
 __all__ = [
     "NER_TYPES",
     "STRUCTURED_TYPES",
     "EntityType",
+    "NerBackend",
     "Span",
     "entity_types",
 ]
@@ -56,3 +58,18 @@ NER_TYPES: frozenset[str] = frozenset(t.name for t in _TYPES if t.needs_ner)
 def entity_types() -> tuple[EntityType, ...]:
     """Every entity type Assay can report, in display order."""
     return _TYPES
+
+
+# Here rather than in detector.py, which may be compiled: a compiled class cannot be a Protocol.
+@runtime_checkable
+class NerBackend(Protocol):
+    """A named-entity recogniser (for PERSON, LOCATION, ...) plugged into a :class:`Detector`.
+
+    ``analyze`` returns spans with offsets into the text it was given. It must not
+    download anything; a backend whose model is missing should raise at construction.
+    """
+
+    @property
+    def entity_types(self) -> frozenset[str]: ...
+
+    def analyze(self, text: str) -> Sequence[Span]: ...

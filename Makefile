@@ -67,6 +67,7 @@ PEER_PACKAGES := 'litellm[proxy]' presidio-analyzer
 
 clean:
 	rm -rf $(VENV) $(PEERS) $(DATA) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
+	rm -f src/assay/pii/*.so assay_pii_native__mypyc*.so
 
 bench-peers: $(PEERS)/.stamp
 $(PEERS)/.stamp: benchmarks/peers-constraints.txt

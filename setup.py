@@ -1,9 +1,9 @@
 """Build hook: the PII scanner's hot modules are compiled to C extensions with mypyc.
 
-The modules stay plain, type-checked Python (``src/assay/pii/_classify.py``, ``_validate.py``,
-``detector.py``); a built extension shadows its module, and without one the Python source runs
-unchanged, with the same results (ADR 0037). ``ASSAY_PURE_PYTHON=1`` skips the compilation, for
-machines without a C compiler.
+The modules stay plain, type-checked Python (``src/assay/pii/_patterns.py``, ``_classify.py``,
+``_validate.py``, ``detector.py``); a built extension shadows its module, and without one the
+Python source runs unchanged, with the same results (ADR 0038). ``ASSAY_PURE_PYTHON=1`` skips
+the compilation, for machines without a C compiler.
 """
 
 from __future__ import annotations
@@ -12,7 +12,12 @@ import os
 
 from setuptools import setup
 
-COMPILED = ["src/assay/pii/_classify.py", "src/assay/pii/_validate.py", "src/assay/pii/detector.py"]
+COMPILED = [
+    "src/assay/pii/_patterns.py",
+    "src/assay/pii/_classify.py",
+    "src/assay/pii/_validate.py",
+    "src/assay/pii/detector.py",
+]
 
 
 def _ext_modules() -> list[object]:

@@ -10,7 +10,7 @@ import pytest
 
 import assay.pii
 
-COMPILED = ["assay.pii._classify", "assay.pii._validate", "assay.pii.detector"]
+COMPILED = ["assay.pii._patterns", "assay.pii._classify", "assay.pii._validate", "assay.pii.detector"]
 PACKAGE_DIR = Path(assay.pii.__path__[0])
 
 

@@ -7,6 +7,7 @@ import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from assay.pii import _validate as v
 from assay.pii._patterns import (
@@ -46,7 +47,7 @@ class _Group:
     end: int
 
 
-_PROVIDER_SECRETS = {
+_PROVIDER_SECRETS: Final = {
     "anthropic": "secret.anthropic",
     "openai": "secret.openai",
     "stripe": "secret.stripe",
@@ -164,7 +165,7 @@ def _date_text(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
         out.append(Candidate(start, end, "DATE_OF_BIRTH", 0.85, "date_of_birth", "birth"))
 
 
-_INNER_SEPARATORS = frozenset("./-")
+_INNER_SEPARATORS: Final = frozenset("./-")
 
 
 def _digits(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
@@ -304,7 +305,7 @@ def has_birth_word(text: str) -> bool:
     return any(hint in lowered for hint in BIRTH_HINTS)
 
 
-_NUMBER_WORD = re.compile(r"[a-z]+")
+_NUMBER_WORD: Final = re.compile(r"[a-z]+")
 
 
 def _spelled_number(words: str) -> int:
@@ -374,7 +375,7 @@ def spelled_dates(text: str, pos: int, placeholders: list[tuple[int, int]]) -> t
 
 
 _Handler = Callable[[re.Match[str], str, list[Candidate]], None]
-_HANDLERS: dict[str, _Handler] = {
+_HANDLERS: Final[dict[str, _Handler]] = {
     **dict.fromkeys(_PROVIDER_SECRETS, _provider),
     "pem": _pem,
     "url_password": _url_password,

@@ -14,17 +14,18 @@ that took part. Rules the streaming redactor relies on (see ADR 0032):
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from assay.pii.spans import entity_types
 
 # Streaming: how far from its start an entity must be recognisable, and how much
 # already-emitted text later matches may look back on (context words, look-behind).
-MAX_RECOGNITION = 400
-CONTEXT_BEFORE = 64
-CONTEXT_AFTER = 24
+MAX_RECOGNITION: Final = 400
+CONTEXT_BEFORE: Final = 64
+CONTEXT_AFTER: Final = 24
 # Words that lower a score must be this close (before, after).
-NEAR_BEFORE = 24
-NEAR_AFTER = 8
+NEAR_BEFORE: Final = 24
+NEAR_AFTER: Final = 8
 
 _TYPE_NAMES = "|".join(t.name for t in entity_types())
 
@@ -57,7 +58,7 @@ _CREDENTIAL = (
     r"(?=[A-Za-z+/_.~!#$%^&*@-]*[0-9]"
     r"|[a-z]*(?:[A-Z][A-Za-z]*[+/_.~!#$%^&*@-]|[+/_.~!#$%^&*@-][a-z+/_.~!#$%^&*@-]*[A-Z]))"
 )
-TOKEN_SYMBOLS = frozenset("+/_.~!#$%^&*@-=")
+TOKEN_SYMBOLS: Final = frozenset("+/_.~!#$%^&*@-=")
 
 # Alternatives are grouped by their first character so that most positions are
 # rejected by one character test instead of trying every alternative in turn.
@@ -102,15 +103,15 @@ _SYMBOL_START: tuple[tuple[str, str], ...] = (
 # Cheap necessary conditions, one per family (see ``families``).
 # Each provider prefix holds a rarer character (``-``, ``_``, ``/``, a capital A or J): the search
 # stops only at those and looks back for the rest.
-_PROVIDER_HINT = re.compile(
+_PROVIDER_HINT: Final = re.compile(
     r"-(?<=sk-)|-(?<=xox[abposr]-)|_(?<=[rs]k_)|_(?<=gh[pousr]_)|_(?<=github_)"
     r"|/(?<=hooks\.slack\.com/)|A(?:KIA|SIA|BIA|CCA|IDA|ROA|GPA|NPA|NVA|IPA|Iza)|J(?<=eyJ)"
 )
 # IPv6 needs two colons with at most four hex digits between; a password in a URL needs "://".
 # Speaker turns ("Agent: ...") have neither, so transcripts skip those alternatives.
-_COLON_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:|://")
-_ASCII_DIGIT = re.compile(r"[0-9]")  # twice as fast as \d, which tests Unicode categories
-_ANY_DIGIT = re.compile(r"\d")
+_COLON_HINT: Final = re.compile(r":[0-9A-Fa-f]{0,4}:|://")
+_ASCII_DIGIT: Final = re.compile(r"[0-9]")  # twice as fast as \d, which tests Unicode categories
+_ANY_DIGIT: Final = re.compile(r"\d")
 
 
 def _has_digit(text: str) -> bool:
@@ -132,7 +133,7 @@ def _hints(text: str) -> tuple[bool, ...]:
 # Credential tokens have no hint: the look-ahead costs less on the texts without a 12-character
 # run (about 1.4 ms per pass over the evaluation set) than looking for such a run in every text
 # (about 5 ms), so it is always part of the pattern (ADR 0038).
-_OPTIONAL = ("digit", "colon", "email", "provider")
+_OPTIONAL: Final = ("digit", "colon", "email", "provider")
 
 
 def families(text: str) -> frozenset[str]:
@@ -160,9 +161,9 @@ def _build(present: frozenset[str]) -> re.Pattern[str]:
     return re.compile("|".join(branches), re.VERBOSE)
 
 
-ALL_FAMILIES = frozenset({"always", *_OPTIONAL})
-COMBINED = _build(ALL_FAMILIES)
-_VARIANTS: dict[tuple[bool, ...], re.Pattern[str]] = {(True,) * len(_OPTIONAL): COMBINED}
+ALL_FAMILIES: Final = frozenset({"always", *_OPTIONAL})
+COMBINED: Final = _build(ALL_FAMILIES)
+_VARIANTS: Final[dict[tuple[bool, ...], re.Pattern[str]]] = {(True,) * len(_OPTIONAL): COMBINED}
 
 
 def _variant(key: tuple[bool, ...]) -> re.Pattern[str]:
@@ -189,21 +190,21 @@ def combined_for(text: str) -> re.Pattern[str]:
     return pattern if pattern is not None else _variant(key)
 
 
-INNER = re.compile(_INNER, re.VERBOSE)
-TOKEN = re.compile(_CREDENTIAL)
+INNER: Final = re.compile(_INNER, re.VERBOSE)
+TOKEN: Final = re.compile(_CREDENTIAL)
 
-SPOKEN_DIGITS = {
+SPOKEN_DIGITS: Final = {
     "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",
     "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
 }
-SPOKEN_WORD = re.compile(r"[A-Za-z]+")
+SPOKEN_WORD: Final = re.compile(r"[A-Za-z]+")
 # The local part before a spelled-out "at example dot com".
-SPOKEN_LOCAL = re.compile(
+SPOKEN_LOCAL: Final = re.compile(
     r"(?<![A-Za-z0-9_])[A-Za-z0-9][A-Za-z0-9._-]{0,30}"
     r"(?:[ \t](?:dot|underscore|dash|hyphen)[ \t][A-Za-z0-9]{1,20}){0,3}[ \t]\Z"
 )
-DIGIT_GROUP = re.compile(r"\d+")
-PLACEHOLDER_RE = re.compile(PLACEHOLDER)
+DIGIT_GROUP: Final = re.compile(r"\d+")
+PLACEHOLDER_RE: Final = re.compile(PLACEHOLDER)
 
 
 _LITERAL_WORD = re.compile(r"[a-z0-9 #-]+")
@@ -224,7 +225,7 @@ def _words(*words: str) -> re.Pattern[str]:
 
 
 # Context words: found near a candidate (same lower-cased window), they raise or lower its score.
-POSITIVE_CONTEXT: dict[str, re.Pattern[str]] = {
+POSITIVE_CONTEXT: Final[dict[str, re.Pattern[str]]] = {
     "PHONE_NUMBER": _words(
         "phone", "call", "calling", "mobile", "cell", "tel", "telephone", "number", "reach",
         "contact", "fax", "text", "whatsapp", "ring", "dial", "landline", "extension",
@@ -255,10 +256,10 @@ _NEGATIVE_WORDS: dict[str, tuple[str, ...]] = {
         "issued", "invoice", "shipped", "meeting", "started", "joined", "renewal",
     ),
 }
-NEGATIVE_CONTEXT: dict[str, re.Pattern[str]] = {name: _words(*words) for name, words in _NEGATIVE_WORDS.items()}
+NEGATIVE_CONTEXT: Final[dict[str, re.Pattern[str]]] = {name: _words(*words) for name, words in _NEGATIVE_WORDS.items()}
 # Words that lower a score are literals, so a window can hold one only if the lower-cased text
 # holds it somewhere: one search per text then spares most per-candidate window searches.
-NEGATIVE_ANYWHERE: dict[str, re.Pattern[str]] = {
+NEGATIVE_ANYWHERE: Final[dict[str, re.Pattern[str]]] = {
     name: re.compile("|".join(map(re.escape, words))) for name, words in _NEGATIVE_WORDS.items()
 }
 
@@ -297,11 +298,11 @@ _SPELLED_DATE = rf"""[^A-Za-z0-9_](?:
       | (?P<month_md>{_MONTH_NAME})[ \t]+(?:the[ \t]+)?(?P<day_md>{_ORD_DAY}),?[ \t]+(?P<year_md>{_YEAR})
       | (?P<first_n>{_FIRST_NUMBER})[ \t,]+(?P<second_n>{_DAY_NUMBER})[ \t,]+(?P<year_n>{_SPELLED_YEAR})
     )(?![A-Za-z0-9])"""
-SPELLED_DATE_LOWER = re.compile(_SPELLED_DATE, re.VERBOSE)
-SPELLED_DATE_ANY_CASE = re.compile(_SPELLED_DATE.replace("[^A-Za-z0-9_](?:", "[^A-Za-z0-9_](?i:", 1), re.VERBOSE)
+SPELLED_DATE_LOWER: Final = re.compile(_SPELLED_DATE, re.VERBOSE)
+SPELLED_DATE_ANY_CASE: Final = re.compile(_SPELLED_DATE.replace("[^A-Za-z0-9_](?:", "[^A-Za-z0-9_](?i:", 1), re.VERBOSE)
 # Lower-case words one of which every birth context word contains.
-BIRTH_HINTS = ("born", "birth", "dob", "d.o.b", "bday", "b-day")
-NUMBER_VALUES = {
+BIRTH_HINTS: Final = ("born", "birth", "dob", "d.o.b", "bday", "b-day")
+NUMBER_VALUES: Final = {
     "oh": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
     "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,

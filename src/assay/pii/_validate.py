@@ -8,12 +8,13 @@ import re
 import threading
 from collections import Counter
 from datetime import date
+from typing import Final
 
 import phonenumbers
 from stdnum import numdb
 
 # Issuer (IIN) prefix ranges and the lengths each issuer uses.
-_CARD_RANGES: tuple[tuple[int, int, frozenset[int]], ...] = (
+_CARD_RANGES: Final[tuple[tuple[int, int, frozenset[int]], ...]] = (
     (4, 4, frozenset({13, 16, 19})),  # Visa
     (51, 55, frozenset({16})),  # Mastercard
     (2221, 2720, frozenset({16})),  # Mastercard 2-series
@@ -33,11 +34,11 @@ _CARD_RANGES: tuple[tuple[int, int, frozenset[int]], ...] = (
 )
 
 # Published as examples or otherwise never issued.
-_INVALID_SSNS = frozenset({"078051120", "219099999", "457555462", "123456789"})
+_INVALID_SSNS: Final = frozenset({"078051120", "219099999", "457555462", "123456789"})
 
 
 # Every second digit from the right is doubled (and 9 subtracted past 9): as a digit-to-digit map.
-_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
+_LUHN_DOUBLED: Final = str.maketrans("0123456789", "0246813579")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -71,7 +72,7 @@ def _ranges_by_first_digit() -> dict[str, tuple[tuple[int, int, int, frozenset[i
     return {first: tuple(ranges) for first, ranges in table.items()}
 
 
-_RANGES_BY_FIRST_DIGIT = _ranges_by_first_digit()
+_RANGES_BY_FIRST_DIGIT: Final = _ranges_by_first_digit()
 
 
 def card_ok(digits: str) -> bool:
@@ -94,11 +95,11 @@ def ssn_ok(digits: str) -> bool:
 
 
 # Letters as the two-digit numbers of ISO 7064 mod 97-10 (A = 10 ... Z = 35).
-_BASE36 = str.maketrans({chr(code): str(code - 55) for code in range(65, 91)})
-_IBAN_DB = numdb.get("iban")
-_LAYOUT_PART = re.compile(r"([1-9][0-9]*)!([nac])")
-_LAYOUT_CLASS = {"n": "[0-9]", "a": "[A-Z]", "c": "[A-Za-z0-9]"}
-_layouts: dict[str, re.Pattern[str] | None] = {}  # at most one entry per two-letter code
+_BASE36: Final = str.maketrans({chr(code): str(code - 55) for code in range(65, 91)})
+_IBAN_DB: Final = numdb.get("iban")
+_LAYOUT_PART: Final = re.compile(r"([1-9][0-9]*)!([nac])")
+_LAYOUT_CLASS: Final = {"n": "[0-9]", "a": "[A-Z]", "c": "[A-Za-z0-9]"}
+_layouts: Final[dict[str, re.Pattern[str] | None]] = {}  # at most one entry per two-letter code
 _layouts_lock = threading.Lock()
 
 
@@ -144,11 +145,11 @@ def ipv6_ok(text: str) -> bool:
     return True
 
 
-_TYPE_DESCS = (
+_TYPE_DESCS: Final = (
     "fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number",
     "voip", "pager", "uan", "voicemail",
 )
-_plans: dict[str, re.Pattern[str] | None] = {}
+_plans: Final[dict[str, re.Pattern[str] | None]] = {}
 _plans_lock = threading.Lock()
 
 
@@ -174,7 +175,7 @@ def _plan(region: str) -> re.Pattern[str] | None:
     return compiled
 
 
-_MISSING = re.compile("")
+_MISSING: Final = re.compile("")
 
 
 def preload_phone_metadata() -> None:
@@ -209,7 +210,7 @@ def _valid_international(digits: str) -> bool:
     return False
 
 
-_country_plans: dict[int, re.Pattern[str] | None] = {}
+_country_plans: Final[dict[int, re.Pattern[str] | None]] = {}
 
 
 def _country_plan(code: int) -> re.Pattern[str] | None:
@@ -231,8 +232,8 @@ def _country_plan(code: int) -> re.Pattern[str] | None:
     return compiled
 
 
-_NATIONAL_REGIONS = ("GB", "DE", "FR", "AU", "IN", "IT", "ES", "NL")
-_national_plans: list[re.Pattern[str] | None] = []
+_NATIONAL_REGIONS: Final = ("GB", "DE", "FR", "AU", "IN", "IT", "ES", "NL")
+_national_plans: Final[list[re.Pattern[str] | None]] = []
 
 
 def _national_plan() -> re.Pattern[str] | None:
@@ -299,7 +300,7 @@ def looks_random(token: str) -> bool:
     return shannon_entropy(token) >= 3.0
 
 
-_MONTHS = {
+_MONTHS: Final = {
     name: index
     for index, names in enumerate(
         (

@@ -6,6 +6,7 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
 
 from assay.errors import PIIError
 from assay.pii._classify import Candidate, classify, has_birth_word, spelled_dates
@@ -26,8 +27,8 @@ from assay.pii.spans import STRUCTURED_TYPES, NerBackend, Span, entity_types
 
 __all__ = ["Detector", "NerBackend", "Scan"]
 
-_RAISE = 0.3
-_LOWER = 0.35
+_RAISE: Final = 0.3
+_LOWER: Final = 0.35
 
 
 class Detector:
@@ -196,7 +197,7 @@ class _Fences:
         return self._starts[index] if index < len(self._starts) else self._length
 
 
-_NEGATIVE_RULE = {"ip": "IP_ADDRESS", "birth": "DATE_OF_BIRTH", "digits": "digits"}
+_NEGATIVE_RULE: Final = {"ip": "IP_ADDRESS", "birth": "DATE_OF_BIRTH", "digits": "digits"}
 
 
 class _Context:

@@ -16,7 +16,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 
-# setup.py compiles these with mypyc (ADR 0037); an edit rebuilds them. The constraints also pin
+# setup.py compiles these with mypyc (ADR 0038); an edit rebuilds them. The constraints also pin
 # the build environment's mypy. ASSAY_PURE_PYTHON=1 skips the compilation.
 COMPILED := src/assay/pii/_patterns.py src/assay/pii/_classify.py src/assay/pii/_validate.py src/assay/pii/detector.py setup.py mypyc.ini
 PIP_INSTALL := PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(BIN)/pip install --quiet -c constraints.txt

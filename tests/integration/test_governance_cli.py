@@ -157,3 +157,34 @@ def test_cli_evaluation_records_its_requests_under_the_tenant(
     assert {(e["tenant"], e["attributes"]["evaluation"]) for e in requests} == {
         ("acme", report["id"])}
     assert bad.exit_code == 2 and "tenant name" in bad.stderr
+
+
+def test_cli_scheduled_evaluation_runs_under_its_tenant(
+    instance: Instance, settings: Settings, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from assay.governance.models import EvalScheduleRow
+
+    dataset = tmp_path / "golden.jsonl"
+    dataset.write_bytes(DATASET)
+    _register(settings, tmp_path, "chat-1")
+    _ok(_cli(settings, "changes", "propose", "--route", "support", "--model",
+             "testco/chat-1@2026-01-01", "--reason", "start", "--emergency", "--actor", "alice"))
+    _ok(_cli(settings, "changes", "activate", _last_change(settings), "--actor", "alice"))
+    bad = _cli(settings, "eval", "schedule", "--route", "support", "--dataset", str(dataset),
+               "--every", "3600", "--tenant", "Bad Name")
+    assert bad.exit_code == 2 and "tenant name" in bad.stderr
+    scheduled = _ok(_cli(settings, "eval", "schedule", "--route", "support", "--dataset",
+                         str(dataset), "--every", "3600", "--tenant", "acme", "--actor", "alice"))
+    assert "under tenant acme's policy" in " ".join(scheduled.stdout.split())
+    with instance.db.session() as session:  # due now, as if an hour had passed
+        schedule = session.get(EvalScheduleRow, "support")
+        assert schedule is not None and schedule.tenant == "acme"
+        schedule.next_run_at = instance.clock.now() - timedelta(minutes=1)
+    with local_upstream(capitals_answer({"chat-1": {"Spain"}})) as (url, log):
+        due = _cli(settings, "eval", "run-due", "--upstream-url", url, "--tenant", "other")
+    assert due.exit_code in (0, 1), due.stderr
+    assert len(log.requests) == 4
+    requests = [e for e in ledger_events(instance) if e["type"] == "gateway.request"]
+    assert {e["tenant"] for e in requests} == {"acme"}

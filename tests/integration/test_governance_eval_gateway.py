@@ -177,9 +177,11 @@ def test_the_change_output_schema_is_enforced(
     assert by_case["json-right"]["output_valid"] is True
 
 
+@pytest.mark.parametrize(("scheduled_for", "runs_under"), [(None, "default"), ("acme", "acme")])
 def test_the_server_re_evaluates_through_its_own_gateway(
-    instance: Instance, audit: AuditLog
+    instance: Instance, audit: AuditLog, scheduled_for: str | None, runs_under: str
 ) -> None:
+    """Under the tenant the schedule names; a schedule that names none, under ``default``."""
     from fastapi.testclient import TestClient
 
     from assay.api.app import create_app
@@ -192,7 +194,7 @@ def test_the_server_re_evaluates_through_its_own_gateway(
                             min_pass_rate_bp=5000)
     activate_change(instance, audit, change.id, actor="cli:alice")
     schedule_evaluation(instance, audit, alias="support", dataset=load_dataset(DATASET),
-                        interval_s=3600, actor="cli:alice")
+                        interval_s=3600, actor="cli:alice", tenant=scheduled_for)
     with local_upstream(_answer) as (url, log):
         _configure(instance, url)
         app = create_app(instance)
@@ -204,7 +206,9 @@ def test_the_server_re_evaluates_through_its_own_gateway(
     assert len(log.requests) == len(CASES)
     requests = _requests(instance, result.id)
     assert len(requests) == len(CASES) - 1  # the case no upstream answered is not recorded
-    assert {r["tenant"] for r in requests} == {"default"}
+    assert {r["tenant"] for r in requests} == {runs_under}
+    [scheduled] = [e for e in ledger_events(instance) if e["type"] == "eval.scheduled"]
+    assert scheduled["tenant"] == scheduled_for
 
 
 def test_a_tenant_not_allowed_the_route_sends_nothing(instance: Instance, audit: AuditLog) -> None:

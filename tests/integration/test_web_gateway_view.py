@@ -63,3 +63,21 @@ def test_figures_and_page_from_ledger_events(instance: Instance) -> None:
     page = viewer.client.get("/gateway")
     assert page.status_code == 200
     assert "EMAIL" in page.text and "degraded" in page.text and "Requests per hour" in page.text
+
+
+def test_evaluation_requests_are_shown_apart_from_served_traffic(instance: Instance) -> None:
+    clock = fixed_clock(instance)
+    evaluation = _request(200, 50_000, 49_000, "openai", {})
+    evaluation = evaluation.model_copy(update={"attributes": {**evaluation.attributes, "evaluation": "eval_1",
+                                                              "eval_case": "c1", "eval_target": "candidate"}})
+    with AuditLog.open(instance) as log:
+        log.append(_request(200, 120_000, 100_000, "openai", {}))
+        log.append_batch([evaluation, evaluation])
+    figures = gateway_figures(instance.db, clock.now() + timedelta(minutes=1), [])
+    assert (figures.requests, figures.evaluation_requests) == (1, 2)
+    assert figures.per_hour[-1][1] == 1.0 and figures.latency_p50_ms == 120.0
+    assert {u.name: u.requests for u in figures.upstreams} == {"openai": 1}
+
+    viewer = set_up_person(instance, "viewer@example.com", "viewer")
+    page = viewer.client.get("/gateway")
+    assert "Model evaluations sent 2 more requests" in page.text

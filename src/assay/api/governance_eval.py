@@ -69,6 +69,10 @@ class GatewayTarget:
         self._make_route = make_route
         self._tenant_ready = False
 
+    def for_tenant(self, tenant: str) -> GatewayTarget:
+        """The same gateway and runner, sending cases under ``tenant``'s policy."""
+        return GatewayTarget(self._gateway, tenant=tenant, runner=self._run, make_route=self._make_route)
+
     def _ensure_tenant(self) -> None:
         """The tenant's transcript key exists before its first transcript (as key creation does)."""
         if not self._tenant_ready:

@@ -206,7 +206,8 @@ class GovernedResolver:
         return self._current().aliases()
 
 
-#: The tenant whose policy scheduled re-evaluations run under.
+#: The tenant whose policy a scheduled re-evaluation runs under when its schedule names none
+#: (schedules made before schedules remembered their tenant).
 SCHEDULED_EVAL_TENANT = "default"
 
 

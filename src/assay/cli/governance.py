@@ -709,20 +709,24 @@ def eval_show(
 
 @eval_app.command("schedule")
 def eval_schedule(
+    *,
     route: Annotated[str, typer.Option("--route", help="Live route to re-evaluate.")],
     dataset: Annotated[Path, typer.Option(help="Golden dataset (JSON Lines); stored.")],
     every: Annotated[int, typer.Option(help="Interval in seconds (at least 60).")] = 86400,
+    tenant: TenantOption = "default",
     actor: ActorOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Re-evaluate a live route on a schedule; drift raises an eval.drift_detected event."""
+    from assay.gateway.keys import validate_tenant
     from assay.governance import schedule_evaluation
 
     with _opened(data_dir) as (instance, audit):
         next_run = schedule_evaluation(instance, audit, alias=route, dataset=_dataset(dataset),
-                                       interval_s=every, actor=actor_of(actor))
-    console.print(f"Route {escape(route)} will be re-evaluated every {every}s; next at "
-                  f"{next_run.isoformat()}")
+                                       interval_s=every, actor=actor_of(actor),
+                                       tenant=validate_tenant(tenant))
+    console.print(f"Route {escape(route)} will be re-evaluated every {every}s under tenant "
+                  f"{escape(tenant)}'s policy; next at {next_run.isoformat()}")
 
 
 @eval_app.command("run-due")
@@ -731,7 +735,10 @@ def eval_run_due(
     tenant: TenantOption = "default",
     data_dir: DataDirOption = None,
 ) -> None:
-    """Run scheduled re-evaluations that are due now (for cron; the server runs them too)."""
+    """Run scheduled re-evaluations that are due now (for cron; the server runs them too).
+
+    Each runs under the tenant it was scheduled for; --tenant is for schedules that name none.
+    """
     from assay.governance import run_due_evaluations
 
     with _opened(data_dir) as (instance, audit), _target(instance, upstream_url, tenant) as target:

@@ -89,6 +89,7 @@ __all__ = [
     "ScoreResult",
     "Scorer",
     "TargetReply",
+    "TenantTarget",
     "Thresholds",
     "activate_change",
     "approve_change",

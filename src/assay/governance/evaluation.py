@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 from sqlalchemy import select
@@ -63,6 +63,7 @@ __all__ = [
     "EvaluationScheduler",
     "HttpTarget",
     "TargetReply",
+    "TenantTarget",
     "default_redactor",
     "evaluate_change",
     "get_evaluation",
@@ -171,6 +172,17 @@ class EvalTarget(Protocol):
 
     def complete(self, model: ModelVersion, messages: Sequence[Mapping[str, str]],
                  case: CaseRequest | None = None) -> TargetReply: ...
+
+
+@runtime_checkable
+class TenantTarget(EvalTarget, Protocol):
+    """A target that sends cases under a tenant's stored policy (the gateway pipeline)."""
+
+    tenant: str
+
+    def for_tenant(self, tenant: str) -> EvalTarget:
+        """The same target, sending cases under ``tenant``'s policy."""
+        ...
 
 
 def default_redactor() -> Redactor:
@@ -500,16 +512,22 @@ def evaluate_change(
 
 def schedule_evaluation(
     instance: Instance, audit: AuditSink, *, alias: str, dataset: Dataset, interval_s: int,
-    actor: str,
+    actor: str, tenant: str | None = None,
 ) -> datetime:
-    """Re-evaluate the live version of ``alias`` every ``interval_s`` seconds."""
+    """Re-evaluate the live version of ``alias`` every ``interval_s`` seconds.
+
+    With ``tenant``, the cases go through that tenant's stored policy at every run (through
+    the gateway pipeline); without, through the runner's default tenant.
+    """
+    if tenant is not None:
+        check_identifier("tenant", tenant)
     if interval_s < 60:
         raise UsageError("the interval must be at least 60 seconds", hint="E.g. --every 86400.")
     with instance.db.session() as session:
         if session.get(RouteRow, alias) is None:
             raise NotFoundError(f"route {alias} does not exist",
                                 hint="Only live routes can be re-evaluated.")
-    emit(audit, "eval.scheduled", actor=actor, object_ids={"route": alias},
+    emit(audit, "eval.scheduled", actor=actor, tenant=tenant, object_ids={"route": alias},
          attributes={"dataset_sha256": dataset.sha256, "interval_s": interval_s})
     now = instance.clock.now()
     next_run = now + timedelta(seconds=interval_s)
@@ -521,7 +539,7 @@ def schedule_evaluation(
             session.flush()
         session.merge(EvalScheduleRow(alias=alias, dataset_sha256=dataset.sha256,
                                       interval_s=interval_s, next_run_at=next_run,
-                                      created_by=actor))
+                                      created_by=actor, tenant=tenant))
     return next_run
 
 
@@ -547,17 +565,25 @@ def run_due_evaluations(
         due = session.scalars(
             select(EvalScheduleRow).where(EvalScheduleRow.next_run_at <= now)
         ).all()
-        jobs = [(s.alias, s.interval_s, session.get(DatasetRow, s.dataset_sha256)) for s in due]
+        jobs = [(s.alias, s.interval_s, s.tenant, session.get(DatasetRow, s.dataset_sha256))
+                for s in due]
     results = []
-    for alias, interval_s, dataset_row in jobs:
+    for alias, interval_s, tenant, dataset_row in jobs:
         assert dataset_row is not None
-        results.append(_scheduled_run(instance, audit, target, alias=alias,
+        results.append(_scheduled_run(instance, audit, _under(target, tenant), alias=alias,
                                       dataset_row=dataset_row, actor=actor))
         with instance.db.session() as session:
             schedule = session.get(EvalScheduleRow, alias)
             if schedule is not None:
                 schedule.next_run_at = now + timedelta(seconds=interval_s)
     return results
+
+
+def _under(target: EvalTarget, tenant: str | None) -> EvalTarget:
+    """``target`` sending under the schedule's tenant, when the schedule names one."""
+    if tenant is None or not isinstance(target, TenantTarget) or target.tenant == tenant:
+        return target
+    return target.for_tenant(tenant)
 
 
 def _scheduled_run(instance: Instance, audit: AuditSink, target: EvalTarget, *, alias: str,

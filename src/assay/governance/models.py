@@ -232,6 +232,8 @@ class EvalScheduleRow(Base):
     interval_s: Mapped[int] = mapped_column(Integer)
     next_run_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
+    #: Whose stored policy the cases go through (None: the runner's default tenant).
+    tenant: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class DecisionRecordRow(Base):

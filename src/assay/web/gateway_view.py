@@ -59,6 +59,8 @@ class GatewayFigures:
     overhead_p95_ms: float | None
     redactions: list[tuple[str, float]]
     upstreams: list[UpstreamFigures]
+    #: Requests made by model evaluations (``assay eval run``): shown apart, not in the figures above.
+    evaluation_requests: int = 0
 
 
 def percentile(values: list[float], pct: int) -> float | None:
@@ -81,12 +83,17 @@ def gateway_figures(
             .order_by(LedgerEntry.idx.desc())
             .limit(MAX_EVENTS)
         ).all()
-    buckets = Counter((now - when) // timedelta(hours=1) for when, _ in rows)
+    events = [(when, _attributes(leaf)) for when, leaf in rows]
+    served = [(when, attrs) for when, attrs in events if "evaluation" not in attrs]
+    buckets = Counter((now - when) // timedelta(hours=1) for when, _ in served)
     per_hour = [
         ((now - timedelta(hours=back)).strftime("%m-%d %H:00"), float(buckets.get(back, 0)))
         for back in range(hours - 1, -1, -1)
     ]
-    return _summarise([_attributes(leaf) for _, leaf in rows], since, per_hour, configured)
+    figures = _summarise([attrs for _, attrs in served], since, per_hour, configured)
+    figures.sampled = len(rows) >= MAX_EVENTS
+    figures.evaluation_requests = len(events) - len(served)
+    return figures
 
 
 def _attributes(leaf: bytes) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from assay.api import create_app
 from assay.config import Settings
 from assay.crypto import start_retention_scheduler
 from assay.errors import AssayError, ConfigError
+from assay.gateway._uvicorn import CoalescingHttpToolsProtocol
 from assay.gateway.wiring import serving_app
 from assay.instance import Instance, open_instance
 from assay.logs import configure_logging, get_logger
@@ -65,6 +66,7 @@ def serve(settings: Settings) -> None:
             log_config=None,
             access_log=False,
             server_header=False,
+            http=CoalescingHttpToolsProtocol,  # one socket write per answer (see the module)
             **tls,  # type: ignore[arg-type]
         )
         config.load()

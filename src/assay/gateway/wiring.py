@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -144,7 +145,7 @@ def install_gateway(app: FastAPI, instance: Instance) -> Gateway:
     return gateway
 
 
-def serving_app(app: FastAPI) -> ASGIApp:
+def serving_app(app: Starlette) -> ASGIApp:
     """What ``assay serve`` hands the server: the model endpoints before the application's
     own entry (whose telemetry check and scope set-up cost about 2 % per request), everything
     else to the application. In-process clients of ``app`` take the same fast path, one layer

@@ -11,6 +11,8 @@ from assay.api import create_app
 from assay.config import Settings
 from assay.crypto import start_retention_scheduler
 from assay.errors import AssayError, ConfigError
+from assay.gateway._uvicorn import CoalescingHttpToolsProtocol
+from assay.gateway.wiring import serving_app
 from assay.instance import Instance, open_instance
 from assay.logs import configure_logging, get_logger
 from assay.web import ensure_first_admin
@@ -58,12 +60,13 @@ def serve(settings: Settings) -> None:
         log.info("serving", url=base, docs=f"{base}/docs", ready=f"{base}/readyz")
         _offer_first_admin(instance, settings.public_url or base, log)
         config = uvicorn.Config(
-            app,
+            serving_app(app),
             host=settings.host,
             port=settings.port,
             log_config=None,
             access_log=False,
             server_header=False,
+            http=CoalescingHttpToolsProtocol,  # one socket write per answer (see the module)
             **tls,  # type: ignore[arg-type]
         )
         config.load()

@@ -1,4 +1,4 @@
-"""The buffered nonce source: right size, never repeats, a forked child starts afresh."""
+"""The buffered nonce source: right size, never repeats, a forked child starts afresh; record ids."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import os
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from assay.crypto import keyring
 from assay.crypto._nonces import NonceSource
 
 
@@ -63,3 +66,15 @@ def test_forked_child_does_not_reuse_the_parents_nonces() -> None:
 def test_bad_parameters_are_rejected(size: int, count: int) -> None:
     with pytest.raises(ValueError, match="positive"):
         NonceSource(size, count)
+
+
+@settings(max_examples=300)
+@given(st.binary(min_size=16, max_size=16))
+def test_record_id_encoding_is_rfc4648_base32(raw: bytes) -> None:
+    assert keyring._b32_128(raw) == keyring._b32(raw)
+
+
+def test_record_ids_are_26_base32_characters_and_unique() -> None:
+    ids = [keyring.new_record_id() for _ in range(2_000)]
+    assert all(len(i) == 26 and set(i) <= set("abcdefghijklmnopqrstuvwxyz234567") for i in ids)
+    assert len(set(ids)) == len(ids)

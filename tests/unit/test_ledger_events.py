@@ -56,6 +56,15 @@ def test_bad_events_are_refused_naming_the_field(fields: dict[str, Any], message
         Event(**fields)
 
 
+@pytest.mark.parametrize("key", ["email", "Prompt", "first-name", "bad key!", ""])
+def test_a_refused_key_is_refused_every_time_next_to_accepted_ones(key: str) -> None:
+    """Accepted keys are remembered; refused ones never are."""
+    for _ in range(3):
+        Event(type="gateway.request", actor="system", attributes={"tokens": 1, "model_name": "m"})
+        with pytest.raises(ValidationError, match=r"key|field name"):
+            Event(type="gateway.request", actor="system", attributes={"tokens": 1, key: "x"})
+
+
 def test_time_is_normalised_to_utc_with_z() -> None:
     plus_two = timezone(timedelta(hours=2))
     event = Event(type="a.b", actor="system", time=datetime(2026, 1, 1, 12, tzinfo=plus_two))

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assay.errors import AssayError
 from assay.gateway import api, metrics
 from assay.gateway._runtime import new_request_id, settle_gc
 from assay.gateway.keys import ApiKey, KeyRejectedError
@@ -24,11 +25,14 @@ from assay.gateway.routing import StaticRouteResolver
 from assay.gateway.service import Gateway
 from assay.gateway.upstream import UpstreamPool, build_upstreams
 from assay.instance import Instance
+from assay.logs import get_logger
 
 if TYPE_CHECKING:
     from assay.api.auth import Principal
 
 __all__ = ["GatewayFastPath", "KeyResolver", "install_gateway", "serving_app"]
+
+_log = get_logger("assay.gateway")
 
 
 class KeyResolver:
@@ -132,8 +136,9 @@ def install_gateway(app: FastAPI, instance: Instance) -> Gateway:
             if settings.redis_url:  # other replicas' revocations drop our cached key rows at once
                 listener = RevocationListener(settings.redis_url, gateway.forget_key)
                 listener.start()
-            if getattr(application.state, "settle_gc", False):
-                settle_gc()  # the serving process only (ADR 0042); set by ``assay serve``
+            if getattr(application.state, "settle_gc", False):  # the serving process only
+                _warm_up(gateway)  # the first request should not pay for building the detector
+                settle_gc()  # (ADR 0042); set by ``assay serve``
             try:
                 yield
             finally:
@@ -143,6 +148,14 @@ def install_gateway(app: FastAPI, instance: Instance) -> Gateway:
 
     app.router.lifespan_context = lifespan
     return gateway
+
+
+def _warm_up(gateway: Gateway) -> None:
+    """Build what every request shares before the first one arrives (then frozen with the heap)."""
+    try:
+        gateway.redaction.detector()
+    except AssayError as exc:  # requests will fail closed with the same error; say it now
+        _log.warning("redaction not ready", error=exc.message)
 
 
 def serving_app(app: Starlette) -> ASGIApp:

@@ -41,6 +41,14 @@ def _register(settings: Settings, tmp_path: Path, model: str) -> None:
              "--actor", "alice"))
 
 
+def _golden_and_model(settings: Settings, tmp_path: Path) -> Path:
+    """The golden dataset on disk, and model chat-1 registered to evaluate against it."""
+    dataset = tmp_path / "golden.jsonl"
+    dataset.write_bytes(DATASET)
+    _register(settings, tmp_path, "chat-1")
+    return dataset
+
+
 def _last_change(settings: Settings) -> str:
     changes = json.loads(_ok(_cli(settings, "changes", "list", "--json")).stdout)
     return str(changes[-1]["id"])
@@ -140,9 +148,7 @@ def test_cli_emergency_rollback_and_errors(instance: Instance, settings: Setting
 def test_cli_evaluation_records_its_requests_under_the_tenant(
     instance: Instance, settings: Settings, tmp_path: Path
 ) -> None:
-    dataset = tmp_path / "golden.jsonl"
-    dataset.write_bytes(DATASET)
-    _register(settings, tmp_path, "chat-1")
+    dataset = _golden_and_model(settings, tmp_path)
     with local_upstream(capitals_answer({"chat-1": {"Spain"}})) as (url, log):
         run = _cli(settings, "eval", "run", "--route", "support", "--candidate",
                    "testco/chat-1@2026-01-01", "--dataset", str(dataset), "--upstream-url", url,
@@ -166,9 +172,7 @@ def test_cli_scheduled_evaluation_runs_under_its_tenant(
 
     from assay.governance.models import EvalScheduleRow
 
-    dataset = tmp_path / "golden.jsonl"
-    dataset.write_bytes(DATASET)
-    _register(settings, tmp_path, "chat-1")
+    dataset = _golden_and_model(settings, tmp_path)
     _ok(_cli(settings, "changes", "propose", "--route", "support", "--model",
              "testco/chat-1@2026-01-01", "--reason", "start", "--emergency", "--actor", "alice"))
     _ok(_cli(settings, "changes", "activate", _last_change(settings), "--actor", "alice"))

@@ -125,8 +125,12 @@ class DecisionRecorder:
     :meth:`close` (or :meth:`flush`) waits until everything submitted is stored.
     """
 
-    def __init__(self, instance: Instance, *, max_batch: int = 500,
-                 max_delay_s: float = 0.25) -> None:
+    # Small, frequent batches (ADR 0043): writing one holds the interpreter while its rows are
+    # built, and a request arriving meanwhile waits. Batches of up to 500 gathered over 0.25 s
+    # gave the gateway an added-latency p99 of 6.3-7.2 ms at concurrency 1; batches of up to 32
+    # gathered over 20 ms, 4.6-5.1 ms, with the same throughput (alternating runs, idle machine).
+    def __init__(self, instance: Instance, *, max_batch: int = 32,
+                 max_delay_s: float = 0.02) -> None:
         self._instance = instance
         self._max_batch = max_batch
         self._max_delay_s = max_delay_s

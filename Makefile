@@ -16,9 +16,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 
-# setup.py compiles these with mypyc (ADR 0038); an edit rebuilds them. The constraints also pin
+# setup.py compiles these with mypyc (ADR 0038, ADR 0015); an edit rebuilds them. The constraints also pin
 # the build environment's mypy. ASSAY_PURE_PYTHON=1 skips the compilation.
-COMPILED := src/assay/pii/_patterns.py src/assay/pii/_classify.py src/assay/pii/_validate.py src/assay/pii/detector.py setup.py mypyc.ini
+COMPILED := src/assay/pii/_patterns.py src/assay/pii/_classify.py src/assay/pii/_validate.py src/assay/pii/detector.py \
+            src/assay/ledger/_rows.py setup.py mypyc.ini
 PIP_INSTALL := PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(BIN)/pip install --quiet -c constraints.txt
 
 $(RUNTIME_STAMP): $(BIN)/python pyproject.toml constraints.txt $(COMPILED)
@@ -67,7 +68,7 @@ PEER_PACKAGES := 'litellm[proxy]' presidio-analyzer
 
 clean:
 	rm -rf $(VENV) $(PEERS) $(DATA) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
-	rm -f src/assay/pii/*.so assay_pii_native__mypyc*.so
+	rm -f src/assay/pii/*.so src/assay/ledger/*.so assay_pii_native__mypyc*.so assay_ledger_native__mypyc*.so
 
 bench-peers: $(PEERS)/.stamp
 $(PEERS)/.stamp: benchmarks/peers-constraints.txt

@@ -1,9 +1,10 @@
-"""Build hook: the PII scanner's hot modules are compiled to C extensions with mypyc.
+"""Build hook: a few hot modules are compiled to C extensions with mypyc.
 
-The modules stay plain, type-checked Python (``src/assay/pii/_patterns.py``, ``_classify.py``,
-``_validate.py``, ``detector.py``); a built extension shadows its module, and without one the
-Python source runs unchanged, with the same results (ADR 0038). ``ASSAY_PURE_PYTHON=1`` skips
-the compilation, for machines without a C compiler.
+The modules stay plain, type-checked Python: the PII scanner's (``src/assay/pii/_patterns.py``,
+``_classify.py``, ``_validate.py``, ``detector.py``; ADR 0038) and the ledger's hashing loops
+(``src/assay/ledger/_rows.py``; ADR 0015). A built extension shadows its module, and without one
+the Python source runs unchanged, with the same results. ``ASSAY_PURE_PYTHON=1`` skips the
+compilation, for machines without a C compiler.
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ import os
 
 from setuptools import setup
 
-COMPILED = [
-    "src/assay/pii/_patterns.py",
-    "src/assay/pii/_classify.py",
-    "src/assay/pii/_validate.py",
-    "src/assay/pii/detector.py",
-]
+#: One group (one shared library) per area, so each area's modules build and load on their own.
+COMPILED = {
+    "assay_pii_native": [
+        "src/assay/pii/_patterns.py",
+        "src/assay/pii/_classify.py",
+        "src/assay/pii/_validate.py",
+        "src/assay/pii/detector.py",
+    ],
+    "assay_ledger_native": ["src/assay/ledger/_rows.py"],
+}
 
 
 def _ext_modules() -> list[object]:
@@ -26,7 +31,11 @@ def _ext_modules() -> list[object]:
     from mypyc.build import mypycify
 
     # Our own small mypy configuration: the project's (pydantic plugin, every package) is for linting.
-    return list(mypycify(["--config-file", "mypyc.ini", *COMPILED], opt_level="3", group_name="assay_pii_native"))
+    return [
+        extension
+        for group, paths in COMPILED.items()
+        for extension in mypycify(["--config-file", "mypyc.ini", *paths], opt_level="3", group_name=group)
+    ]
 
 
 setup(ext_modules=_ext_modules())

@@ -9,11 +9,8 @@ raised as a :class:`VerificationError` that names the entry, tile or checkpoint.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import itertools
 import json
-import operator
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +22,7 @@ from sqlalchemy import Connection, select, text
 
 from assay.clock import format_rfc3339
 from assay.errors import VerificationError
+from assay.ledger._rows import FragmentCache, Parts, check_rows, leaf_time
 from assay.ledger.events import MAX_LEAF_BYTES, RECORD_TYPE
 from assay.ledger.merkle import (
     EMPTY_ROOT,
@@ -42,8 +40,6 @@ __all__ = ["VerifyReport", "verify_database"]
 
 Progress = Callable[[int], None]
 _CHUNK = 256  # one tile: a fetched chunk and its hashes stay in the CPU caches (measured best)
-#: SHA-256 state after the RFC 6962 leaf prefix (copied per leaf).
-_LEAF_START = hashlib.sha256(b"\x00")
 _quote = orjson.dumps  # RFC 8785 form of a string or null (what canonical_json writes)
 _HINT = "Treat the log as tampered with from the named place on; compare with an earlier export."
 
@@ -64,23 +60,7 @@ def _fail(place: str, what: str) -> VerificationError:
 #: A prefix no leaf can start with (longer than the largest leaf): the mark of unreadable columns.
 _NEVER = b"\xff" * (MAX_LEAF_BYTES + 1)
 _FRAGMENT_CACHE = 65_536
-#: ``event_time`` as SQLite stores it (what the log and SQLAlchemy write), and as PostgreSQL renders it below.
-_STORED_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}")
-_TIME_WIDTH = 26
-_Parts = tuple[bytes, bytes, bytes]
-_UNSEEN: Any = object()
-
-
-def _leaf_time(stored: object) -> str | None:
-    """The RFC 3339 text a leaf holds for a stored ``event_time`` text, or None if not in stored form."""
-    if type(stored) is not str or not _STORED_TIME.fullmatch(stored):
-        return None
-    if stored.endswith(".000000"):  # format_rfc3339 writes no fraction for a whole second
-        return stored[:10] + "T" + stored[11:19] + "Z"
-    return stored[:10] + "T" + stored[11:] + "Z"
-
-
-def _parts(columns: str) -> _Parts | None:
+def _parts(columns: bytes) -> Parts | None:
     """Leaf fragments fixed by ``[actor, tenant, event_type]``: the head, and the tail around the time.
 
     RFC 8785 sorts keys, so an event's leaf starts ``{"actor":A,"attributes":`` and ends
@@ -95,48 +75,6 @@ def _parts(columns: str) -> _Parts | None:
         return None
     head = b'{"actor":' + _quote(actor) + b',"attributes":'
     return head, b',"tenant":' + _quote(tenant) + b',"time":"', b'","type":' + _quote(kind) + b"}"
-
-
-class _Fragments:
-    """The leaf prefix and suffix each row's columns require, cached per distinct key.
-
-    A key is the JSON array ``[actor, tenant, event_type]`` followed by the 26-character
-    ``event_time``; events of one group commit share a clock reading, so keys repeat. A new
-    key costs a string rewrite of its time (its array is cached separately, and rarely new).
-    """
-
-    def __init__(self) -> None:
-        self.heads = _Lookup(self, 0)
-        self.tails = _Lookup(self, 1)
-        self._parts: dict[str, _Parts | None] = {}
-
-    def fill(self, key: object) -> tuple[bytes, bytes]:
-        if len(self.heads) >= _FRAGMENT_CACHE:
-            self.heads.clear()
-            self.tails.clear()
-            self._parts.clear()
-        pair = (_NEVER, _NEVER)
-        if type(key) is str:
-            columns = key[:-_TIME_WIDTH]
-            parts = self._parts.get(columns, _UNSEEN)
-            if parts is _UNSEEN:
-                parts = self._parts[columns] = _parts(columns)
-            when = _leaf_time(key[-_TIME_WIDTH:])
-            if parts is not None and when is not None:
-                pair = parts[0], b"".join((parts[1], when.encode(), parts[2]))
-            self.heads[key] = pair[0]
-            self.tails[key] = pair[1]
-        return pair
-
-
-class _Lookup(dict[str, bytes]):
-    def __init__(self, owner: _Fragments, part: int) -> None:
-        super().__init__()
-        self._owner = owner
-        self._part = part
-
-    def __missing__(self, key: str) -> bytes:
-        return self._owner.fill(key)[self._part]
 
 
 def _column_problem(leaf: bytes, columns: Sequence[Any]) -> str | None:
@@ -155,21 +93,10 @@ def _column_problem(leaf: bytes, columns: Sequence[Any]) -> str | None:
     ):
         if got != want:
             return f"column {column} says {got!r} but the signed leaf says {want!r}"
-    expected = format_rfc3339(when) if isinstance(when, datetime) and when.tzinfo else _leaf_time(when)
+    expected = format_rfc3339(when) if isinstance(when, datetime) and when.tzinfo else leaf_time(when)
     if expected is None or expected != doc.get("time"):
         return f"column event_time says {when!r} but the signed leaf says {doc.get('time')!r}"
     return None
-
-
-def _leaf_hashes(leaves: Sequence[bytes]) -> list[bytes]:
-    start = _LEAF_START.copy  # copying the prefixed state beats hashing b"\x00" + leaf (no copy of the leaf)
-    digests: list[bytes] = []
-    append = digests.append
-    for leaf in leaves:
-        state = start()
-        state.update(leaf)
-        append(state.digest())
-    return digests
 
 
 class _Walk:
@@ -273,13 +200,16 @@ def _load_tiles(conn: Connection) -> dict[tuple[int, int], bytes]:
     return tiles
 
 
-# The plain columns travel as one string (a JSON array, then the time in its stored form): one
-# value per row to fetch instead of four, and a key under which repeated column tuples are
-# compared once (see _Fragments).
+# The plain columns travel as one value: the JSON array ``[actor, tenant, event_type, event_time]``
+# (the time in its stored text form), as bytes - one value per row to fetch instead of four, and
+# a key under which repeated column tuples are compared once (see FragmentCache).
 _SELECT = {
-    "sqlite": "SELECT leaf, leaf_hash, json_array(actor, tenant, event_type) || event_time FROM ledger_entries",
-    "postgresql": "SELECT leaf, leaf_hash, json_build_array(actor, tenant, event_type)::text"
-    " || to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') FROM ledger_entries",
+    "sqlite": "SELECT leaf, leaf_hash, CAST(json_array(actor, tenant, event_type, event_time) AS BLOB)"
+    " FROM ledger_entries",
+    # Built with the same ``,"<time>"]`` ending as SQLite's (json_build_array writes ", ").
+    "postgresql": "SELECT leaf, leaf_hash, convert_to(rtrim(json_build_array(actor, tenant, event_type)::text, ']')"
+    """ || ',"' || to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '"]', 'UTF8')"""
+    " FROM ledger_entries",
 }
 #: One row's real columns, for naming a fault exactly (raw driver values: SQLite's text as stored).
 _ROW_COLUMNS = text(
@@ -298,7 +228,7 @@ def _stream(conn: Connection, walk: _Walk, progress: Progress | None) -> None:
     sqlite = dialect == "sqlite"
     cursor = raw.cursor() if sqlite else raw.cursor(name="assay_ledger_verify")
     mapped = _map_file(raw) if sqlite else None
-    fragments = _Fragments()
+    fragments = FragmentCache(_parts, _NEVER, _FRAGMENT_CACHE)
     try:
         cursor.execute(_SELECT[dialect] + _ORDER)
         while chunk := cursor.fetchmany(_CHUNK):
@@ -318,44 +248,39 @@ def _map_file(raw: Any) -> int:
     return previous
 
 
-def _check_chunk(walk: _Walk, chunk: list[tuple[Any, ...]], fragments: _Fragments, conn: Connection) -> None:
-    """Check a chunk of rows column-wise: every per-row loop runs in C (``map``) or is a bare hash loop.
+def _check_chunk(walk: _Walk, chunk: list[tuple[Any, ...]], fragments: FragmentCache, conn: Connection) -> None:
+    """Check a chunk of ``(leaf, leaf_hash, key)`` rows in one compiled loop (:func:`check_rows`).
 
     The first bad entry is found per check, the earliest one wins, and the tiles of every
     entry before it are still checked first, so the error is the one a row-by-row pass
     would raise (see :meth:`_Walk.add` and :meth:`_Walk.flush`).
     """
     first = walk.builder.size + len(walk.pending)
-    raw_leaves, stored, keys = zip(*chunk, strict=True)
-    leaves: Sequence[bytes] = raw_leaves if isinstance(raw_leaves[0], bytes) else list(map(bytes, raw_leaves))
-    digests = _leaf_hashes(leaves)
-    limit = len(digests)
-    if list(stored) != digests:
-        limit = next(i for i, (got, want) in enumerate(zip(stored, digests, strict=True)) if got != want)
+    if type(chunk[0][0]) is not bytes:  # a driver's buffer type: hash bytes
+        chunk = [(bytes(leaf), stored, key) for leaf, stored, key in chunk]
+    digests, limit, misfit = check_rows(chunk, fragments)
     bad: tuple[int, VerificationError] | None = None
     if limit < len(digests):
         bad = limit, _fail(f"entry {first + limit}", "the stored leaf_hash does not match the leaf bytes")
-    heads, tails = fragments.heads.__getitem__, fragments.tails.__getitem__
-    if not (
-        all(map(bytes.startswith, leaves, map(heads, keys))) and all(map(bytes.endswith, leaves, map(tails, keys)))
-    ):
-        bad = _first_column_fault(first, leaves[:limit], keys[:limit], fragments, conn) or bad
+    if misfit < limit:
+        rows = chunk[:limit]
+        leaves, keys = [row[0] for row in rows], [row[2] for row in rows]
+        bad = _first_column_fault(first, leaves, keys, fragments, conn) or bad
     walk.add(digests if bad is None else digests[: bad[0]])
     if bad is not None:
         raise bad[1]
 
 
 def _first_column_fault(
-    first: int, leaves: Sequence[bytes], keys: Sequence[str], fragments: _Fragments, conn: Connection
+    first: int, leaves: Sequence[bytes], keys: Sequence[object], fragments: FragmentCache, conn: Connection
 ) -> tuple[int, VerificationError] | None:
     """The first row whose columns really disagree with its leaf (the exact check confirms the fast one)."""
-    heads = map(bytes.startswith, leaves, map(fragments.heads.__getitem__, keys))
-    tails = map(bytes.endswith, leaves, map(fragments.tails.__getitem__, keys))
-    for position, fits in enumerate(map(operator.and_, heads, tails)):
-        if fits:
+    for position, (leaf, key) in enumerate(zip(leaves, keys, strict=True)):
+        head, tail = fragments.pair(key)
+        if leaf.startswith(head) and leaf.endswith(tail):
             continue
         row = conn.execute(_ROW_COLUMNS, {"position": first + position}).one()
-        problem = _column_problem(leaves[position], tuple(row))
+        problem = _column_problem(leaf, tuple(row))
         if problem is not None:
             return position, _fail(f"entry {first + position}", problem)
     return None

@@ -8,10 +8,10 @@ the newest data.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from assay.ledger._rows import next_level
 from assay.ledger.merkle import HASH_SIZE, NodeReader
 
 __all__ = [
@@ -147,24 +147,6 @@ def parse_bundle(data: bytes) -> list[bytes]:
         entries.append(data[position : position + length])
         position += length
     return entries
-
-
-#: SHA-256 state after the RFC 6962 node prefix; copying it is cheaper than hashing ``0x01 + l + r``.
-_NODE_START = hashlib.sha256(b"\x01")
-
-
-def next_level(hashes: Sequence[bytes]) -> list[bytes]:
-    """The parents of each complete pair of ``hashes`` (a trailing odd hash has none yet)."""
-    start = _NODE_START.copy  # this loop is most of the tree's hashing: no per-node concatenation
-    parents: list[bytes] = []
-    append = parents.append
-    pairs = iter(hashes)
-    for left, right in zip(pairs, pairs, strict=False):
-        node = start()
-        node.update(left)
-        node.update(right)
-        append(node.digest())
-    return parents
 
 
 def _tile_levels(hashes: Sequence[bytes]) -> list[list[bytes]]:

@@ -1,17 +1,24 @@
-"""The PII scanner's hot modules run compiled (mypyc, built by ``make dev``) and stay current."""
+"""The hot modules setup.py compiles (mypyc, built by ``make dev``) run compiled and stay current.
+
+The PII scanner's modules (ADR 0038) and the ledger's hashing loops (ADR 0015).
+"""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 
-import assay.pii
-
-COMPILED = ["assay.pii._patterns", "assay.pii._classify", "assay.pii._validate", "assay.pii.detector"]
-PACKAGE_DIR = Path(assay.pii.__path__[0])
+COMPILED = [
+    "assay.pii._patterns",
+    "assay.pii._classify",
+    "assay.pii._validate",
+    "assay.pii.detector",
+    "assay.ledger._rows",
+]
 # Read at import: the tests' isolated environment removes every ASSAY_* variable.
 IN_CI = os.environ.get("CI") == "true"
 PURE_PYTHON_BUILD = os.environ.get("ASSAY_PURE_PYTHON") == "1"
@@ -33,7 +40,9 @@ def test_ci_runs_the_compiled_modules(module: str) -> None:
 @pytest.mark.parametrize("module", COMPILED)
 def test_compiled_modules_are_not_older_than_their_source(module: str) -> None:
     """An extension shadows its module: one built before the last edit would run old code."""
-    name = module.rsplit(".", 1)[1]
-    source = PACKAGE_DIR / f"{name}.py"
-    for built in PACKAGE_DIR.glob(f"{name}.*.so"):
+    package, name = module.rsplit(".", 1)
+    package_dir = Path(importlib.import_module(package).__path__[0])
+    source = package_dir / f"{name}.py"
+    assert source.is_file(), f"{source} is missing: the Python source must stay next to its extension"
+    for built in package_dir.glob(f"{name}.*.so"):
         assert built.stat().st_mtime >= source.stat().st_mtime, f"{built.name} is older than {source.name}: run `make dev`"

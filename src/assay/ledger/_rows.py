@@ -17,6 +17,11 @@ _LEAF_START: Final = hashlib.sha256(b"\x00")
 
 #: SHA-256 state after the RFC 6962 node prefix; copying it is cheaper than hashing ``0x01 + l + r``.
 _NODE_START: Final = hashlib.sha256(b"\x01")
+# The hash object's methods, called through their type: no method look-up per call.
+_HASH: Final = type(_LEAF_START)
+_copy: Final = _HASH.copy
+_update: Final = _HASH.update
+_digest: Final = _HASH.digest
 
 #: ``(head, tail)`` a leaf must start and end with, for one row's column key.
 Fragments = tuple[bytes, bytes]
@@ -94,7 +99,6 @@ def check_rows(rows: list[tuple[Any, ...]], cache: FragmentCache) -> tuple[list[
     and the first row whose leaf does not start and end with its key's fragments (``len(rows)``
     when there is none). Leaves must be ``bytes``.
     """
-    start = _LEAF_START.copy
     pairs = cache.pairs
     digests: list[bytes] = []
     count = len(rows)
@@ -102,9 +106,9 @@ def check_rows(rows: list[tuple[Any, ...]], cache: FragmentCache) -> tuple[list[
     for position in range(count):
         row = rows[position]
         leaf: bytes = row[0]
-        state = start()
-        state.update(leaf)
-        digest: bytes = state.digest()
+        state = _copy(_LEAF_START)
+        _update(state, leaf)
+        digest: bytes = _digest(state)
         digests.append(digest)
         if row[1] != digest and bad_hash == count:
             bad_hash = position
@@ -119,11 +123,10 @@ def check_rows(rows: list[tuple[Any, ...]], cache: FragmentCache) -> tuple[list[
 
 def next_level(hashes: Sequence[bytes]) -> list[bytes]:
     """The parents of each complete pair of ``hashes`` (a trailing odd hash has none yet)."""
-    start = _NODE_START.copy  # most of the tree's hashing: no per-node concatenation
     parents: list[bytes] = []
     for position in range(0, len(hashes) - 1, 2):
-        node = start()
-        node.update(hashes[position])
-        node.update(hashes[position + 1])
-        parents.append(node.digest())
+        node = _copy(_NODE_START)  # most of the tree's hashing: no per-node concatenation
+        _update(node, hashes[position])
+        _update(node, hashes[position + 1])
+        parents.append(_digest(node))
     return parents

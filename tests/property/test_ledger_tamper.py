@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, text, update
 
 from assay.errors import VerificationError
 from assay.instance import Instance
@@ -103,6 +103,18 @@ def test_changing_one_entry_column_is_named(filled: AuditLog, idx: int, column: 
         lambda conn: conn.execute(update(ENTRIES).where(where).values({column: changed})),  # type: ignore[attr-defined]
         lambda conn: conn.execute(update(ENTRIES).where(where).values({column: original})),  # type: ignore[attr-defined]
         f"entry {idx}",
+    )
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("column", ["actor", "tenant", "event_type", "event_time"])
+def test_a_column_turned_binary_is_named(filled: AuditLog, column: str) -> None:
+    """SQLite lets any column hold a blob; the pass names it instead of failing to read."""
+    _run(
+        filled,
+        lambda conn: conn.execute(text(f"UPDATE ledger_entries SET {column} = CAST({column} AS BLOB) WHERE idx = 150")),  # type: ignore[attr-defined]
+        lambda conn: conn.execute(text(f"UPDATE ledger_entries SET {column} = CAST({column} AS TEXT) WHERE idx = 150")),  # type: ignore[attr-defined]
+        "entry 150",
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -235,10 +236,27 @@ def _stream(conn: Connection, walk: _Walk, progress: Progress | None) -> None:
             _check_chunk(walk, chunk, fragments, conn)
             if progress is not None:
                 progress(len(chunk))
+    except sqlite3.Error as exc:  # json_array() refuses a blob: SQLite lets any column hold one
+        raise _binary_column(conn, exc) from exc
     finally:
         cursor.close()
         if mapped is not None:
             raw.execute(f"PRAGMA mmap_size={int(mapped)}")
+
+
+_BINARY_COLUMN = text(
+    "SELECT idx, typeof(actor), typeof(tenant), typeof(event_type), typeof(event_time) FROM ledger_entries"
+    " WHERE 'blob' IN (typeof(actor), typeof(tenant), typeof(event_type), typeof(event_time)) ORDER BY idx LIMIT 1"
+)
+
+
+def _binary_column(conn: Connection, exc: sqlite3.Error) -> VerificationError:
+    """Name the first entry whose plain column holds binary data (what makes the pass's query fail)."""
+    row = conn.execute(_BINARY_COLUMN).first()
+    if row is None:
+        return VerificationError(f"the entries could not be read: {exc}", hint=_HINT)
+    column = ("actor", "tenant", "event_type", "event_time")[list(row[1:]).index("blob")]
+    return _fail(f"entry {row[0]}", f"column {column} holds binary data, not the text the signed leaf says")
 
 
 def _map_file(raw: Any) -> int:

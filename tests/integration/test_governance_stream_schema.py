@@ -18,7 +18,9 @@ from assay.ledger import AuditLog
 VALID, INVALID = '{"answer": 1}', "plain words, not JSON"
 
 
-def _answer(model: str, _messages: list[dict[str, str]]) -> str:
+def _answer(model: str, _messages: list[dict[str, str]]) -> str | list[str]:
+    if model == "second-invalid":  # n=2: the first choice passes, the second does not
+        return [VALID, INVALID]
     return VALID if model == "valid" else INVALID
 
 
@@ -88,3 +90,22 @@ def test_streamed_answers_meet_the_schema(
     assert explained.output_valid is valid
     if not valid:
         assert explained.output_errors == ("(root): not JSON",)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_every_choice_is_checked_not_only_the_first(stack: Stack, stream: bool) -> None:
+    stack.route("second-invalid", "block")
+    with pytest.raises(openai.APIStatusError) as refused:
+        if stream:
+            stack.stream()
+        else:
+            stack.openai.chat.completions.create(
+                model="support", messages=[{"role": "user", "content": "json please"}], n=2)
+    assert refused.value.status_code == 502
+    assert "plain words" not in refused.value.response.text
+    attributes = _last_request(stack.instance)["attributes"]
+    assert (attributes["output_valid"], attributes["output_action"]) == (False, "block")
+    stack.client.app.state.gateway.governance.flush()  # type: ignore[attr-defined]
+    explained = explain_request(stack.instance, stack.audit,
+                                refused.value.response.headers["x-assay-request-id"], actor="cli:carol")
+    assert explained.output_errors == ("choices/1: (root): not JSON",)

@@ -13,6 +13,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from fastapi import FastAPI
@@ -65,12 +66,34 @@ def retrieved_document_ids(payload: Mapping[str, Any]) -> list[str]:
     return [i for i in ids if len(i) <= 256][:_MAX_DOCUMENT_IDS]
 
 
-def _answer_text(document: Mapping[str, Any]) -> str:
-    try:
-        content = document["choices"][0]["message"]["content"]
-    except (KeyError, IndexError, TypeError):
-        return ""
-    return content if isinstance(content, str) else ""
+def _answer_texts(document: Mapping[str, Any]) -> list[tuple[int, str]]:
+    """``(index, text)`` of every choice's message; one empty answer when there is none.
+
+    Every choice is checked: with ``n`` > 1 the client sees all of them, so checking only
+    the first would let the others through unchecked.
+    """
+    choices = document.get("choices")
+    if not isinstance(choices, list) or not choices:
+        return [(0, "")]
+    texts = []
+    for position, choice in enumerate(choices):
+        message = choice.get("message") if isinstance(choice, dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
+        index = choice.get("index", position) if isinstance(choice, dict) else position
+        texts.append((index if isinstance(index, int) else position, content if isinstance(content, str) else ""))
+    return texts
+
+
+def _verdict_of_all(route: ResolvedRoute, texts: list[tuple[int, str]]) -> OutputVerdict:
+    """One verdict for the answer: valid only if every choice is, naming the failing choices."""
+    verdicts = [(index, validate_output(route, text)) for index, text in texts]
+    failed = [(index, verdict) for index, verdict in verdicts if not verdict.valid]
+    if not failed:
+        return verdicts[0][1]
+    if len(verdicts) == 1:
+        return failed[0][1]
+    errors = tuple(f"choices/{index}: {error}" for index, verdict in failed for error in verdict.errors)
+    return replace(failed[0][1], errors=errors)
 
 
 class GatewayGovernance:
@@ -88,7 +111,7 @@ class GatewayGovernance:
     def check_output(self, ctx: RequestContext, document: dict[str, Any]) -> AssayError | None:
         if not ctx.route.output_schema or ctx.status != 200 or ctx.endpoint != "chat.completions":
             return None
-        verdict = validate_output(ctx.route, _answer_text(document))
+        verdict = _verdict_of_all(ctx.route, _answer_texts(document))
         self._verdicts[ctx.request_id] = verdict
         if not verdict.blocked:
             return None

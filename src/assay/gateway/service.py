@@ -264,11 +264,17 @@ class Gateway:
         return self.governance.check_output(ctx, document) if self.governance else None
 
     def check_streamed(self, ctx: RequestContext, text: dict[str, str]) -> None:
-        """Check a finished stream's answer (per channel) like a plain answer; sets ``ctx.withheld``."""
-        content = text.get("choice:0")
-        if self.governance is None or content is None:
+        """Check a finished stream's answer like a plain one, every choice; sets ``ctx.withheld``."""
+        choices = sorted(
+            (int(channel[7:]), content)
+            for channel, content in text.items()
+            if channel.startswith("choice:") and channel[7:].isdigit()  # not choice:<i>:tool:<j>
+        )
+        if self.governance is None or not choices:
             return
-        document = {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
+        document = {
+            "choices": [{"index": i, "message": {"role": "assistant", "content": content}} for i, content in choices]
+        }
         ctx.withheld = self.governance.check_output(ctx, document)
 
     def holds_stream(self, ctx: RequestContext) -> bool:

@@ -190,7 +190,7 @@ class DecisionRecorder:
 
     def _write(self, batch: list[DecisionRecord]) -> None:
         try:
-            with self._instance.db.session() as session:
+            with self._instance.db.write_turn(), self._instance.db.session() as session:
                 now = self._instance.clock.now()
                 # One executemany of plain rows: the ORM's unit of work cost about ten times
                 # as much per record, on the serving process's interpreter.

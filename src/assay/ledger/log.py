@@ -356,7 +356,7 @@ class AuditLog:
         return builder
 
     def _write(self, entries: list[Prepared], companions: Sequence[CompanionRow] = ()) -> int:
-        with self._db.engine.connect() as conn:
+        with self._db.write_turn(), self._db.engine.connect() as conn:
             lock(self._db, conn)
             builder = self._sync(conn)
             first = builder.size
@@ -370,7 +370,7 @@ class AuditLog:
         return first
 
     def _checkpoint(self, *, force: bool) -> SignedCheckpoint | None:
-        with self._db.engine.connect() as conn:
+        with self._db.write_turn(), self._db.engine.connect() as conn:
             lock(self._db, conn)
             builder = self._sync(conn)
             previous = conn.execute(

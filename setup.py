@@ -17,6 +17,7 @@ COMPILED = [
     "src/assay/pii/_classify.py",
     "src/assay/pii/_validate.py",
     "src/assay/pii/detector.py",
+    "src/assay/pii/_starts.py",
 ]
 
 

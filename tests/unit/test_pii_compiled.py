@@ -10,7 +10,7 @@ import pytest
 
 import assay.pii
 
-COMPILED = ["assay.pii._patterns", "assay.pii._classify", "assay.pii._validate", "assay.pii.detector"]
+COMPILED = ["assay.pii._patterns", "assay.pii._classify", "assay.pii._validate", "assay.pii.detector", "assay.pii._starts"]
 PACKAGE_DIR = Path(assay.pii.__path__[0])
 # Read at import: the tests' isolated environment removes every ASSAY_* variable.
 IN_CI = os.environ.get("CI") == "true"

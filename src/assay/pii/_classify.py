@@ -14,9 +14,11 @@ from assay.pii._patterns import (
     BIRTH_HINTS,
     DIGIT_GROUP,
     INNER,
+    MONTH_PREFIXES,
     NUMBER_VALUES,
     SPELLED_DATE_ANY_CASE,
     SPELLED_DATE_LOWER,
+    SPELLED_YEAR_WORDS,
     SPOKEN_DIGITS,
     SPOKEN_LOCAL,
     SPOKEN_WORD,
@@ -299,9 +301,9 @@ def _phone(start: int, end: int, grouped: bool, digits: str, out: list[Candidate
     out.append(Candidate(opening, end, "PHONE_NUMBER", score, "phone" + (".spoken" if spoken else ""), "digits"))
 
 
-def has_birth_word(text: str) -> bool:
-    """Whether ``text`` could hold a birth context word (a cheap necessary condition)."""
-    lowered = text.lower()
+def has_birth_word(lowered: str) -> bool:
+    """Whether a text could hold a birth context word (a cheap necessary condition), given the
+    text lower-cased."""
     return any(hint in lowered for hint in BIRTH_HINTS)
 
 
@@ -347,20 +349,25 @@ def _spelled_candidate(match: re.Match[str]) -> Candidate | None:
     return Candidate(start - 1, match.end() - 1, "DATE_OF_BIRTH", 0.85, "date_of_birth.spelled", "birth")
 
 
-def spelled_dates(text: str, pos: int, placeholders: list[tuple[int, int]]) -> tuple[list[Candidate], list[tuple[int, int]]]:
-    """Dates in words from ``pos`` on, and every match's extent (for the streaming cut).
+def spelled_dates(
+    text: str, lowered: str, pos: int, placeholders: list[tuple[int, int]]
+) -> tuple[list[Candidate], list[tuple[int, int]]]:
+    """Dates in words from ``pos`` on, and every match's extent (for the streaming cut); ``lowered``
+    is ``text.lower()``.
 
     Like the combined scan, nothing is taken that starts right where a placeholder ends or
     ends right where one starts, so redacting a neighbour cannot create a date.
     """
-    placeholder_ends = {end for _, end in placeholders}
-    placeholder_starts = {start for start, _ in placeholders}
     candidates: list[Candidate] = []
     extents: list[tuple[int, int]] = []
     if text.isascii():  # lower-casing keeps every offset
-        padded, search = " " + text.lower(), SPELLED_DATE_LOWER.search  # padded[i]: the character before text[i]
+        if not _may_hold_spelled_date(lowered):
+            return candidates, extents
+        padded, search = " " + lowered, SPELLED_DATE_LOWER.search  # padded[i]: the character before text[i]
     else:
         padded, search = " " + text, SPELLED_DATE_ANY_CASE.search
+    placeholder_ends = {end for _, end in placeholders}
+    placeholder_starts = {start for start, _ in placeholders}
     while (match := search(padded, pos)) is not None:
         start, end = match.start(), match.end() - 1  # offsets into ``text``
         if start in placeholder_ends or end in placeholder_starts:
@@ -372,6 +379,14 @@ def spelled_dates(text: str, pos: int, placeholders: list[tuple[int, int]]) -> t
         if candidate is not None:
             candidates.append(candidate)
     return candidates, extents
+
+
+def _may_hold_spelled_date(lowered: str) -> bool:
+    """A necessary condition for a ``SPELLED_DATE_LOWER`` match in lower-cased ASCII text: a year in
+    words, or a year's first digits and a month name (substring tests, much cheaper than the search)."""
+    if any(word in lowered for word in SPELLED_YEAR_WORDS):
+        return True
+    return ("19" in lowered or "20" in lowered) and any(month in lowered for month in MONTH_PREFIXES)
 
 
 _Handler = Callable[[re.Match[str], str, list[Candidate]], None]

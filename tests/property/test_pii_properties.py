@@ -249,3 +249,21 @@ def test_digit_runs_taken_whole_match_like_digit_by_digit(text: str, offset: int
     for pos in range(min(offset, len(text)) + 1):
         a, b = whole.match(text, pos), by_digit.match(text, pos)
         assert (a and a.span()) == (b and b.span())
+
+
+_CONTEXT_VOCABULARY = [
+    "api", "key", "access", "client", "secret", "my", "token", "password", "d", "o", "b", "birth", "social",
+    "security", "tax", "id", "ss#", "ip", "v4", "cell", "phone", "card", "pay", "pan", "x9", "from", "born",
+]
+
+
+@SETTINGS
+@given(st.lists(st.one_of(st.sampled_from(_CONTEXT_VOCABULARY), st.sampled_from(list(" _-.#"))), max_size=10).map("".join))
+def test_every_context_word_holds_one_of_its_type_hints(window: str) -> None:
+    """A window in which a type's context words are found holds one of that type's hints, so a text
+    without the hints can skip the window searches."""
+    from assay.pii._patterns import POSITIVE_CONTEXT, POSITIVE_HINTS
+
+    for name, pattern in POSITIVE_CONTEXT.items():
+        if pattern.search(" " + window) is not None:
+            assert any(hint in window for hint in POSITIVE_HINTS[name]), name

@@ -91,3 +91,4 @@ def test_family_bits_follow_the_optional_families_order() -> None:
 def test_families_reported_with_the_starts(text: str, families: set[str]) -> None:
     mask = _starts.pattern_starts(text, 0, [])
     assert {name for i, name in enumerate(_patterns._OPTIONAL) if mask >> i & 1} == families
+

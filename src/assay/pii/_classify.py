@@ -193,27 +193,65 @@ def _digits(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
 
 
 def _digit_groups(text: str, start: int) -> list[_Group]:
-    if text.isascii() and text.isdigit():  # one group, the common case: no pattern run needed
-        return [_Group(text, start, start + len(text))]
+    if text.isascii():
+        if text.isdigit():  # one group, the common case: no pattern run needed
+            return [_Group(text, start, start + len(text))]
+        return _ascii_digit_groups(text, start)
     return [_Group(m.group(), start + m.start(), start + m.end()) for m in DIGIT_GROUP.finditer(text)]
+
+
+def _ascii_digit_groups(text: str, start: int) -> list[_Group]:
+    """``DIGIT_GROUP.finditer`` for ASCII text (where ``\\d`` is [0-9]), without a match object per group."""
+    groups: list[_Group] = []
+    first, last = _next_run(text, 0, digits=True)
+    while first < len(text):
+        groups.append(_Group(text[first:last], start + first, start + last))
+        first, last = _next_run(text, last, digits=True)
+    return groups
+
+
+def _next_run(text: str, index: int, *, digits: bool) -> tuple[int, int]:
+    """The next run of ASCII digits (or letters) at or after ``index``; ``(len(text), len(text))`` if none."""
+    n = len(text)
+    while index < n and not _is_run_char(ord(text[index]), digits=digits):
+        index += 1
+    end = index
+    while end < n and _is_run_char(ord(text[end]), digits=digits):
+        end += 1
+    return index, end
+
+
+def _is_run_char(code: int, *, digits: bool) -> bool:
+    if digits:
+        return 48 <= code <= 57
+    return 97 <= (code | 32) <= 122
 
 
 def _spoken(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, _, text = _group_span(match, kind)
     groups: list[_Group] = []
     repeat = 1
-    for word in SPOKEN_WORD.finditer(text):
-        lowered = word.group().lower()
-        if lowered in ("double", "triple"):
-            repeat = 2 if lowered == "double" else 3
-            continue
-        digit = SPOKEN_DIGITS.get(lowered)
-        if digit is None:
-            continue  # a filler word
-        groups.append(_Group(digit * repeat, start + word.start(), start + word.end()))
-        repeat = 1
+    if text.isascii():  # words found without a match object each, as ``SPOKEN_WORD`` ([A-Za-z]+) finds them
+        first, last = _next_run(text, 0, digits=False)
+        while first < len(text):
+            repeat = _spoken_word(text[first:last].lower(), start + first, start + last, groups, repeat)
+            first, last = _next_run(text, last, digits=False)
+    else:
+        for word in SPOKEN_WORD.finditer(text):
+            repeat = _spoken_word(word.group().lower(), start + word.start(), start + word.end(), groups, repeat)
     _digit_windows(groups, match.string, out, spoken=True)
     _spoken_date(groups, out)
+
+
+def _spoken_word(lowered: str, start: int, end: int, groups: list[_Group], repeat: int) -> int:
+    """Adds a spoken digit word's group (repeated after "double"/"triple"); returns the repeat for the next."""
+    if lowered in ("double", "triple"):
+        return 2 if lowered == "double" else 3
+    digit = SPOKEN_DIGITS.get(lowered)
+    if digit is None:
+        return repeat  # a filler word
+    groups.append(_Group(digit * repeat, start, end))
+    return 1
 
 
 def _spoken_date(groups: list[_Group], out: list[Candidate]) -> None:

@@ -238,26 +238,42 @@ def _words(*words: str) -> re.Pattern[str]:
 
 
 # Context words: found near a candidate (same lower-cased window), they raise or lower its score.
-POSITIVE_CONTEXT: Final[dict[str, re.Pattern[str]]] = {
-    "PHONE_NUMBER": _words(
+_POSITIVE_WORDS: dict[str, tuple[str, ...]] = {
+    "PHONE_NUMBER": (
         "phone", "call", "calling", "mobile", "cell", "tel", "telephone", "number", "reach",
         "contact", "fax", "text", "whatsapp", "ring", "dial", "landline", "extension",
     ),
-    "CREDIT_CARD": _words(
+    "CREDIT_CARD": (
         "card", "credit", "debit", "visa", "mastercard", "amex", "payment", "pay", "cc", "pan",
     ),
-    "US_SSN": _words("ssn", "social security", "social", "tax id", "tin", "ss#", "itin"),
-    "IP_ADDRESS": _words("ip", "ips", "ipv4", "ipv6", "address", "host", "server", "client", "from", "src", "dst"),
-    "DATE_OF_BIRTH": _words(
+    "US_SSN": ("ssn", "social security", "social", "tax id", "tin", "ss#", "itin"),
+    "IP_ADDRESS": ("ip", "ips", "ipv4", "ipv6", "address", "host", "server", "client", "from", "src", "dst"),
+    "DATE_OF_BIRTH": (
         "born", "birth", "birthday", "dob", "d\\.o\\.b\\.?", "b-day", "bday", "date of birth", "birthdate",
     ),
-    "SECRET": _words(
+    "SECRET": (
         "key", "keys", "token", "secret", "password", "passwd", "pwd", "passphrase", "pass",
         "api[_ -]?key", "apikey", "access[_ -]?key", "auth", "authorization", "bearer",
         "credential", "credentials", "private", "client[_ -]?secret", "signing",
         "[a-z0-9]+_(?:key|token|secret|password)",
     ),
 }
+POSITIVE_CONTEXT: Final[dict[str, re.Pattern[str]]] = {name: _words(*words) for name, words in _POSITIVE_WORDS.items()}
+# Substrings one of which every word above contains: a lower-cased ASCII text without any of a
+# type's holds none of its words, and its windows need no search (ADR 0039).
+POSITIVE_HINTS: Final[dict[str, tuple[str, ...]]] = {
+    "PHONE_NUMBER": (
+        "phone", "call", "mobile", "cell", "tel", "number", "reach", "contact", "fax", "text", "whatsapp", "ring",
+        "dial", "landline", "extension",
+    ),
+    "CREDIT_CARD": ("card", "credit", "debit", "visa", "mastercard", "amex", "pay", "cc", "pan"),
+    "US_SSN": ("ssn", "social", "tax id", "tin", "ss#", "itin"),
+    "IP_ADDRESS": ("ip", "address", "host", "server", "client", "from", "src", "dst"),
+    "DATE_OF_BIRTH": ("born", "birth", "dob", "d.o.b", "bday", "b-day"),
+    "SECRET": ("key", "token", "secret", "pass", "pwd", "auth", "bearer", "credential", "private", "signing"),
+}
+
+
 _NEGATIVE_WORDS: dict[str, tuple[str, ...]] = {
     "digits": (
         "order", "invoice", "tracking", "reference", "ref", "ticket", "case", "serial", "sku",

@@ -397,7 +397,7 @@ def _provider(text: str, p: i64, c: i64) -> bool:
     if c == 120:  # "x"
         return following == 111 and third == 120
     if c == 104:  # "h"
-        return text.startswith(_SLACK_HOOK, p)
+        return following == 116 and text.startswith(_SLACK_HOOK, p)
     if c == 65:  # "A"
         return bool(_ascii_flags(_LETTERS, text, p + 1) & _AWS_SECOND) and text.startswith(_AWS_PREFIXES, p)
     return following == 121 and third == 74  # "eyJ"

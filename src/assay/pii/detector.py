@@ -19,6 +19,7 @@ from assay.pii._patterns import (
     NEGATIVE_WORDS,
     PLACEHOLDER_RE,
     POSITIVE_CONTEXT,
+    POSITIVE_HINTS,
     combined_for,
     combined_for_mask,
     compile_variants,
@@ -246,6 +247,7 @@ class _Context:
         self._lowered = lowered if text.isascii() else None
         self._fences = fences
         self._negative_in_text: dict[str, bool] = {}
+        self._positive_in_text: dict[str, bool] = {}
 
     def _window(self, start: int, end: int, left: int, right: int) -> str:
         """Lower-cased text around ``text[start:end]``: a space, the text from ``left``, a separator
@@ -271,6 +273,16 @@ class _Context:
         left, right = max(fence_before, start - NEAR_BEFORE), min(fence_after, end + NEAR_AFTER)
         return pattern.search(self._window(start, end, left, right)) is not None
 
+    def _may_be_near(self, name: str) -> bool:
+        """Whether a window can hold one of the words that raise type ``name``'s score."""
+        lowered = self._lowered
+        if lowered is None:
+            return True
+        present = self._positive_in_text.get(name)
+        if present is None:  # ASCII: no window holds a word the whole text lacks
+            present = self._positive_in_text[name] = any(hint in lowered for hint in POSITIVE_HINTS[name])
+        return present
+
     def apply(self, candidate: Candidate) -> Candidate | None:
         """Apply context words; ``None`` when a candidate needs context it does not have."""
         rule = candidate.context
@@ -280,7 +292,7 @@ class _Context:
         fence_before, fence_after = self._fences.before(start), self._fences.after(end)
         positive = POSITIVE_CONTEXT.get(candidate.type)
         near = False
-        if positive is not None:
+        if positive is not None and self._may_be_near(candidate.type):
             left, right = max(fence_before, start - CONTEXT_BEFORE), min(fence_after, end + CONTEXT_AFTER)
             near = positive.search(self._window(start, end, left, right)) is not None
         needs_word = rule in ("birth", "secret")

@@ -6,7 +6,6 @@ import bisect
 import itertools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 from assay.pii import _validate as v
@@ -28,26 +27,44 @@ from assay.pii._patterns import (
 from assay.pii.spans import Span
 
 
-# Plain slotted classes rather than named tuples: compiled (ADR 0038), they are built without
-# running Python code; uncompiled, they cost about the same.
-@dataclass(slots=True)
+# Plain classes with their own ``__init__``: compiled (ADR 0038), they are built without running
+# Python code (a dataclass's generated ``__init__`` stays interpreted, ADR 0039); uncompiled, they
+# cost about the same.
 class Candidate:
     """A span before context scoring; ``context`` says which context rules apply."""
 
-    start: int
-    end: int
-    type: str
-    score: float
-    recognizer: str
-    context: str  # "digits", "ip", "birth", "secret", "" (none)
+    __slots__ = ("context", "end", "recognizer", "score", "start", "type")
+
+    def __init__(  # noqa: PLR0917 -- a record's fields, passed in order like the dataclass it replaced
+        self, start: int, end: int, entity_type: str, score: float, recognizer: str, context: str
+    ) -> None:
+        self.start = start
+        self.end = end
+        self.type = entity_type
+        self.score = score
+        self.recognizer = recognizer
+        self.context = context  # "digits", "ip", "birth", "secret", "" (none)
+
+    def __repr__(self) -> str:
+        return (
+            f"Candidate({self.start}, {self.end}, {self.type!r}, {self.score}, {self.recognizer!r}, {self.context!r})"
+        )
 
 
-@dataclass(slots=True)
 class _Group:
-    digits: str
-    start: int
-    end: int
+    __slots__ = ("digits", "end", "start")
 
+    def __init__(self, digits: str, start: int, end: int) -> None:
+        self.digits = digits
+        self.start = start
+        self.end = end
+
+
+# Compiled once rather than looked up in ``re``'s cache at each call.
+_ALPHANUMERIC_RUN: Final = re.compile(r"[A-Za-z0-9]+")
+_DATE_SEPARATOR: Final = re.compile(r"[/.-]")
+_MONTH_WORD: Final = re.compile(r"[A-Za-z]{3,}")
+_ORDINAL_OR_OF: Final = re.compile(r"(?i)\d(?:st|nd|rd|th)|\bof\b")
 
 _PROVIDER_SECRETS: Final = {
     "anthropic": "secret.anthropic",
@@ -126,7 +143,7 @@ def _spoken_email(match: re.Match[str], kind: str, out: list[Candidate]) -> None
 def _iban(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, _, text = _group_span(match, kind)
     # The pattern may run into a following upper-case word: retry without trailing groups.
-    pieces = list(re.finditer(r"[A-Za-z0-9]+", text))
+    pieces = list(_ALPHANUMERIC_RUN.finditer(text))
     for last in range(len(pieces), 0, -1):
         candidate = text[: pieces[last - 1].end()]
         compact = candidate.replace(" ", "").upper()
@@ -149,7 +166,7 @@ def _ipv6(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
 
 def _date_num(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, end, text = _group_span(match, kind)
-    parts = [int(p) for p in re.split(r"[/.-]", text)]
+    parts = [int(p) for p in _DATE_SEPARATOR.split(text)]
     if len(str(parts[0])) == 4 or text[:4].isdigit():
         ok = v.date_ok(parts[0], parts[1], parts[2])
     else:  # month/day/year or day/month/year: either reading will do
@@ -160,8 +177,8 @@ def _date_num(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
 
 def _date_text(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, end, text = _group_span(match, kind)
-    numbers = [int(n) for n in re.findall(r"\d+", text)]
-    month_word = re.search(r"[A-Za-z]{3,}", re.sub(r"(?i)\d(?:st|nd|rd|th)|\bof\b", "", text))
+    numbers = [int(n) for n in DIGIT_GROUP.findall(text)]
+    month_word = _MONTH_WORD.search(_ORDINAL_OR_OF.sub("", text))
     month = v.month_number(month_word.group()) if month_word else 0
     if len(numbers) == 2 and v.date_ok(numbers[1], month, numbers[0]):
         out.append(Candidate(start, end, "DATE_OF_BIRTH", 0.85, "date_of_birth", "birth"))

@@ -80,7 +80,7 @@ class Detector:
             candidates.extend(self.ner_candidates(text))
         if len(candidates) == 1:  # nothing to resolve
             only = candidates[0]
-            return [Span(only.start, only.end, only.type, only.score, only.recognizer)]
+            return [_span(only)]
         return resolve(candidates) if candidates else []
 
     def scan(self, text: str, pos: int, floor: int = 0) -> Scan:
@@ -318,5 +318,12 @@ def resolve(candidates: list[Candidate]) -> list[Span]:
         if all(candidate.end <= k.start or candidate.start >= k.end for k in kept):
             kept.append(candidate)
     kept.sort(key=lambda c: c.start)
-    return [Span(c.start, c.end, c.type, c.score, c.recognizer) for c in kept]
+    return [_span(c) for c in kept]
+
+
+def _span(candidate: Candidate) -> Span:
+    """The span of a kept candidate. ``tuple.__new__`` builds the named tuple without running its
+    interpreted constructor; the result is the same ``Span``."""
+    fields = (candidate.start, candidate.end, candidate.type, candidate.score, candidate.recognizer)
+    return tuple.__new__(Span, fields)
 

@@ -267,3 +267,24 @@ def test_every_context_word_holds_one_of_its_type_hints(window: str) -> None:
     for name, pattern in POSITIVE_CONTEXT.items():
         if pattern.search(" " + window) is not None:
             assert any(hint in window for hint in POSITIVE_HINTS[name]), name
+
+
+@SETTINGS
+@given(st.text(min_size=1, max_size=60))
+def test_entropy_counted_in_a_dict_equals_the_counter_formula(text: str) -> None:
+    import math
+    from collections import Counter
+
+    from assay.pii._validate import shannon_entropy
+
+    length = len(text)
+    assert shannon_entropy(text) == -sum(n / length * math.log2(n / length) for n in Counter(text).values())
+
+
+@SETTINGS
+@given(st.text(alphabet="0123456789", min_size=1, max_size=25))
+def test_luhn_loop_equals_the_digit_string_formula(digits: str) -> None:
+    from assay.pii._validate import luhn_ok
+
+    doubled = digits[-2::-2].translate(str.maketrans("0123456789", "0246813579"))
+    assert luhn_ok(digits) == (sum(map(int, digits[-1::-2] + doubled)) % 10 == 0)

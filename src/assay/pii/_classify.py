@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import re
 from collections.abc import Callable
@@ -297,8 +296,8 @@ def _digit_windows(groups: list[_Group], source: str, out: list[Candidate], *, s
         plus = not spoken and start > 0 and source[start - 1] == "+"
         # Lengths nothing can have are skipped: an SSN has 9 digits, a national phone number 10
         # or 11, a card 12 to 19 from an issuer digit, a "+" number 7 to 15.
-        lowest = bisect.bisect_left(ends, offset + (7 if plus else 9), first)
-        highest = bisect.bisect_right(ends, offset + 19, lowest)
+        lowest = _first_end_above(ends, offset + (6 if plus else 8), first)
+        highest = _first_end_above(ends, offset + 19, lowest)
         issuer = joined[offset] in "23456"
         for last in range(lowest, highest):
             count = ends[last] - offset
@@ -321,6 +320,14 @@ def _digit_windows(groups: list[_Group], source: str, out: list[Candidate], *, s
             elif (count == 10 and digits[0] != "1") or (count == 11 and digits[0] in "01"):
                 _phone(start, end, last > first, digits, out, source=source, spoken=spoken)
         offset = ends[first]
+
+
+def _first_end_above(ends: list[int], limit: int, index: int) -> int:
+    """The first index from ``index`` whose end exceeds ``limit`` (``bisect_right``; the windows
+    looked at span at most 19 digits, so a native scan beats the call)."""
+    while index < len(ends) and ends[index] <= limit:
+        index += 1
+    return index
 
 
 def _ssn_score(window: list[_Group], source: str, *, spoken: bool) -> float:

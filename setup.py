@@ -1,8 +1,8 @@
 """Build hook: the PII scanner's hot modules are compiled to C extensions with mypyc.
 
 The modules stay plain, type-checked Python (``src/assay/pii/_patterns.py``, ``_classify.py``,
-``_validate.py``, ``detector.py``); a built extension shadows its module, and without one the
-Python source runs unchanged, with the same results (ADR 0038). ``ASSAY_PURE_PYTHON=1`` skips
+``_validate.py``, ``detector.py``, ``_starts.py``); a built extension shadows its module, and without
+one the Python source runs unchanged, with the same results (ADRs 0038, 0039). ``ASSAY_PURE_PYTHON=1`` skips
 the compilation, for machines without a C compiler.
 """
 

@@ -18,6 +18,7 @@ ENTITIES = [
     "four one one one one one one one one one one one one one one one", "536-22-1234", "536221234",
     "GB82 WEST 1234 5698 7654 32", "DE89370400440532013000", "203.0.113.7", "2001:db8::8a2e:370:7334",
     "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z", "AKIAIOSFODNN7EXAMPLE", "xoxb-1234567890-abcdefghij",
+    "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
     "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----",
     "Xk9#mP2$vL8qR4nZ", "March 5, 1984", "04/12/1990", "1990-12-04",
@@ -155,7 +156,7 @@ def test_scan_with_family_hints_equals_the_full_pattern_scan(text: str, offset: 
 _EDGES = [
     "\u017fix", "tr\u0131ple", "\u212a", "\u0663\u0664", "\u00e9", "==", "===", "x=", "at ", "at\tmail.io",
     "at foo dot", "Mar. 5", "May 12", "Agent:", "AGPA", "AIza", "ab:", "fe80::", "://", "ftp://u:p@h",
-    "one, um, two", "oh-oh-oh", "zero\u00a0", "GB82", "sk-", "rk_", "ghp_", "xoxb-", "eyJ", "[A", "<P",
+    "one, um, two", "oh-oh-oh", "zero\u00a0", "GB82", "sk-", "rk_", "ghp_", "github_pat_", "xoxb-", "eyJ", "[A", "<P",
     "-----BEGIN", "+1", "(4", "_", "~", "Ab+", "aB/", "@x.io", "a.b@c.de",
 ]
 edgy_texts = st.lists(st.one_of(pieces, st.sampled_from(_EDGES)), max_size=24).map("".join)

@@ -32,6 +32,7 @@ TEXTS = [
     "Agent: AGENT: ASIA AKIAIOSFODNN7EXAMPLE AIzaSyA1234567890abcdefghijklmnopqrstu",
     "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z rk_live_abcdefghijklmnop1234 ghp_" + "a1" * 18,
     "xoxb-1234567890-abcdefghij https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXX",
+    "token=github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz and [github_pat_22BCDEFGH1234567890abcdef]",
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOjF9.sig ftp://user:s3cret@host.example postgres://a:b@c",
     "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY----- [EMAIL_ADDRESS] <PERSON_2>",
     "ip fe80::1, ::1, 2001:db8::8a2e:370:7334, ab:cd:ef, 203.0.113.7 and 1.2.3.4.5",

@@ -114,6 +114,7 @@ def _prefixes() -> bytes:
 _PREFIXES: Final = _prefixes()
 _AWS_PREFIXES: Final = ("AKIA", "ASIA", "ABIA", "ACCA", "AIDA", "AROA", "AGPA", "ANPA", "ANVA", "AIPA", "AIza")
 _SLACK_HOOK: Final = "https://hooks.slack.com/"
+_GITHUB_PAT: Final = "github_pat_"
 _PEM: Final = "-----BEGIN"
 _MIN_TOKEN: Final = 12
 _MAX_TOKEN: Final = 256
@@ -387,13 +388,13 @@ def _spelled_domain(text: str, after: i64) -> bool:
 
 
 def _provider(text: str, p: i64, c: i64) -> bool:
-    """A provider key's prefix: sk-, sk_, rk_, gh, xox, the Slack webhook URL, AWS and Google, eyJ."""
+    """A provider key's prefix: sk-, sk_, rk_, gh, github_pat_, xox, the Slack webhook URL, AWS and Google, eyJ."""
     following = _code_at(text, p + 1)
     third = _code_at(text, p + 2)
     if c in (115, 114):  # "s", "r"
         return following == 107 and (third == 95 or (third == 45 and c == 115))
-    if c == 103:  # "g"
-        return following == 104
+    if c == 103:  # "g": gh?_ or github_pat_
+        return following == 104 or (following == 105 and text.startswith(_GITHUB_PAT, p))
     if c == 120:  # "x"
         return following == 111 and third == 120
     if c == 104:  # "h"

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # native integers when compiled; annotations only, so no run-
     from mypy_extensions import i64
 
 # Whether this module runs compiled: only then is a pass over the characters cheaper than ``re``.
-COMPILED: Final = not __file__.endswith(".py")
+COMPILED: Final = not __file__.endswith((".py", ".pyc"))
 
 # Character classes of the ASCII codes, as bit flags (one byte per code).
 _WORD: Final = 1  # [A-Za-z0-9_]: what the pattern's ``(?<![A-Za-z0-9_])`` looks behind for
@@ -77,6 +77,7 @@ _LETTERS: Final = _table(
     (_PROVIDER_FIRST, "srgxhAe"),
     (_AWS_SECOND, "KSBCIRGN"),
 )
+
 
 def _word_key(word: str) -> int:
     """A lower-case ASCII word of up to seven letters as a number (five bits a letter)."""

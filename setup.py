@@ -1,10 +1,10 @@
 """Build hook: a few hot modules are compiled to C extensions with mypyc.
 
 The modules stay plain, type-checked Python: the PII scanner's (``src/assay/pii/_patterns.py``,
-``_classify.py``, ``_validate.py``, ``detector.py``; ADR 0038) and the ledger's hashing loops
-(``src/assay/ledger/_rows.py``; ADR 0015). A built extension shadows its module, and without one
-the Python source runs unchanged, with the same results. ``ASSAY_PURE_PYTHON=1`` skips the
-compilation, for machines without a C compiler.
+``_classify.py``, ``_validate.py``, ``detector.py``, ``_starts.py``; ADRs 0038, 0039) and the ledger's
+hashing loops (``src/assay/ledger/_rows.py``; ADR 0015). A built extension shadows its module, and
+without one the Python source runs unchanged, with the same results. ``ASSAY_PURE_PYTHON=1`` skips
+the compilation, for machines without a C compiler.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ COMPILED = {
         "src/assay/pii/_classify.py",
         "src/assay/pii/_validate.py",
         "src/assay/pii/detector.py",
+        "src/assay/pii/_starts.py",
     ],
     "assay_ledger_native": ["src/assay/ledger/_rows.py"],
 }

@@ -18,6 +18,7 @@ ENTITIES = [
     "four one one one one one one one one one one one one one one one", "536-22-1234", "536221234",
     "GB82 WEST 1234 5698 7654 32", "DE89370400440532013000", "203.0.113.7", "2001:db8::8a2e:370:7334",
     "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z", "AKIAIOSFODNN7EXAMPLE", "xoxb-1234567890-abcdefghij",
+    "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
     "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----",
     "Xk9#mP2$vL8qR4nZ", "March 5, 1984", "04/12/1990", "1990-12-04",
@@ -150,6 +151,30 @@ def test_scan_with_family_hints_equals_the_full_pattern_scan(text: str, offset: 
     assert fast == _reference_matches(text, pos)
 
 
+# Fragments that sit on the edges of ``pattern_starts``' rules: letters that match others
+# case-insensitively, Unicode digits, "=" after a token, words that almost start an alternative.
+_EDGES = [
+    "\u017fix", "tr\u0131ple", "\u212a", "\u0663\u0664", "\u00e9", "==", "===", "x=", "at ", "at\tmail.io",
+    "at foo dot", "Mar. 5", "May 12", "Agent:", "AGPA", "AIza", "ab:", "fe80::", "://", "ftp://u:p@h",
+    "one, um, two", "oh-oh-oh", "zero\u00a0", "GB82", "sk-", "rk_", "ghp_", "github_pat_", "xoxb-", "eyJ", "[A", "<P",
+    "-----BEGIN", "+1", "(4", "_", "~", "Ab+", "aB/", "@x.io", "a.b@c.de",
+]
+edgy_texts = st.lists(st.one_of(pieces, st.sampled_from(_EDGES)), max_size=24).map("".join)
+
+
+@SETTINGS
+@given(st.one_of(texts, long_texts, edgy_texts), st.integers(min_value=0, max_value=400))
+def test_both_scan_strategies_equal_the_full_pattern_scan(text: str, offset: int) -> None:
+    """Trying the pattern only where ``pattern_starts`` says it may start (compiled builds) and
+    searching for it (pure Python) both find exactly what the full pattern's search finds."""
+    from assay.pii.detector import matches_at_starts, searched_matches
+
+    pos = min(offset, len(text))
+    reference = _reference_matches(text, pos)
+    assert [(m.start(), m.end(), m.lastgroup) for m in matches_at_starts(text, pos)] == reference
+    assert [(m.start(), m.end(), m.lastgroup) for m in searched_matches(text, pos)] == reference
+
+
 _WINDOW_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789 #-._:\x00\u00e9"
 
 
@@ -188,9 +213,79 @@ def test_negative_words_checked_once_per_text_decide_like_the_window_search(text
 
     start = min(at, len(text))
     end = min(start + size, len(text))
-    context = _Context(text, _Fences([(start, end)], min(floor, start), len(text)))
+    context = _Context(text, text.lower(), _Fences([(start, end)], min(floor, start), len(text)))
     left, right = max(min(floor, start), start - _patterns.NEAR_BEFORE), min(len(text), end + _patterns.NEAR_AFTER)
     window = " " + text[left:start].lower() + " \x00 " + text[end : max(right, end)].lower()
     for name, pattern in _patterns.NEGATIVE_CONTEXT.items():
         fences = (min(floor, start), len(text))
         assert context._against(name, start, end, *fences) == (pattern.search(window) is not None)
+
+
+@SETTINGS
+@given(st.one_of(texts, long_texts, edgy_texts))
+def test_texts_the_spelled_date_gate_skips_hold_no_spelled_date(text: str) -> None:
+    """The substring gate before the spelled-out date search only skips texts the search finds nothing in."""
+    from assay.pii._classify import _may_hold_spelled_date
+    from assay.pii._patterns import SPELLED_DATE_LOWER
+
+    lowered = text.lower()
+    if text.isascii() and not _may_hold_spelled_date(lowered):
+        assert SPELLED_DATE_LOWER.search(" " + lowered) is None
+
+
+_RUN_CHARS = "0123456789 \t-./(),+umhera"
+
+
+@SETTINGS
+@given(st.text(alphabet=_RUN_CHARS, max_size=40), st.integers(min_value=0, max_value=40))
+def test_digit_runs_taken_whole_match_like_digit_by_digit(text: str, offset: int) -> None:
+    """``\\d++(?:SEP\\d++)*`` (the number alternatives) matches exactly where and as far as
+    ``\\d(?:SEP?\\d)*`` does: a separator never starts with a digit."""
+    import re
+
+    from assay.pii._patterns import _DIGIT_SEP
+
+    whole = re.compile(rf"\d++(?:{_DIGIT_SEP}\d++)*(?![\dA-Za-z])")
+    by_digit = re.compile(rf"\d(?:{_DIGIT_SEP}?\d)*(?![\dA-Za-z])")
+    for pos in range(min(offset, len(text)) + 1):
+        a, b = whole.match(text, pos), by_digit.match(text, pos)
+        assert (a and a.span()) == (b and b.span())
+
+
+_CONTEXT_VOCABULARY = [
+    "api", "key", "access", "client", "secret", "my", "token", "password", "d", "o", "b", "birth", "social",
+    "security", "tax", "id", "ss#", "ip", "v4", "cell", "phone", "card", "pay", "pan", "x9", "from", "born",
+]
+
+
+@SETTINGS
+@given(st.lists(st.one_of(st.sampled_from(_CONTEXT_VOCABULARY), st.sampled_from(list(" _-.#"))), max_size=10).map("".join))
+def test_every_context_word_holds_one_of_its_type_hints(window: str) -> None:
+    """A window in which a type's context words are found holds one of that type's hints, so a text
+    without the hints can skip the window searches."""
+    from assay.pii._patterns import POSITIVE_CONTEXT, POSITIVE_HINTS
+
+    for name, pattern in POSITIVE_CONTEXT.items():
+        if pattern.search(" " + window) is not None:
+            assert any(hint in window for hint in POSITIVE_HINTS[name]), name
+
+
+@SETTINGS
+@given(st.text(min_size=1, max_size=60))
+def test_entropy_counted_in_a_dict_equals_the_counter_formula(text: str) -> None:
+    import math
+    from collections import Counter
+
+    from assay.pii._validate import shannon_entropy
+
+    length = len(text)
+    assert shannon_entropy(text) == -sum(n / length * math.log2(n / length) for n in Counter(text).values())
+
+
+@SETTINGS
+@given(st.text(alphabet="0123456789", min_size=1, max_size=25))
+def test_luhn_loop_equals_the_digit_string_formula(digits: str) -> None:
+    from assay.pii._validate import luhn_ok
+
+    doubled = digits[-2::-2].translate(str.maketrans("0123456789", "0246813579"))
+    assert luhn_ok(digits) == (sum(map(int, digits[-1::-2] + doubled)) % 10 == 0)

@@ -17,6 +17,7 @@ COMPILED = [
     "assay.pii._classify",
     "assay.pii._validate",
     "assay.pii.detector",
+    "assay.pii._starts",
     "assay.ledger._rows",
 ]
 # Read at import: the tests' isolated environment removes every ASSAY_* variable.

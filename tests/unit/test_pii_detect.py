@@ -377,3 +377,13 @@ def test_national_plan_decides_like_region_by_region_checks() -> None:
         assert phone_ok(number, international=False) == expected, number
         accepted += expected
     assert accepted > 100
+
+
+def test_every_literal_context_word_holds_one_of_its_type_hints() -> None:
+    from assay.pii._patterns import _LITERAL_WORD, _POSITIVE_WORDS, POSITIVE_HINTS
+
+    assert set(_POSITIVE_WORDS) == set(POSITIVE_HINTS)
+    for name, words in _POSITIVE_WORDS.items():
+        for word in words:
+            if _LITERAL_WORD.fullmatch(word):
+                assert any(hint in word for hint in POSITIVE_HINTS[name]), (name, word)

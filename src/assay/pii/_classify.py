@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 from assay.pii import _validate as v
@@ -14,9 +12,11 @@ from assay.pii._patterns import (
     BIRTH_HINTS,
     DIGIT_GROUP,
     INNER,
+    MONTH_PREFIXES,
     NUMBER_VALUES,
     SPELLED_DATE_ANY_CASE,
     SPELLED_DATE_LOWER,
+    SPELLED_YEAR_WORDS,
     SPOKEN_DIGITS,
     SPOKEN_LOCAL,
     SPOKEN_WORD,
@@ -26,26 +26,44 @@ from assay.pii._patterns import (
 from assay.pii.spans import Span
 
 
-# Plain slotted classes rather than named tuples: compiled (ADR 0038), they are built without
-# running Python code; uncompiled, they cost about the same.
-@dataclass(slots=True)
+# Plain classes with their own ``__init__``: compiled (ADR 0038), they are built without running
+# Python code (a dataclass's generated ``__init__`` stays interpreted, ADR 0039); uncompiled, they
+# cost about the same.
 class Candidate:
     """A span before context scoring; ``context`` says which context rules apply."""
 
-    start: int
-    end: int
-    type: str
-    score: float
-    recognizer: str
-    context: str  # "digits", "ip", "birth", "secret", "" (none)
+    __slots__ = ("context", "end", "recognizer", "score", "start", "type")
+
+    def __init__(  # noqa: PLR0917 -- a record's fields, passed in order like the dataclass it replaced
+        self, start: int, end: int, entity_type: str, score: float, recognizer: str, context: str
+    ) -> None:
+        self.start = start
+        self.end = end
+        self.type = entity_type
+        self.score = score
+        self.recognizer = recognizer
+        self.context = context  # "digits", "ip", "birth", "secret", "" (none)
+
+    def __repr__(self) -> str:
+        return (
+            f"Candidate({self.start}, {self.end}, {self.type!r}, {self.score}, {self.recognizer!r}, {self.context!r})"
+        )
 
 
-@dataclass(slots=True)
 class _Group:
-    digits: str
-    start: int
-    end: int
+    __slots__ = ("digits", "end", "start")
 
+    def __init__(self, digits: str, start: int, end: int) -> None:
+        self.digits = digits
+        self.start = start
+        self.end = end
+
+
+# Compiled once rather than looked up in ``re``'s cache at each call.
+_ALPHANUMERIC_RUN: Final = re.compile(r"[A-Za-z0-9]+")
+_DATE_SEPARATOR: Final = re.compile(r"[/.-]")
+_MONTH_WORD: Final = re.compile(r"[A-Za-z]{3,}")
+_ORDINAL_OR_OF: Final = re.compile(r"(?i)\d(?:st|nd|rd|th)|\bof\b")
 
 _PROVIDER_SECRETS: Final = {
     "anthropic": "secret.anthropic",
@@ -124,7 +142,7 @@ def _spoken_email(match: re.Match[str], kind: str, out: list[Candidate]) -> None
 def _iban(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, _, text = _group_span(match, kind)
     # The pattern may run into a following upper-case word: retry without trailing groups.
-    pieces = list(re.finditer(r"[A-Za-z0-9]+", text))
+    pieces = list(_ALPHANUMERIC_RUN.finditer(text))
     for last in range(len(pieces), 0, -1):
         candidate = text[: pieces[last - 1].end()]
         compact = candidate.replace(" ", "").upper()
@@ -147,7 +165,7 @@ def _ipv6(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
 
 def _date_num(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, end, text = _group_span(match, kind)
-    parts = [int(p) for p in re.split(r"[/.-]", text)]
+    parts = [int(p) for p in _DATE_SEPARATOR.split(text)]
     if len(str(parts[0])) == 4 or text[:4].isdigit():
         ok = v.date_ok(parts[0], parts[1], parts[2])
     else:  # month/day/year or day/month/year: either reading will do
@@ -158,8 +176,8 @@ def _date_num(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
 
 def _date_text(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, end, text = _group_span(match, kind)
-    numbers = [int(n) for n in re.findall(r"\d+", text)]
-    month_word = re.search(r"[A-Za-z]{3,}", re.sub(r"(?i)\d(?:st|nd|rd|th)|\bof\b", "", text))
+    numbers = [int(n) for n in DIGIT_GROUP.findall(text)]
+    month_word = _MONTH_WORD.search(_ORDINAL_OR_OF.sub("", text))
     month = v.month_number(month_word.group()) if month_word else 0
     if len(numbers) == 2 and v.date_ok(numbers[1], month, numbers[0]):
         out.append(Candidate(start, end, "DATE_OF_BIRTH", 0.85, "date_of_birth", "birth"))
@@ -191,27 +209,65 @@ def _digits(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
 
 
 def _digit_groups(text: str, start: int) -> list[_Group]:
-    if text.isascii() and text.isdigit():  # one group, the common case: no pattern run needed
-        return [_Group(text, start, start + len(text))]
+    if text.isascii():
+        if text.isdigit():  # one group, the common case: no pattern run needed
+            return [_Group(text, start, start + len(text))]
+        return _ascii_digit_groups(text, start)
     return [_Group(m.group(), start + m.start(), start + m.end()) for m in DIGIT_GROUP.finditer(text)]
+
+
+def _ascii_digit_groups(text: str, start: int) -> list[_Group]:
+    """``DIGIT_GROUP.finditer`` for ASCII text (where ``\\d`` is [0-9]), without a match object per group."""
+    groups: list[_Group] = []
+    first, last = _next_run(text, 0, digits=True)
+    while first < len(text):
+        groups.append(_Group(text[first:last], start + first, start + last))
+        first, last = _next_run(text, last, digits=True)
+    return groups
+
+
+def _next_run(text: str, index: int, *, digits: bool) -> tuple[int, int]:
+    """The next run of ASCII digits (or letters) at or after ``index``; ``(len(text), len(text))`` if none."""
+    n = len(text)
+    while index < n and not _is_run_char(ord(text[index]), digits=digits):
+        index += 1
+    end = index
+    while end < n and _is_run_char(ord(text[end]), digits=digits):
+        end += 1
+    return index, end
+
+
+def _is_run_char(code: int, *, digits: bool) -> bool:
+    if digits:
+        return 48 <= code <= 57
+    return 97 <= (code | 32) <= 122
 
 
 def _spoken(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
     start, _, text = _group_span(match, kind)
     groups: list[_Group] = []
     repeat = 1
-    for word in SPOKEN_WORD.finditer(text):
-        lowered = word.group().lower()
-        if lowered in ("double", "triple"):
-            repeat = 2 if lowered == "double" else 3
-            continue
-        digit = SPOKEN_DIGITS.get(lowered)
-        if digit is None:
-            continue  # a filler word
-        groups.append(_Group(digit * repeat, start + word.start(), start + word.end()))
-        repeat = 1
+    if text.isascii():  # words found without a match object each, as ``SPOKEN_WORD`` ([A-Za-z]+) finds them
+        first, last = _next_run(text, 0, digits=False)
+        while first < len(text):
+            repeat = _spoken_word(text[first:last].lower(), start + first, start + last, groups, repeat)
+            first, last = _next_run(text, last, digits=False)
+    else:
+        for word in SPOKEN_WORD.finditer(text):
+            repeat = _spoken_word(word.group().lower(), start + word.start(), start + word.end(), groups, repeat)
     _digit_windows(groups, match.string, out, spoken=True)
     _spoken_date(groups, out)
+
+
+def _spoken_word(lowered: str, start: int, end: int, groups: list[_Group], repeat: int) -> int:
+    """Adds a spoken digit word's group (repeated after "double"/"triple"); returns the repeat for the next."""
+    if lowered in ("double", "triple"):
+        return 2 if lowered == "double" else 3
+    digit = SPOKEN_DIGITS.get(lowered)
+    if digit is None:
+        return repeat  # a filler word
+    groups.append(_Group(digit * repeat, start, end))
+    return 1
 
 
 def _spoken_date(groups: list[_Group], out: list[Candidate]) -> None:
@@ -240,8 +296,8 @@ def _digit_windows(groups: list[_Group], source: str, out: list[Candidate], *, s
         plus = not spoken and start > 0 and source[start - 1] == "+"
         # Lengths nothing can have are skipped: an SSN has 9 digits, a national phone number 10
         # or 11, a card 12 to 19 from an issuer digit, a "+" number 7 to 15.
-        lowest = bisect.bisect_left(ends, offset + (7 if plus else 9), first)
-        highest = bisect.bisect_right(ends, offset + 19, lowest)
+        lowest = _first_end_above(ends, offset + (6 if plus else 8), first)
+        highest = _first_end_above(ends, offset + 19, lowest)
         issuer = joined[offset] in "23456"
         for last in range(lowest, highest):
             count = ends[last] - offset
@@ -264,6 +320,14 @@ def _digit_windows(groups: list[_Group], source: str, out: list[Candidate], *, s
             elif (count == 10 and digits[0] != "1") or (count == 11 and digits[0] in "01"):
                 _phone(start, end, last > first, digits, out, source=source, spoken=spoken)
         offset = ends[first]
+
+
+def _first_end_above(ends: list[int], limit: int, index: int) -> int:
+    """The first index from ``index`` whose end exceeds ``limit`` (``bisect_right``; the windows
+    looked at span at most 19 digits, so a native scan beats the call)."""
+    while index < len(ends) and ends[index] <= limit:
+        index += 1
+    return index
 
 
 def _ssn_score(window: list[_Group], source: str, *, spoken: bool) -> float:
@@ -299,9 +363,9 @@ def _phone(start: int, end: int, grouped: bool, digits: str, out: list[Candidate
     out.append(Candidate(opening, end, "PHONE_NUMBER", score, "phone" + (".spoken" if spoken else ""), "digits"))
 
 
-def has_birth_word(text: str) -> bool:
-    """Whether ``text`` could hold a birth context word (a cheap necessary condition)."""
-    lowered = text.lower()
+def has_birth_word(lowered: str) -> bool:
+    """Whether a text could hold a birth context word (a cheap necessary condition), given the
+    text lower-cased."""
     return any(hint in lowered for hint in BIRTH_HINTS)
 
 
@@ -347,20 +411,25 @@ def _spelled_candidate(match: re.Match[str]) -> Candidate | None:
     return Candidate(start - 1, match.end() - 1, "DATE_OF_BIRTH", 0.85, "date_of_birth.spelled", "birth")
 
 
-def spelled_dates(text: str, pos: int, placeholders: list[tuple[int, int]]) -> tuple[list[Candidate], list[tuple[int, int]]]:
-    """Dates in words from ``pos`` on, and every match's extent (for the streaming cut).
+def spelled_dates(
+    text: str, lowered: str, pos: int, placeholders: list[tuple[int, int]]
+) -> tuple[list[Candidate], list[tuple[int, int]]]:
+    """Dates in words from ``pos`` on, and every match's extent (for the streaming cut); ``lowered``
+    is ``text.lower()``.
 
     Like the combined scan, nothing is taken that starts right where a placeholder ends or
     ends right where one starts, so redacting a neighbour cannot create a date.
     """
-    placeholder_ends = {end for _, end in placeholders}
-    placeholder_starts = {start for start, _ in placeholders}
     candidates: list[Candidate] = []
     extents: list[tuple[int, int]] = []
     if text.isascii():  # lower-casing keeps every offset
-        padded, search = " " + text.lower(), SPELLED_DATE_LOWER.search  # padded[i]: the character before text[i]
+        if not _may_hold_spelled_date(lowered):
+            return candidates, extents
+        padded, search = " " + lowered, SPELLED_DATE_LOWER.search  # padded[i]: the character before text[i]
     else:
         padded, search = " " + text, SPELLED_DATE_ANY_CASE.search
+    placeholder_ends = {end for _, end in placeholders}
+    placeholder_starts = {start for start, _ in placeholders}
     while (match := search(padded, pos)) is not None:
         start, end = match.start(), match.end() - 1  # offsets into ``text``
         if start in placeholder_ends or end in placeholder_starts:
@@ -372,6 +441,14 @@ def spelled_dates(text: str, pos: int, placeholders: list[tuple[int, int]]) -> t
         if candidate is not None:
             candidates.append(candidate)
     return candidates, extents
+
+
+def _may_hold_spelled_date(lowered: str) -> bool:
+    """A necessary condition for a ``SPELLED_DATE_LOWER`` match in lower-cased ASCII text: a year in
+    words, or a year's first digits and a month name (substring tests, much cheaper than the search)."""
+    if any(word in lowered for word in SPELLED_YEAR_WORDS):
+        return True
+    return ("19" in lowered or "20" in lowered) and any(month in lowered for month in MONTH_PREFIXES)
 
 
 _Handler = Callable[[re.Match[str], str, list[Candidate]], None]

@@ -68,7 +68,9 @@ _DIGIT_START: tuple[tuple[str, str], ...] = (
     ("digit", rf"""(?P<date_text>\d{{1,2}}(?:st|nd|rd|th)?[ \t](?:of[ \t])?{_MONTH}\.?,?[ \t](?:19|20)\d{{2}})(?!\d)"""),
     ("digit", rf"""{_INNER}"""),
     ("colon", r"""(?P<ipv6>[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?<=:)\d{1,3}(?:\.\d{1,3}){3})?)(?![\w:])"""),
-    ("digit", rf"""(?P<num>\d(?:{_DIGIT_SEP}?\d)*)(?![\dA-Za-z])"""),
+    # Digit runs are taken whole (``\d++``): a separator never starts with a digit, so the match is
+    # the one ``\d(?:SEP?\d)*`` finds, without a backtracking point per digit.
+    ("digit", rf"""(?P<num>\d++(?:{_DIGIT_SEP}\d++)*)(?![\dA-Za-z])"""),
 )
 
 _LETTER_START: tuple[tuple[str, str], ...] = (
@@ -95,7 +97,7 @@ _LETTER_START: tuple[tuple[str, str], ...] = (
 _SYMBOL_START: tuple[tuple[str, str], ...] = (
     ("always", rf"""(?P<placeholder>{PLACEHOLDER})"""),
     ("always", r"""(?P<pem>-----BEGIN[A-Z0-9 ]{0,40}PRIVATE\ KEY-----(?:[A-Za-z0-9+/=\s:,-]*?-----END[A-Z0-9 ]{0,40}PRIVATE\ KEY-----|[A-Za-z0-9+/=\s]*))"""),
-    ("always", rf"""(?<![\w+])(?P<num_sym>(?:\+|\()\d(?:{_DIGIT_SEP}?\d)*)(?![\dA-Za-z])"""),
+    ("always", rf"""(?<![\w+])(?P<num_sym>(?:\+|\()\d++(?:{_DIGIT_SEP}\d++)*)(?![\dA-Za-z])"""),
     ("colon", r"""(?<![\w:])(?P<ipv6_sym>::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?(?:(?<=:)\d{1,3}(?:\.\d{1,3}){3})?)(?![\w:])"""),
 )
 
@@ -179,6 +181,17 @@ def compile_variants() -> None:
             _variant(key)
 
 
+_BY_MASK: Final[list[re.Pattern[str] | None]] = [None] * (1 << len(_OPTIONAL))
+
+
+def combined_for_mask(mask: int) -> re.Pattern[str]:
+    """The variant with the optional families whose bits are set in ``mask`` (bit i: ``_OPTIONAL[i]``)."""
+    pattern = _BY_MASK[mask]
+    if pattern is None:
+        pattern = _BY_MASK[mask] = _variant(tuple(bool(mask >> i & 1) for i in range(len(_OPTIONAL))))
+    return pattern
+
+
 def combined_for(text: str) -> re.Pattern[str]:
     """The combined pattern without the alternatives that cannot match in ``text``.
 
@@ -225,26 +238,42 @@ def _words(*words: str) -> re.Pattern[str]:
 
 
 # Context words: found near a candidate (same lower-cased window), they raise or lower its score.
-POSITIVE_CONTEXT: Final[dict[str, re.Pattern[str]]] = {
-    "PHONE_NUMBER": _words(
+_POSITIVE_WORDS: dict[str, tuple[str, ...]] = {
+    "PHONE_NUMBER": (
         "phone", "call", "calling", "mobile", "cell", "tel", "telephone", "number", "reach",
         "contact", "fax", "text", "whatsapp", "ring", "dial", "landline", "extension",
     ),
-    "CREDIT_CARD": _words(
+    "CREDIT_CARD": (
         "card", "credit", "debit", "visa", "mastercard", "amex", "payment", "pay", "cc", "pan",
     ),
-    "US_SSN": _words("ssn", "social security", "social", "tax id", "tin", "ss#", "itin"),
-    "IP_ADDRESS": _words("ip", "ips", "ipv4", "ipv6", "address", "host", "server", "client", "from", "src", "dst"),
-    "DATE_OF_BIRTH": _words(
+    "US_SSN": ("ssn", "social security", "social", "tax id", "tin", "ss#", "itin"),
+    "IP_ADDRESS": ("ip", "ips", "ipv4", "ipv6", "address", "host", "server", "client", "from", "src", "dst"),
+    "DATE_OF_BIRTH": (
         "born", "birth", "birthday", "dob", "d\\.o\\.b\\.?", "b-day", "bday", "date of birth", "birthdate",
     ),
-    "SECRET": _words(
+    "SECRET": (
         "key", "keys", "token", "secret", "password", "passwd", "pwd", "passphrase", "pass",
         "api[_ -]?key", "apikey", "access[_ -]?key", "auth", "authorization", "bearer",
         "credential", "credentials", "private", "client[_ -]?secret", "signing",
         "[a-z0-9]+_(?:key|token|secret|password)",
     ),
 }
+POSITIVE_CONTEXT: Final[dict[str, re.Pattern[str]]] = {name: _words(*words) for name, words in _POSITIVE_WORDS.items()}
+# Substrings one of which every word above contains: a lower-cased ASCII text without any of a
+# type's holds none of its words, and its windows need no search (ADR 0039).
+POSITIVE_HINTS: Final[dict[str, tuple[str, ...]]] = {
+    "PHONE_NUMBER": (
+        "phone", "call", "mobile", "cell", "tel", "number", "reach", "contact", "fax", "text", "whatsapp", "ring",
+        "dial", "landline", "extension",
+    ),
+    "CREDIT_CARD": ("card", "credit", "debit", "visa", "mastercard", "amex", "pay", "cc", "pan"),
+    "US_SSN": ("ssn", "social", "tax id", "tin", "ss#", "itin"),
+    "IP_ADDRESS": ("ip", "address", "host", "server", "client", "from", "src", "dst"),
+    "DATE_OF_BIRTH": ("born", "birth", "dob", "d.o.b", "bday", "b-day"),
+    "SECRET": ("key", "token", "secret", "pass", "pwd", "auth", "bearer", "credential", "private", "signing"),
+}
+
+
 _NEGATIVE_WORDS: dict[str, tuple[str, ...]] = {
     "digits": (
         "order", "invoice", "tracking", "reference", "ref", "ticket", "case", "serial", "sku",
@@ -258,10 +287,9 @@ _NEGATIVE_WORDS: dict[str, tuple[str, ...]] = {
 }
 NEGATIVE_CONTEXT: Final[dict[str, re.Pattern[str]]] = {name: _words(*words) for name, words in _NEGATIVE_WORDS.items()}
 # Words that lower a score are literals, so a window can hold one only if the lower-cased text
-# holds it somewhere: one search per text then spares most per-candidate window searches.
-NEGATIVE_ANYWHERE: Final[dict[str, re.Pattern[str]]] = {
-    name: re.compile("|".join(map(re.escape, words))) for name, words in _NEGATIVE_WORDS.items()
-}
+# holds it somewhere: one look per text then spares most per-candidate window searches. Substring
+# tests (``in``, in C) answer that faster than one search for all the words (ADR 0039).
+NEGATIVE_WORDS: Final[dict[str, tuple[str, ...]]] = _NEGATIVE_WORDS
 
 
 # Dates said or written in words ("the fourth of July nineteen eighty-two", "March third, 1985",
@@ -302,6 +330,12 @@ SPELLED_DATE_LOWER: Final = re.compile(_SPELLED_DATE, re.VERBOSE)
 SPELLED_DATE_ANY_CASE: Final = re.compile(_SPELLED_DATE.replace("[^A-Za-z0-9_](?:", "[^A-Za-z0-9_](?i:", 1), re.VERBOSE)
 # Lower-case words one of which every birth context word contains.
 BIRTH_HINTS: Final = ("born", "birth", "dob", "d.o.b", "bday", "b-day")
+# Every spelled-out date has a year: in words, with one of these, or in digits ("19" or "20" and
+# two more) after a month name. A lower-cased text without them holds no ``SPELLED_DATE`` match.
+SPELLED_YEAR_WORDS: Final = (
+    "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "thousand",
+)
+MONTH_PREFIXES: Final = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 NUMBER_VALUES: Final = {
     "oh": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,

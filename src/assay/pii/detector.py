@@ -15,13 +15,17 @@ from assay.pii._patterns import (
     CONTEXT_BEFORE,
     NEAR_AFTER,
     NEAR_BEFORE,
-    NEGATIVE_ANYWHERE,
     NEGATIVE_CONTEXT,
+    NEGATIVE_WORDS,
     PLACEHOLDER_RE,
     POSITIVE_CONTEXT,
+    POSITIVE_HINTS,
     combined_for,
+    combined_for_mask,
     compile_variants,
 )
+from assay.pii._starts import COMPILED as STARTS_COMPILED
+from assay.pii._starts import pattern_starts
 from assay.pii._validate import preload_phone_metadata
 from assay.pii.spans import STRUCTURED_TYPES, NerBackend, Span, entity_types
 
@@ -76,7 +80,7 @@ class Detector:
             candidates.extend(self.ner_candidates(text))
         if len(candidates) == 1:  # nothing to resolve
             only = candidates[0]
-            return [Span(only.start, only.end, only.type, only.score, only.recognizer)]
+            return [_span(only)]
         return resolve(candidates) if candidates else []
 
     def scan(self, text: str, pos: int, floor: int = 0) -> Scan:
@@ -117,12 +121,14 @@ class Detector:
         # may lie anywhere in the text, and a neighbour's score must not.
         spelled: list[Candidate] = []
         spelled_extents: list[tuple[int, int]] = []
-        if "DATE_OF_BIRTH" in enabled and has_birth_word(text):
-            spelled, spelled_extents = spelled_dates(text, pos, placeholders)
+        dates = "DATE_OF_BIRTH" in enabled
+        lowered = text.lower() if dates or any(c.context for c in raw) else ""
+        if dates and has_birth_word(lowered):
+            spelled, spelled_extents = spelled_dates(text, lowered, pos, placeholders)
         raw.extend(spelled)
         if not any(c.context for c in raw):
             return raw, boundaries, spelled_extents
-        context = _Context(text, _Fences(boundaries, floor, len(text)))
+        context = _Context(text, lowered, _Fences(boundaries, floor, len(text)))
         return [c for c in map(context.apply, raw) if c is not None], boundaries, spelled_extents
 
     def ner_candidates(self, text: str, start: int = 0, end: int | None = None) -> list[Candidate]:
@@ -151,17 +157,49 @@ class Scan:
 
 
 def _raw_matches(text: str, pos: int) -> list[re.Match[str]]:
-    """The combined pattern's matches; nothing may start right where a placeholder ends.
+    """The combined pattern's matches from ``pos`` on; nothing may start right where a placeholder ends.
 
     A placeholder ends in ``]`` or ``>``, which unlike the word character the
     redacted value may have ended with, does not block a match right after it:
-    skipping those keeps redaction idempotent.
+    skipping those keeps redaction idempotent. Compiled, the pattern is tried only
+    where ``pattern_starts`` says it may match; uncompiled, a ``re`` search is faster
+    than that character loop. Both find the same matches (ADR 0039).
     """
+    if STARTS_COMPILED:
+        return matches_at_starts(text, pos)
+    return searched_matches(text, pos)
+
+
+def searched_matches(text: str, pos: int) -> list[re.Match[str]]:
+    """``_raw_matches`` by searching: ``re`` tries the pattern at every position."""
     found: list[re.Match[str]] = []
     search = combined_for(text[pos - 1 :] if pos else text).search
     after_placeholder = -1
     while (match := search(text, pos)) is not None:
         start, end = match.start(), match.end()
+        pos = end if end > start else start + 1
+        if match.lastgroup == "placeholder":
+            after_placeholder = end
+        elif start == after_placeholder:
+            pos = start + 1
+            continue
+        found.append(match)
+    return found
+
+
+def matches_at_starts(text: str, pos: int) -> list[re.Match[str]]:
+    """``_raw_matches`` by trying the pattern only where it may start, skipping those inside a match."""
+    found: list[re.Match[str]] = []
+    starts: list[int] = []
+    match_at = combined_for_mask(pattern_starts(text, pos, starts)).match
+    after_placeholder = -1
+    for start in starts:
+        if start < pos:
+            continue
+        match = match_at(text, start)
+        if match is None:
+            continue
+        end = match.end()
         pos = end if end > start else start + 1
         if match.lastgroup == "placeholder":
             after_placeholder = end
@@ -203,12 +241,13 @@ _NEGATIVE_RULE: Final = {"ip": "IP_ADDRESS", "birth": "DATE_OF_BIRTH", "digits":
 class _Context:
     """Context words around candidates of one text; windows stop at the fences."""
 
-    def __init__(self, text: str, fences: _Fences) -> None:
+    def __init__(self, text: str, lowered: str, fences: _Fences) -> None:
         self._text = text
         # Lower-casing once is the same as per window only when it cannot change lengths.
-        self._lowered = text.lower() if text.isascii() else None
+        self._lowered = lowered if text.isascii() else None
         self._fences = fences
         self._negative_in_text: dict[str, bool] = {}
+        self._positive_in_text: dict[str, bool] = {}
 
     def _window(self, start: int, end: int, left: int, right: int) -> str:
         """Lower-cased text around ``text[start:end]``: a space, the text from ``left``, a separator
@@ -227,11 +266,22 @@ class _Context:
         if self._lowered is not None:  # ASCII: no window holds a word the whole text lacks
             present = self._negative_in_text.get(name)
             if present is None:
-                present = self._negative_in_text[name] = NEGATIVE_ANYWHERE[name].search(self._lowered) is not None
+                lowered = self._lowered
+                present = self._negative_in_text[name] = any(word in lowered for word in NEGATIVE_WORDS[name])
             if not present:
                 return False
         left, right = max(fence_before, start - NEAR_BEFORE), min(fence_after, end + NEAR_AFTER)
         return pattern.search(self._window(start, end, left, right)) is not None
+
+    def _may_be_near(self, name: str) -> bool:
+        """Whether a window can hold one of the words that raise type ``name``'s score."""
+        lowered = self._lowered
+        if lowered is None:
+            return True
+        present = self._positive_in_text.get(name)
+        if present is None:  # ASCII: no window holds a word the whole text lacks
+            present = self._positive_in_text[name] = any(hint in lowered for hint in POSITIVE_HINTS[name])
+        return present
 
     def apply(self, candidate: Candidate) -> Candidate | None:
         """Apply context words; ``None`` when a candidate needs context it does not have."""
@@ -242,7 +292,7 @@ class _Context:
         fence_before, fence_after = self._fences.before(start), self._fences.after(end)
         positive = POSITIVE_CONTEXT.get(candidate.type)
         near = False
-        if positive is not None:
+        if positive is not None and self._may_be_near(candidate.type):
             left, right = max(fence_before, start - CONTEXT_BEFORE), min(fence_after, end + CONTEXT_AFTER)
             near = positive.search(self._window(start, end, left, right)) is not None
         needs_word = rule in ("birth", "secret")
@@ -268,5 +318,12 @@ def resolve(candidates: list[Candidate]) -> list[Span]:
         if all(candidate.end <= k.start or candidate.start >= k.end for k in kept):
             kept.append(candidate)
     kept.sort(key=lambda c: c.start)
-    return [Span(c.start, c.end, c.type, c.score, c.recognizer) for c in kept]
+    return [_span(c) for c in kept]
+
+
+def _span(candidate: Candidate) -> Span:
+    """The span of a kept candidate. ``tuple.__new__`` builds the named tuple without running its
+    interpreted constructor; the result is the same ``Span``."""
+    fields = (candidate.start, candidate.end, candidate.type, candidate.score, candidate.recognizer)
+    return tuple.__new__(Span, fields)
 

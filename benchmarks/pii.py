@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ PEER_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 TYPES = ["EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS", "SECRET", "DATE_OF_BIRTH"]
 PRESIDIO_TYPES = set(TYPES) - {"SECRET"}  # Presidio has no recognizer for secrets
 MIN_SCORE = 0.5  # the default RedactionPolicy threshold
+SPEED_ROUNDS = 3
 
 
 def load() -> list[dict[str, Any]]:
@@ -134,18 +136,57 @@ def _subset_rate(samples: list[dict[str, Any]], peer: dict[str, Any], kind: str)
     return sum(len(s["text"].encode()) for s, _ in pairs) / seconds / 1e6 if seconds else None
 
 
+@dataclass
+class SpeedRound:
+    """One Presidio pass and Assay's measurement right after it, over the same texts."""
+
+    assay_mb_per_s: float
+    assay_wall_mb_per_s: float
+    presidio_mb_per_s: float | None
+
+    @property
+    def ratio(self) -> float | None:
+        return self.assay_mb_per_s / self.presidio_mb_per_s if self.presidio_mb_per_s else None
+
+
+def speed_rounds(texts: list[str], rounds: int, seconds: float, limit: int | None) -> tuple[list[SpeedRound], dict[str, Any] | None]:
+    """``rounds`` pairs of measurements, each pair back to back.
+
+    The shared machine has slow spells of several seconds; measured once each, minutes apart,
+    one side could fall in a spell and the other not (single runs gave 43.7x and 71.8x on an
+    idle machine). Each ratio compares two neighbouring measurements, and the run reports the
+    median round. Returns the rounds and the first Presidio result (its predictions).
+    """
+    first: dict[str, Any] | None = None
+    measured = []
+    for _ in range(rounds):
+        peer = presidio(limit)
+        first = first or peer
+        peer_texts = texts[: len(peer["predictions"])] if peer else texts
+        cpu, wall = assay_throughput(peer_texts, seconds)
+        measured.append(SpeedRound(cpu, wall, peer["mb_per_s_cpu"] if peer else None))
+    return measured, first
+
+
+def median_round(rounds: list[SpeedRound]) -> SpeedRound:
+    """The round with the median ratio (or the median Assay rate without Presidio)."""
+    ordered = sorted(rounds, key=lambda r: r.ratio if r.ratio is not None else r.assay_mb_per_s)
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def run(*, quick: bool) -> dict[str, object]:
     """Figures by CPU time (the machine is shared, so wall time mostly measures the scheduler);
     wall-clock figures are reported alongside."""
     samples = load()
     texts = [s["text"] for s in samples]
     assay = scores(samples, assay_predictions(samples))
-    peer = presidio(400 if quick else None)
+    rounds, peer = speed_rounds(texts, 1 if quick else SPEED_ROUNDS, 0.5 if quick else 3.0, 400 if quick else None)
+    middle = median_round(rounds)
     peer_scores = presidio_scores(samples, peer) if peer else None
     peer_texts = texts[: len(peer["predictions"])] if peer else texts
-    mb_cpu, mb_wall = assay_throughput(peer_texts, 0.5 if quick else 3.0)
+    mb_cpu, mb_wall = middle.assay_mb_per_s, middle.assay_wall_mb_per_s
     p99_cpu, p99_wall = p99_ms(texts, 500 if quick else 3000)
-    presidio_cpu = peer["mb_per_s_cpu"] if peer else None
+    presidio_cpu = middle.presidio_mb_per_s
     prose = [s["text"] for s in samples[: len(peer_texts)] if s["kind"] == "prose"]
     prose_cpu, _ = assay_throughput(prose, 0.3 if quick else 1.5)
     presidio_prose = _subset_rate(samples, peer, "prose") if peer else None
@@ -157,6 +198,7 @@ def run(*, quick: bool) -> dict[str, object]:
         "mb_per_s": round(mb_cpu, 3),
         "presidio_mb_per_s": round(presidio_cpu, 4) if presidio_cpu else None,
         "speedup_vs_presidio": round(mb_cpu / presidio_cpu, 1) if presidio_cpu else None,
+        "speedup_rounds": [round(r.ratio, 1) for r in rounds if r.ratio is not None],
         "p99_ms_500_chars": round(p99_cpu, 3),
         "f2": per_type(assay, "f2"),
         "presidio_f2": per_type(peer_scores, "f2"),
@@ -174,7 +216,8 @@ def run(*, quick: bool) -> dict[str, object]:
         "samples": len(samples),
         "presidio_samples": len(peer["predictions"]) if peer else 0,
         "presidio_version": peer["presidio_version"] if peer else None,
-        "timing": "CPU time of the measuring process; wall_* keys are wall-clock on the same run",
+        "timing": "CPU time of the measuring process; wall_* keys are wall-clock on the same run; "
+        f"throughput: the median of {len(rounds)} rounds, each a Presidio pass and Assay's measurement right after it",
     }
 
 

@@ -6,6 +6,7 @@ import os
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.pii_support import reference_matches
 
 from assay.pii import Action, Detector, PseudonymMap, RedactionPolicy, StreamRedactor, redact
 
@@ -123,21 +124,6 @@ def test_credential_look_ahead_keeps_every_token_the_entropy_check_accepts(token
         assert match is not None and match.group("token") == token
 
 
-def _reference_matches(text: str, pos: int) -> list[tuple[int, int, str | None]]:
-    """The scan as first specified: the full combined pattern, searched from each match's end."""
-    from assay.pii._patterns import COMBINED
-
-    found, after_placeholder = [], -1
-    while (match := COMBINED.search(text, pos)) is not None:
-        start, end = match.span()
-        pos = end if end > start else start + 1
-        if match.lastgroup == "placeholder":
-            after_placeholder = end
-        elif start == after_placeholder:
-            pos = start + 1
-            continue
-        found.append((start, end, match.lastgroup))
-    return found
 
 
 @SETTINGS
@@ -148,7 +134,7 @@ def test_scan_with_family_hints_equals_the_full_pattern_scan(text: str, offset: 
 
     pos = min(offset, len(text))
     fast = [(m.start(), m.end(), m.lastgroup) for m in _raw_matches(text, pos)]
-    assert fast == _reference_matches(text, pos)
+    assert fast == reference_matches(text, pos)
 
 
 # Fragments that sit on the edges of ``pattern_starts``' rules: letters that match others
@@ -170,7 +156,7 @@ def test_both_scan_strategies_equal_the_full_pattern_scan(text: str, offset: int
     from assay.pii.detector import matches_at_starts, searched_matches
 
     pos = min(offset, len(text))
-    reference = _reference_matches(text, pos)
+    reference = reference_matches(text, pos)
     assert [(m.start(), m.end(), m.lastgroup) for m in matches_at_starts(text, pos)] == reference
     assert [(m.start(), m.end(), m.lastgroup) for m in searched_matches(text, pos)] == reference
 

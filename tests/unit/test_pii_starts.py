@@ -3,25 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from tests.pii_support import reference_matches
 
 from assay.pii import _patterns, _starts
 from assay.pii.detector import matches_at_starts, searched_matches
-
-
-def _reference(text: str, pos: int) -> list[tuple[int, int, str | None]]:
-    """The full combined pattern searched from each match's end (the scan as first specified)."""
-    found, after_placeholder = [], -1
-    while (match := _patterns.COMBINED.search(text, pos)) is not None:
-        start, end = match.span()
-        pos = end if end > start else start + 1
-        if match.lastgroup == "placeholder":
-            after_placeholder = end
-        elif start == after_placeholder:
-            pos = start + 1
-            continue
-        found.append((start, end, match.lastgroup))
-    return found
-
 
 TEXTS = [
     "",
@@ -50,7 +35,7 @@ TEXTS = [
 @pytest.mark.parametrize("fraction", [0, 1 / 3, 1 / 2, 1])
 def test_trying_the_pattern_at_the_starts_finds_what_a_search_finds(text: str, fraction: float) -> None:
     pos = int(len(text) * fraction)
-    expected = _reference(text, pos)
+    expected = reference_matches(text, pos)
     assert [(m.start(), m.end(), m.lastgroup) for m in matches_at_starts(text, pos)] == expected
     assert [(m.start(), m.end(), m.lastgroup) for m in searched_matches(text, pos)] == expected
 

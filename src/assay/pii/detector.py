@@ -170,20 +170,25 @@ def _raw_matches(text: str, pos: int) -> list[re.Match[str]]:
     return searched_matches(text, pos)
 
 
+def _admit(match: re.Match[str], start: int, after_placeholder: int) -> tuple[bool, int, int]:
+    """Whether a match found at ``start`` counts, where to look next, and the last placeholder's end."""
+    end = match.end()
+    if match.lastgroup == "placeholder":
+        return True, end if end > start else start + 1, end
+    if start == after_placeholder:
+        return False, start + 1, after_placeholder
+    return True, end if end > start else start + 1, after_placeholder
+
+
 def searched_matches(text: str, pos: int) -> list[re.Match[str]]:
     """``_raw_matches`` by searching: ``re`` tries the pattern at every position."""
     found: list[re.Match[str]] = []
     search = combined_for(text[pos - 1 :] if pos else text).search
     after_placeholder = -1
     while (match := search(text, pos)) is not None:
-        start, end = match.start(), match.end()
-        pos = end if end > start else start + 1
-        if match.lastgroup == "placeholder":
-            after_placeholder = end
-        elif start == after_placeholder:
-            pos = start + 1
-            continue
-        found.append(match)
+        keep, pos, after_placeholder = _admit(match, match.start(), after_placeholder)
+        if keep:
+            found.append(match)
     return found
 
 
@@ -199,14 +204,9 @@ def matches_at_starts(text: str, pos: int) -> list[re.Match[str]]:
         match = match_at(text, start)
         if match is None:
             continue
-        end = match.end()
-        pos = end if end > start else start + 1
-        if match.lastgroup == "placeholder":
-            after_placeholder = end
-        elif start == after_placeholder:
-            pos = start + 1
-            continue
-        found.append(match)
+        keep, pos, after_placeholder = _admit(match, start, after_placeholder)
+        if keep:
+            found.append(match)
     return found
 
 

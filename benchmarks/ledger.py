@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import os
 import random
-import statistics
 import tempfile
 import threading
 import time
@@ -24,6 +23,7 @@ from assay.ledger import AuditLog, Event
 from assay.ledger.check import verify_database
 
 BATCH = 500
+ROUNDS = 5
 
 
 def _events(count: int) -> list[Event]:
@@ -97,27 +97,34 @@ def _append_unbatched(log: AuditLog, events: list[Event], total: int) -> float:
 
 
 def _sha256_baseline(leaves: list[bytes]) -> float:
-    """Leaf+node hashes per second of process CPU time (median of three passes)."""
+    """One pass of leaf+node hashes over ``leaves``, per second of process CPU time."""
     sha = hashlib.sha256
-    rates = []
-    for _ in range(3):
-        start = time.process_time()
-        previous = sha(b"").digest()
-        for leaf in leaves:
-            digest = sha(b"\x00" + leaf).digest()
-            previous = sha(b"\x01" + previous + digest).digest()
-        rates.append(len(leaves) / max(time.process_time() - start, 1e-9))
-    return statistics.median(rates)
+    start = time.process_time()
+    previous = sha(b"").digest()
+    for leaf in leaves:
+        digest = sha(b"\x00" + leaf).digest()
+        previous = sha(b"\x01" + previous + digest).digest()
+    return len(leaves) / max(time.process_time() - start, 1e-9)
 
 
 def _verify(instance: Any, log: AuditLog, size: int) -> float:
-    """Entries verified per second of process CPU time (median of three full passes, like the baseline)."""
-    rates = []
-    for _ in range(3):
-        start = time.process_time()
-        verify_database(instance.db, log.vkey, log.origin)
-        rates.append(size / max(time.process_time() - start, 1e-9))
-    return statistics.median(rates)
+    """One full verification pass, in entries per second of process CPU time."""
+    start = time.process_time()
+    verify_database(instance.db, log.vkey, log.origin)
+    return size / max(time.process_time() - start, 1e-9)
+
+
+def _verify_rounds(instance: Any, log: AuditLog, size: int, leaves: list[bytes]) -> tuple[float, float, list[float]]:
+    """(verify rate, baseline rate) of the median round, and every round's ratio.
+
+    A round is a baseline pass and a verification pass back to back. The shared machine has
+    slow spells of several seconds; measured apart, one side could fall in one and the other
+    not (single runs on an idle machine gave ratios from 0.31 to 0.75 with the same code).
+    """
+    pairs = [(_verify(instance, log, size), _sha256_baseline(leaves)) for _ in range(ROUNDS)]
+    pairs.sort(key=lambda pair: pair[0] / pair[1])
+    verify, baseline = pairs[(len(pairs) - 1) // 2]
+    return verify, baseline, [round(v / b, 3) for v, b in pairs]
 
 
 def _prove(log: AuditLog, size: int, count: int) -> float:
@@ -146,13 +153,12 @@ def run(*, quick: bool = False) -> dict[str, object]:
             unbatched_per_s = _append_unbatched(log, events, single_total)
             log.checkpoint(new=True)
             size = log.size()
-            verify_per_s = _verify(instance, log, size)
-            prove_per_s = _prove(log, size, 2_000 if quick else 20_000)
             leaves = log.entry_leaves(0, min(size, 100_000))
+            verify_per_s, baseline, ratios = _verify_rounds(instance, log, size, leaves)
+            prove_per_s = _prove(log, size, 2_000 if quick else 20_000)
         finally:
             log.close()
             instance.close()
-    baseline = _sha256_baseline(leaves)
     return {
         "append_per_s": round(append_per_s),
         "append_cpu_us_per_entry": round(append_cpu_us, 2),
@@ -164,11 +170,12 @@ def run(*, quick: bool = False) -> dict[str, object]:
         "prove_per_s": round(prove_per_s),
         "sha256_baseline_per_s": round(baseline),
         "verify_vs_sha256": round(verify_per_s / baseline, 3),
+        "verify_rounds": ratios,
         "verify_cpu_us_per_entry": round(1e6 / verify_per_s, 2),
         "sha256_cpu_us_per_entry": round(1e6 / baseline, 2),
         "load_average": round(os.getloadavg()[0], 2),
         "entries": size,
         "conditions": f"SQLite WAL synchronous=FULL on local disk, {os.cpu_count()} cores shared; "
         f"batched = 16 threads x append_batch({BATCH}); "
-        "verify (median of 3 passes, one core) and sha256 baseline (median of 3) in process CPU time; concurrent = 64 threads x append(); async = 400 tasks x append_async() on one event loop",
+        f"verify and sha256 baseline in process CPU time, one core: the median of {ROUNDS} rounds of one pass each, back to back; concurrent = 64 threads x append(); async = 400 tasks x append_async() on one event loop",
     }

@@ -263,24 +263,20 @@ class _Context:
         pattern = NEGATIVE_CONTEXT.get(name)
         if pattern is None:
             return False
-        if self._lowered is not None:  # ASCII: no window holds a word the whole text lacks
-            present = self._negative_in_text.get(name)
-            if present is None:
-                lowered = self._lowered
-                present = self._negative_in_text[name] = any(word in lowered for word in NEGATIVE_WORDS[name])
-            if not present:
-                return False
+        if not self._may_hold(self._negative_in_text, NEGATIVE_WORDS, name):
+            return False
         left, right = max(fence_before, start - NEAR_BEFORE), min(fence_after, end + NEAR_AFTER)
         return pattern.search(self._window(start, end, left, right)) is not None
 
-    def _may_be_near(self, name: str) -> bool:
-        """Whether a window can hold one of the words that raise type ``name``'s score."""
+    def _may_hold(self, seen: dict[str, bool], words: dict[str, tuple[str, ...]], name: str) -> bool:
+        """Whether a window can hold one of ``words[name]``: for ASCII text, no window holds a
+        word the whole text lacks (looked up once per text and list); otherwise always."""
         lowered = self._lowered
         if lowered is None:
             return True
-        present = self._positive_in_text.get(name)
-        if present is None:  # ASCII: no window holds a word the whole text lacks
-            present = self._positive_in_text[name] = any(hint in lowered for hint in POSITIVE_HINTS[name])
+        present = seen.get(name)
+        if present is None:
+            present = seen[name] = any(word in lowered for word in words[name])
         return present
 
     def apply(self, candidate: Candidate) -> Candidate | None:
@@ -292,7 +288,7 @@ class _Context:
         fence_before, fence_after = self._fences.before(start), self._fences.after(end)
         positive = POSITIVE_CONTEXT.get(candidate.type)
         near = False
-        if positive is not None and self._may_be_near(candidate.type):
+        if positive is not None and self._may_hold(self._positive_in_text, POSITIVE_HINTS, candidate.type):
             left, right = max(fence_before, start - CONTEXT_BEFORE), min(fence_after, end + CONTEXT_AFTER)
             near = positive.search(self._window(start, end, left, right)) is not None
         needs_word = rule in ("birth", "secret")

@@ -5,13 +5,18 @@ The modules stay plain, type-checked Python: the PII scanner's (``src/assay/pii/
 hashing loops (``src/assay/ledger/_rows.py``; ADR 0015). A built extension shadows its module, and
 without one the Python source runs unchanged, with the same results. ``ASSAY_PURE_PYTHON=1`` skips
 the compilation, for machines without a C compiler.
+
+One extension is written in C: the ledger verifier's SQLite row reader
+(``src/assay/ledger/_entry_reader.c``; ADR 0015, addendum 3). It needs the SQLite and OpenSSL
+headers (Debian: ``libsqlite3-dev libssl-dev``); it is optional, so a machine without them builds
+everything else and verifies through the Python reader, with the same verdicts.
 """
 
 from __future__ import annotations
 
 import os
 
-from setuptools import setup
+from setuptools import Extension, setup
 
 #: One group (one shared library) per area, so each area's modules build and load on their own.
 COMPILED = {
@@ -26,17 +31,28 @@ COMPILED = {
 }
 
 
+#: Same libraries as Python's sqlite3 and hashlib modules: one SQLite and one OpenSSL per process.
+ENTRY_READER = Extension(
+    "assay.ledger._entry_reader",
+    ["src/assay/ledger/_entry_reader.c"],
+    libraries=["sqlite3", "crypto"],
+    extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+    optional=True,
+)
+
+
 def _ext_modules() -> list[object]:
     if os.environ.get("ASSAY_PURE_PYTHON") == "1":
         return []
     from mypyc.build import mypycify
 
     # Our own small mypy configuration: the project's (pydantic plugin, every package) is for linting.
-    return [
+    compiled = [
         extension
         for group, paths in COMPILED.items()
         for extension in mypycify(["--config-file", "mypyc.ini", *paths], opt_level="3", group_name=group)
     ]
+    return [*compiled, ENTRY_READER]
 
 
 setup(ext_modules=_ext_modules())

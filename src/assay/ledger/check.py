@@ -37,6 +37,12 @@ from assay.ledger.note import NoteError, Verifier, open_checkpoint
 from assay.ledger.tiles import TILE_WIDTH, TileBuilder, TileCache
 from assay.store.db import Database
 
+try:  # the C row reader, built when the SQLite and OpenSSL headers were present (setup.py)
+    from assay.ledger._entry_reader import EntryReader, ReaderError
+except ImportError:  # pragma: no cover - exercised by the pure-Python build
+    EntryReader = None  # type: ignore[assignment,misc]
+    ReaderError = RuntimeError  # type: ignore[assignment,misc]
+
 __all__ = ["VerifyReport", "verify_database"]
 
 Progress = Callable[[int], None]
@@ -227,6 +233,10 @@ def _stream(conn: Connection, walk: _Walk, progress: Progress | None) -> None:
     if dialect not in _SELECT:
         raise VerificationError(f"verifying a ledger stored in {dialect} is not supported")
     sqlite = dialect == "sqlite"
+    reader = _open_reader(raw) if sqlite else None
+    if reader is not None:
+        _stream_natively(reader, conn, walk, progress)
+        return
     cursor = raw.cursor() if sqlite else raw.cursor(name="assay_ledger_verify")
     mapped = _map_file(raw) if sqlite else None
     fragments = FragmentCache(_parts, _NEVER, _FRAGMENT_CACHE)
@@ -242,6 +252,59 @@ def _stream(conn: Connection, walk: _Walk, progress: Progress | None) -> None:
         cursor.close()
         if mapped is not None:
             raw.execute(f"PRAGMA mmap_size={int(mapped)}")
+
+
+def _open_reader(raw: Any) -> EntryReader | None:
+    """The C row reader on the database file ``raw`` has open (None: not built, or no file)."""
+    if EntryReader is None:
+        return None
+    path = next((row[2] for row in raw.execute("PRAGMA database_list") if row[1] == "main"), "")
+    if not path:  # an in-memory database: no second connection can see it
+        return None
+    try:
+        return EntryReader(path)
+    except ReaderError:
+        return None  # e.g. a file this process may read but not lock: the Python reader decides
+
+
+def _stream_natively(reader: EntryReader, conn: Connection, walk: _Walk, progress: Progress | None) -> None:
+    """Hash and check the entries in the C reader; a chunk it cannot confirm is checked again in Python."""
+    fragments = FragmentCache(_parts, _NEVER, _FRAGMENT_CACHE)
+    try:
+        while True:
+            first = walk.builder.size + len(walk.pending)
+            try:
+                digests, rows = reader.read(_CHUNK)
+            except ReaderError as exc:
+                raise VerificationError(f"the entries could not be read: {exc}", hint=_HINT) from exc
+            if not rows:
+                return
+            if len(digests) == rows:
+                walk.add(digests)
+            else:
+                _recheck_chunk(conn, walk, fragments, first, rows)
+            if progress is not None:
+                progress(rows)
+    finally:
+        reader.close()
+
+
+#: The rows of one chunk by position, for the Python checks (which name a fault exactly).
+_CHUNK_ROWS = _SELECT["sqlite"] + _ORDER + " LIMIT ? OFFSET ?"
+
+
+def _recheck_chunk(conn: Connection, walk: _Walk, fragments: FragmentCache, first: int, rows: int) -> None:
+    raw: Any = conn.connection.dbapi_connection
+    try:
+        chunk = raw.execute(_CHUNK_ROWS, (rows, first)).fetchall()
+    except sqlite3.Error as exc:
+        raise _binary_column(conn, exc) from exc
+    if len(chunk) != rows:
+        raise VerificationError(
+            f"entries {first}-{first + rows - 1} changed while they were verified",
+            hint="Run the verification again; it reads a log that another process is altering.",
+        )
+    _check_chunk(walk, chunk, fragments, conn)
 
 
 _BINARY_COLUMN = text(
@@ -274,10 +337,8 @@ def _check_chunk(walk: _Walk, chunk: list[tuple[Any, ...]], fragments: FragmentC
     would raise (see :meth:`_Walk.add` and :meth:`_Walk.flush`).
     """
     first = walk.builder.size + len(walk.pending)
-    if type(chunk[0][0]) is not bytes:  # a driver's buffer type: hash bytes
-        chunk = [(bytes(leaf), stored, key) for leaf, stored, key in chunk]
+    chunk, bad = _binary_leaves(chunk, first)
     digests, limit, misfit = check_rows(chunk, fragments)
-    bad: tuple[int, VerificationError] | None = None
     if limit < len(digests):
         bad = limit, _fail(f"entry {first + limit}", "the stored leaf_hash does not match the leaf bytes")
     if misfit < limit:
@@ -287,6 +348,22 @@ def _check_chunk(walk: _Walk, chunk: list[tuple[Any, ...]], fragments: FragmentC
     walk.add(digests if bad is None else digests[: bad[0]])
     if bad is not None:
         raise bad[1]
+
+
+def _binary_leaves(
+    chunk: list[tuple[Any, ...]], first: int
+) -> tuple[list[tuple[Any, ...]], tuple[int, VerificationError] | None]:
+    """The rows as ``bytes`` leaves, up to the first leaf that is not binary (SQLite lets any column
+    hold text or a number), and the fault that names that row."""
+    if all(type(row[0]) is bytes for row in chunk):
+        return chunk, None
+    rows: list[tuple[Any, ...]] = []
+    for position, (leaf, stored, key) in enumerate(chunk):
+        if not isinstance(leaf, bytes | bytearray | memoryview):  # a driver's buffer type is hashed as bytes
+            kind = "no value" if leaf is None else f"a {type(leaf).__name__} value"
+            return rows, (position, _fail(f"entry {first + position}", f"column leaf holds {kind}, not the signed leaf's bytes"))
+        rows.append((bytes(leaf), stored, key))
+    return rows, None
 
 
 def _first_column_fault(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from assay._compiled import COMPILED_MODULES, missing_compiled_modules
 from assay.config import Settings
 from assay.errors import AssayError
 from assay.secrets import LOCAL_SECRETS, check_private
@@ -95,7 +96,24 @@ def _database(settings: Settings) -> list[Finding]:
         db.dispose()
 
 
-_CORE_CHECKS: tuple[DoctorCheck, ...] = (_data_dir, _secrets, _database)
+def _compiled(_settings: Settings) -> list[Finding]:
+    missing = missing_compiled_modules()
+    if not missing:
+        return [Finding("compiled modules", "ok", f"all {len(COMPILED_MODULES)} built")]
+    slower = sorted({COMPILED_MODULES[module] for module in missing})
+    return [
+        Finding(
+            "compiled modules",
+            "warn",
+            f"{len(missing)} of {len(COMPILED_MODULES)} run as Python ({', '.join(missing)}): "
+            f"same results, slower {' and '.join(slower)}",
+            "Reinstall where gcc, the Python headers, libsqlite3-dev and libssl-dev are present"
+            " (`make install`), without ASSAY_PURE_PYTHON=1.",
+        )
+    ]
+
+
+_CORE_CHECKS: tuple[DoctorCheck, ...] = (_data_dir, _secrets, _database, _compiled)
 
 
 def run_checks(settings: Settings) -> list[Finding]:

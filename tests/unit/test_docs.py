@@ -33,3 +33,15 @@ def test_docs_links_resolve() -> None:
             if "://" in target:
                 continue
             assert (doc.parent / target).exists(), f"{doc.relative_to(ROOT)} links to missing {target}"
+
+
+def test_architecture_doc_names_every_top_level_package_and_module() -> None:
+    table = (ROOT / "docs" / "architecture.md").read_text().split("## Dependency rules", 1)[0]
+    rows = re.findall(r"^\| `(assay\.[\w.]+)` \|", table, re.M)
+    listed = set(rows)
+    assert len(rows) == len(listed), "a package has two rows in docs/architecture.md"
+    source = ROOT / "src" / "assay"
+    present = {f"assay.{path.stem}" for path in source.glob("*.py") if path.stem not in {"__init__", "__main__"}}
+    present |= {f"assay.{path.parent.name}" for path in source.glob("*/__init__.py")}
+    assert present - listed == set(), "add a row to the package table in docs/architecture.md"
+    assert listed - present == set(), "the package table in docs/architecture.md names code that is gone"

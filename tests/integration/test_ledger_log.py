@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, select
+from sqlalchemy import Column, MetaData, String, Table, select
 
 from assay.errors import LedgerError, NotFoundError, UsageError
 from assay.instance import Instance
 from assay.ledger import AuditLog, Event, LedgerEntry
 from assay.ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 from assay.ledger.note import Verifier, open_checkpoint
-from assay.store.models import Base
+from assay.store.models import Base, UTCDateTime
 
 LEDGER_TABLES = {"ledger_entries", "ledger_tiles", "ledger_checkpoints"}
 
@@ -178,3 +180,61 @@ def test_a_second_log_object_continues_the_same_tree(instance: Instance) -> None
     from assay.ledger.check import verify_database
 
     assert verify_database(instance.db, first.vkey, first.origin).entries == 303  # and the closing record
+
+
+NOTES = Table(
+    "ledger_test_notes",
+    MetaData(),
+    Column("id", String(20), primary_key=True),
+    Column("note", String(20), default="none"),
+    Column("written_at", UTCDateTime(), nullable=True),
+)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("row", "stored"),
+    [
+        ({"id": "a", "note": "given", "written_at": datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)}, ("a", "given")),
+        ({"id": "b"}, ("b", "none")),  # the column default: written through SQLAlchemy
+    ],
+)
+def test_companion_rows_are_stored_with_their_types_and_defaults(
+    log: AuditLog, instance: Instance, row: dict[str, object], stored: tuple[str, str]
+) -> None:
+    NOTES.create(instance.db.engine)
+
+    async def append() -> int:
+        index: int = await log.append_async(_event(0), [(NOTES, row)])
+        return index
+
+    assert asyncio.run(append()) == 0
+    with instance.db.engine.connect() as conn:
+        found = conn.execute(select(NOTES.c.id, NOTES.c.note, NOTES.c.written_at)).one()
+    assert tuple(found[:2]) == stored
+    assert found[2] == row.get("written_at")  # read back through the column's type: same instant
+    log.verify()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_sequencer_replaces_its_connection_after_a_failed_commit(
+    log: AuditLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = log._sqlite
+    assert writer is not None
+    log.append(_event(0))
+    first_connection = writer.connection()
+    failures = [sqlite3.OperationalError("disk I/O error")]
+    original = writer.write
+
+    def write_or_fail(*args: Any) -> None:
+        if failures:
+            raise failures.pop()
+        original(*args)
+
+    monkeypatch.setattr(writer, "write", write_or_fail)
+    with pytest.raises(LedgerError, match="disk I/O error"):
+        log.append(_event(1))
+    assert log.append(_event(2)) == 1  # nothing of the failed commit was kept
+    assert writer.connection() is not first_connection
+    assert log.verify().entries == 2

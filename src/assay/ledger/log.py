@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -32,7 +33,11 @@ from assay.errors import AssayError, ConfigError, LedgerError, NotFoundError, Us
 from assay.ledger._delivery import Deliver, LoopDeliver, deliver_results, future_deliver
 from assay.ledger._storage import (
     CHECKPOINTS,
+    STORED_SIZE,
+    CompanionNeedsDefaultsError,
     Prepared,
+    SqliteWriter,
+    builder_from_tiles,
     insert_entries,
     load_builder,
     lock,
@@ -126,6 +131,7 @@ class AuditLog:
         self._cond = threading.Condition()
         self._closing = False
         self._builder: TileBuilder | None = None
+        self._sqlite = SqliteWriter(db) if db.is_sqlite else None
         self._known_size = 0
         self._cache_lock = threading.Lock()
         self._cache = TileCache(self._read_stored_tile)
@@ -264,6 +270,8 @@ class AuditLog:
             self._sequence()
         finally:
             self._fail_waiting()
+            if self._sqlite is not None:
+                self._sqlite.close()
 
     def _fail_waiting(self) -> None:
         """If the sequencer stops for any reason, nobody may wait forever."""
@@ -309,7 +317,7 @@ class AuditLog:
             return
         try:
             first = self._write(entries, [row for job, _ in ready for row in job.companions])
-        except IntegrityError as exc:
+        except (IntegrityError, sqlite3.IntegrityError) as exc:
             self._builder = None
             if len(ready) == 1:
                 ready[0][0].deliver(None, _as_ledger_error(exc, "could not record the audit event"))
@@ -356,6 +364,11 @@ class AuditLog:
         return builder
 
     def _write(self, entries: list[Prepared], companions: Sequence[CompanionRow] = ()) -> int:
+        if self._sqlite is not None:
+            try:
+                return self._write_sqlite(self._sqlite, entries, companions)
+            except CompanionNeedsDefaultsError:
+                pass  # a companion table with column defaults: the general path below
         with self._db.write_turn(), self._db.engine.connect() as conn:
             lock(self._db, conn)
             builder = self._sync(conn)
@@ -366,6 +379,28 @@ class AuditLog:
             full, partial = builder.drain()
             upsert_tiles(self._db, conn, full + partial)
             conn.commit()
+        self._known_size = max(self._known_size, builder.size)
+        return first
+
+    def _write_sqlite(self, writer: SqliteWriter, entries: list[Prepared], companions: Sequence[CompanionRow]) -> int:
+        """``_write`` on SQLite in plain DB-API calls on the sequencer's own connection."""
+        with self._db.write_turn():
+            raw = writer.connection()
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                size = int(raw.execute(STORED_SIZE).fetchone()[0])
+                builder = self._builder
+                if builder is None or builder.size != size:
+                    builder = self._builder = builder_from_tiles(size, writer.read_tile)
+                first = builder.size
+                writer.write(builder, entries, companions)
+                raw.commit()
+            except BaseException as exc:
+                self._builder = None  # it may hold hashes of entries that were not committed
+                raw.rollback()
+                if not isinstance(exc, sqlite3.IntegrityError | CompanionNeedsDefaultsError):
+                    writer.discard()
+                raise
         self._known_size = max(self._known_size, builder.size)
         return first
 

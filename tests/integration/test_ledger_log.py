@@ -209,10 +209,14 @@ def test_companion_rows_are_stored_with_their_types_and_defaults(
         return index
 
     assert asyncio.run(append()) == 0
-    with instance.db.engine.connect() as conn:
+    with instance.db.engine.begin() as conn:
         found = conn.execute(select(NOTES.c.id, NOTES.c.note, NOTES.c.written_at)).one()
+        stored_raw = conn.exec_driver_sql("SELECT note, written_at FROM ledger_test_notes").one()
+        conn.execute(NOTES.insert(), [{**row, "id": "twin"}])  # the same row through SQLAlchemy
+        twin_raw = conn.exec_driver_sql("SELECT note, written_at FROM ledger_test_notes WHERE id = 'twin'").one()
     assert tuple(found[:2]) == stored
     assert found[2] == row.get("written_at")  # read back through the column's type: same instant
+    assert tuple(stored_raw) == tuple(twin_raw)  # byte for byte what SQLAlchemy stores (text form of times)
     log.verify()
 
 

@@ -263,7 +263,8 @@ class _CompanionInsert:
         # Names from the table's own metadata, never from the row's data.
         names, marks = ", ".join(c.name for c in columns), ", ".join("?" * len(columns))
         sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608
-        return cls(sql, keys, tuple(column.type.bind_processor(dialect) for column in columns))
+        # The dialect's own type (SQLite's DATETIME text form, not the generic one): what SQLAlchemy binds.
+        return cls(sql, keys, tuple(column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns))
 
     def values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         return tuple(

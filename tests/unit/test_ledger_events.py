@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import string
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from assay.ledger import events
 from assay.ledger.events import Event, canonical_json
 
 GOOD: list[dict[str, Any]] = [
@@ -85,3 +90,29 @@ def test_events_are_frozen() -> None:
 @pytest.mark.parametrize("value", [{"\ue000": 1, "\U0001f600": 2}, {"é": "\u2028", "a": "\x7f\x01"}, [None, True, -5]])
 def test_canonical_json_matches_rfc8785(value: object) -> None:
     assert canonical_json(value) == rfc8785.dumps(value)
+
+
+def _looks_personal_by_patterns(value: str) -> str | None:
+    """The patterns alone, without the shortcut for letters-and-digits strings."""
+    if "@" in value and events._EMAIL.search(value):
+        return "an e-mail address"
+    if events._PHONE.search(value):
+        return "a phone number"
+    for match in events._CARD.finditer(value):
+        digits = re.sub(r"\D", "", match.group(0))
+        if 13 <= len(digits) <= 19 and events._luhn_ok(digits):
+            return "a payment card number"
+    return None
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=string.ascii_letters + string.digits, max_size=40),
+        st.text(alphabet=string.hexdigits + "@+-. ()_", max_size=40),
+        st.text(max_size=40),
+        st.sampled_from(["4111111111111111", "41111111111111110", "a4111111111111111", "x_4111111111111111"]),
+    )
+)
+def test_the_shortcut_for_plain_strings_never_changes_a_verdict(value: str) -> None:
+    assert events._looks_personal(value) == _looks_personal_by_patterns(value)

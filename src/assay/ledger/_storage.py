@@ -25,14 +25,13 @@ __all__ = [
     "ENTRIES",
     "STORED_SIZE",
     "TILES",
-    "CompanionNeedsDefaultsError",
     "Prepared",
     "SqliteWriter",
     "builder_from_tiles",
     "insert_entries",
-    "load_builder",
     "lock",
     "stored_size",
+    "stored_tile",
     "upsert_tiles",
 ]
 
@@ -154,14 +153,10 @@ def upsert_tiles(db: Database, conn: Connection, tiles: list[tuple[int, int, byt
     conn.exec_driver_sql(UPSERT_TILE_PG if db.is_postgres else UPSERT_TILE_SQLITE, rows)
 
 
-def load_builder(conn: Connection, size: int) -> TileBuilder:
-    """Rebuild the right edge (the partial tiles) of a tree of ``size`` from storage."""
-
-    def read(level: int, index: int) -> bytes | None:
-        row = conn.execute(select(TILES.c.hashes).where(TILES.c.level == level, TILES.c.tile_index == index)).scalar()
-        return None if row is None else bytes(row)
-
-    return builder_from_tiles(size, read)
+def stored_tile(conn: Connection, level: int, index: int) -> bytes | None:
+    """The stored hashes of tile ``level/index`` (None when there is no such row)."""
+    row = conn.execute(select(TILES.c.hashes).where(TILES.c.level == level, TILES.c.tile_index == index)).scalar()
+    return None if row is None else bytes(row)
 
 
 def builder_from_tiles(size: int, read: Callable[[int, int], bytes | None]) -> TileBuilder:
@@ -220,30 +215,36 @@ class SqliteWriter:
         row = self.connection().execute(TILE_HASHES, (level, index)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def write(self, builder: TileBuilder, entries: list[Prepared], companions: Sequence[tuple[Table, Mapping[str, Any]]]) -> None:
+    def plans(self, companions: Sequence[tuple[Table, Mapping[str, Any]]]) -> list[_CompanionInsert] | None:
+        """A plain insert per companion row, or None when one needs SQLAlchemy (column defaults)."""
+        plans = []
+        for table, row in companions:
+            key = (table, tuple(row))
+            if key not in self._companions:
+                self._companions[key] = _CompanionInsert.build(table, key[1], self._db.engine.dialect)
+            plan = self._companions[key]
+            if plan is None:
+                return None
+            plans.append(plan)
+        return plans
+
+    def write(
+        self,
+        builder: TileBuilder,
+        entries: list[Prepared],
+        companions: Sequence[tuple[Table, Mapping[str, Any]]],
+        plans: list[_CompanionInsert],
+    ) -> None:
         """Insert the entries at ``builder.size`` with their companion rows and the grown tiles."""
         raw = self.connection()
         first = builder.size
         for start in range(0, len(entries), SQLITE_ROWS):
             raw.execute(*_sqlite_entry_rows(first + start, entries[start : start + SQLITE_ROWS]))
-        for table, row in companions:
-            self._insert_companion(raw, table, row)
+        for plan, (_, row) in zip(plans, companions, strict=True):
+            raw.execute(plan.sql, plan.values(row))
         builder.extend([entry.leaf_hash for entry in entries])
         full, partial = builder.drain()
         raw.executemany(UPSERT_TILE_SQLITE, [(level, index, len(data) // 32, data) for level, index, data in full + partial])
-
-    def _insert_companion(self, raw: Any, table: Table, row: Mapping[str, Any]) -> None:
-        key = (table, tuple(row))
-        if key not in self._companions:
-            self._companions[key] = _CompanionInsert.build(table, key[1], self._db.engine.dialect)
-        plan = self._companions[key]
-        if plan is None:
-            raise CompanionNeedsDefaultsError(table.name)
-        raw.execute(plan.sql, plan.values(row))
-
-
-class CompanionNeedsDefaultsError(Exception):
-    """A companion table whose insert needs column defaults: the caller writes through SQLAlchemy."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ several processes share one ordered log without gaps or duplicates.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import sqlite3
 import threading
@@ -34,14 +35,13 @@ from assay.ledger._delivery import Deliver, LoopDeliver, deliver_results, future
 from assay.ledger._storage import (
     CHECKPOINTS,
     STORED_SIZE,
-    CompanionNeedsDefaultsError,
     Prepared,
     SqliteWriter,
     builder_from_tiles,
     insert_entries,
-    load_builder,
     lock,
     stored_size,
+    stored_tile,
     upsert_tiles,
 )
 from assay.ledger.events import (
@@ -356,19 +356,19 @@ class AuditLog:
 
     def _sync(self, conn: Connection) -> TileBuilder:
         """The right edge of the tree at the stored size (reloaded if another process appended)."""
-        size = stored_size(conn)
+        return self._edge_at(stored_size(conn), functools.partial(stored_tile, conn))
+
+    def _edge_at(self, size: int, read_tile: Callable[[int, int], bytes | None]) -> TileBuilder:
+        """The right edge at ``size``: the one in memory, or reloaded from the stored tiles."""
         builder = self._builder
         if builder is None or builder.size != size:
-            builder = load_builder(conn, size)
-            self._builder = builder
+            builder = self._builder = builder_from_tiles(size, read_tile)
         return builder
 
     def _write(self, entries: list[Prepared], companions: Sequence[CompanionRow] = ()) -> int:
-        if self._sqlite is not None:
-            try:
-                return self._write_sqlite(self._sqlite, entries, companions)
-            except CompanionNeedsDefaultsError:
-                pass  # a companion table with column defaults: the general path below
+        plans = None if self._sqlite is None else self._sqlite.plans(companions)
+        if self._sqlite is not None and plans is not None:  # else a companion table with column defaults
+            return self._write_sqlite(self._sqlite, entries, companions, plans)
         with self._db.write_turn(), self._db.engine.connect() as conn:
             lock(self._db, conn)
             builder = self._sync(conn)
@@ -382,23 +382,22 @@ class AuditLog:
         self._known_size = max(self._known_size, builder.size)
         return first
 
-    def _write_sqlite(self, writer: SqliteWriter, entries: list[Prepared], companions: Sequence[CompanionRow]) -> int:
+    def _write_sqlite(
+        self, writer: SqliteWriter, entries: list[Prepared], companions: Sequence[CompanionRow], plans: list[Any]
+    ) -> int:
         """``_write`` on SQLite in plain DB-API calls on the sequencer's own connection."""
         with self._db.write_turn():
             raw = writer.connection()
             raw.execute("BEGIN IMMEDIATE")
             try:
-                size = int(raw.execute(STORED_SIZE).fetchone()[0])
-                builder = self._builder
-                if builder is None or builder.size != size:
-                    builder = self._builder = builder_from_tiles(size, writer.read_tile)
+                builder = self._edge_at(int(raw.execute(STORED_SIZE).fetchone()[0]), writer.read_tile)
                 first = builder.size
-                writer.write(builder, entries, companions)
+                writer.write(builder, entries, companions, plans)
                 raw.commit()
             except BaseException as exc:
                 self._builder = None  # it may hold hashes of entries that were not committed
                 raw.rollback()
-                if not isinstance(exc, sqlite3.IntegrityError | CompanionNeedsDefaultsError):
+                if not isinstance(exc, sqlite3.IntegrityError):
                     writer.discard()
                 raise
         self._known_size = max(self._known_size, builder.size)

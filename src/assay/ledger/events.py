@@ -65,6 +65,7 @@ _IDENT = re.compile(r"^[A-Za-z0-9._:/-]{1,200}$")
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"(^|[^\w])(\+\d[\d ().-]{6,18}\d|\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4})($|[^\w])")
+_UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 _CARD = re.compile(r"(?<![0-9A-Za-z])(\d[ -]?){12,18}\d(?![0-9A-Za-z])")
 
 
@@ -82,14 +83,23 @@ def _looks_personal(value: str) -> str | None:
     """Name the kind of personal data ``value`` looks like, or None."""
     if value.isascii() and value.isalnum() and not value.isdigit():
         # Letters and digits only, at least one letter (hashes, ids): no "@", no "+" and no
-        # separator, so neither pattern below can match, and a card number would have to be
-        # the whole string. Most of an event's strings are such; the searches cost microseconds.
+        # separator, so no pattern can match, and a card number would have to be the whole
+        # string. Most of an event's strings are such; the searches cost microseconds.
         return None
+    return _matching_pattern(value)
+
+
+def _matching_pattern(value: str) -> str | None:
+    """The personal-data patterns, in order (what :func:`_looks_personal` applies)."""
     if "@" in value and _EMAIL.search(value):
         return "an e-mail address"
     if _PHONE.search(value):
         return "a phone number"
+    # A UUID's last two groups can be 16 digits that pass Luhn: never a card number.
+    uuids = [match.span() for match in _UUID.finditer(value)] if "-" in value else []
     for match in _CARD.finditer(value):
+        if any(start <= match.start() and match.end() <= end for start, end in uuids):
+            continue
         digits = re.sub(r"\D", "", match.group(0))
         if 13 <= len(digits) <= 19 and _luhn_ok(digits):
             return "a payment card number"

@@ -19,7 +19,7 @@ $(BIN)/python:
 # setup.py compiles these with mypyc (ADR 0038, ADR 0015) and the C row reader; an edit rebuilds them. The constraints also pin
 # the build environment's mypy. ASSAY_PURE_PYTHON=1 skips the compilation.
 COMPILED := src/assay/pii/_patterns.py src/assay/pii/_classify.py src/assay/pii/_validate.py src/assay/pii/detector.py \
-            src/assay/pii/_starts.py src/assay/ledger/_rows.py src/assay/ledger/_entry_reader.c setup.py mypyc.ini
+            src/assay/pii/_starts.py src/assay/ledger/_rows.py src/assay/ledger/_screen.py src/assay/ledger/_entry_reader.c setup.py mypyc.ini
 PIP_INSTALL := PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(BIN)/pip install --quiet -c constraints.txt
 
 $(RUNTIME_STAMP): $(BIN)/python pyproject.toml constraints.txt $(COMPILED)

@@ -2,7 +2,7 @@
 
 The modules stay plain, type-checked Python: the PII scanner's (``src/assay/pii/_patterns.py``,
 ``_classify.py``, ``_validate.py``, ``detector.py``, ``_starts.py``; ADRs 0038, 0039) and the ledger's
-hashing loops (``src/assay/ledger/_rows.py``; ADR 0015). A built extension shadows its module, and
+hashing loops and personal-data screen (``src/assay/ledger/_rows.py``, ``_screen.py``; ADRs 0015, 0012). A built extension shadows its module, and
 without one the Python source runs unchanged, with the same results. ``ASSAY_PURE_PYTHON=1`` skips
 the compilation, for machines without a C compiler.
 
@@ -27,7 +27,7 @@ COMPILED = {
         "src/assay/pii/detector.py",
         "src/assay/pii/_starts.py",
     ],
-    "assay_ledger_native": ["src/assay/ledger/_rows.py"],
+    "assay_ledger_native": ["src/assay/ledger/_rows.py", "src/assay/ledger/_screen.py"],
 }
 
 

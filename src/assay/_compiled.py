@@ -19,6 +19,7 @@ COMPILED_MODULES: Final = {
     "assay.pii.detector": "PII detection",
     "assay.pii._starts": "PII detection",
     "assay.ledger._rows": "ledger verification and tile building",
+    "assay.ledger._screen": "appending ledger events",
     "assay.ledger._entry_reader": "ledger verification on SQLite",
 }
 

@@ -19,6 +19,16 @@ import rfc8785
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assay.clock import format_rfc3339
+from assay.ledger._screen import (
+    MAX_DEPTH,
+    MAX_SAFE_INT,
+    PII_FIELD_NAMES,
+    looks_personal,
+    matching_pattern,
+    name_problem,
+    storable,
+    string_problem,
+)
 
 __all__ = [
     "MAX_LEAF_BYTES",
@@ -34,121 +44,57 @@ __all__ = [
 MAX_LEAF_BYTES = 65535
 #: Type of the entry the sequencer appends with every checkpoint it signs (ADR 0014); reserved.
 RECORD_TYPE = "ledger.checkpoint"
-#: Integers beyond this lose precision in RFC 8785 (IEEE 754 doubles); refuse them.
-_MAX_SAFE_INT = 2**53 - 1
-_MAX_DEPTH = 16
-
 #: Any JSON value except floats (floats have no single canonical form worth trusting).
 JsonValue = Any
-
-#: Field names (anywhere in an event, compared case-insensitively with ``-``/`` ``
-#: read as ``_``) whose values are personal data or user content.
-PII_FIELD_NAMES = frozenset(
-    {
-        "email", "e_mail", "email_address", "mail",
-        "phone", "phone_number", "telephone", "mobile", "fax",
-        "prompt", "prompts", "content", "contents", "text", "message", "messages",
-        "completion", "body", "transcript", "input", "output",
-        "name", "first_name", "last_name", "full_name", "given_name", "family_name",
-        "display_name", "surname",
-        "address", "street", "street_address", "home_address", "postal_address", "postcode",
-        "zip", "zip_code",
-        "ssn", "social_security_number", "national_id", "passport", "passport_number",
-        "tax_id", "dob", "date_of_birth", "birthdate", "birth_date",
-        "credit_card", "card_number", "pan", "iban", "password", "secret",
-    }
-)
 
 _TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9][a-z0-9_-]*)+$")
 _ACTOR = re.compile(r"^(system|(cli|apikey|user):[A-Za-z0-9._@:-]{1,200})$")
 _IDENT = re.compile(r"^[A-Za-z0-9._:/-]{1,200}$")
-_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"(^|[^\w])(\+\d[\d ().-]{6,18}\d|\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4})($|[^\w])")
-_UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
-_CARD = re.compile(r"(?<![0-9A-Za-z])(\d[ -]?){12,18}\d(?![0-9A-Za-z])")
-
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-def _looks_personal(value: str) -> str | None:
-    """Name the kind of personal data ``value`` looks like, or None."""
-    if value.isascii() and value.isalnum() and not value.isdigit():
-        # Letters and digits only, at least one letter (hashes, ids): no "@", no "+" and no
-        # separator, so no pattern can match, and a card number would have to be the whole
-        # string. Most of an event's strings are such; the searches cost microseconds.
-        return None
-    return _matching_pattern(value)
-
-
-def _matching_pattern(value: str) -> str | None:
-    """The personal-data patterns, in order (what :func:`_looks_personal` applies)."""
-    if "@" in value and _EMAIL.search(value):
-        return "an e-mail address"
-    if _PHONE.search(value):
-        return "a phone number"
-    # A UUID's last two groups can be 16 digits that pass Luhn: never a card number.
-    uuids = [match.span() for match in _UUID.finditer(value)] if "-" in value else []
-    for match in _CARD.finditer(value):
-        if any(start <= match.start() and match.end() <= end for start, end in uuids):
-            continue
-        digits = re.sub(r"\D", "", match.group(0))
-        if 13 <= len(digits) <= 19 and _luhn_ok(digits):
-            return "a payment card number"
-    return None
-
-
-#: Keys that passed :func:`_check_name` (a pure function of the key): events repeat a few
-#: dozen keys, and the two regular expressions per key were a third of an event's validation.
-_ACCEPTED_NAMES: set[str] = set()
+#: The screen's functions under the names the rest of this module (and its tests) use.
+_looks_personal = looks_personal
+_matching_pattern = matching_pattern
 
 
 def _check_name(path: str, key: str) -> None:
-    if key in _ACCEPTED_NAMES:
+    problem = name_problem(key)
+    if problem is None:
         return
-    _check_new_name(path, key)
-    if len(_ACCEPTED_NAMES) < 4096:  # bounded: arbitrary keys cannot grow it without limit
-        _ACCEPTED_NAMES.add(key)
-
-
-def _check_new_name(path: str, key: str) -> None:
-    if not isinstance(key, str) or not _KEY.fullmatch(key):
-        raise ValueError(f"{path}: key {key!r} must be 1-64 characters of A-Z a-z 0-9 _ . -")
-    if re.sub(r"[-. ]", "_", key.lower()) in PII_FIELD_NAMES:
-        raise ValueError(
-            f"{path}: field name {key!r} is declared personal data and may not be stored "
-            "in the ledger; record an id or the SHA-256 of the ciphertext instead"
-        )
+    if problem.startswith("is declared"):
+        raise ValueError(f"{path}: field name {key!r} {problem}; record an id or the SHA-256 of the ciphertext instead")
+    raise ValueError(f"{path}: key {key!r} {problem}")
 
 
 def _check_string(path: str, value: str) -> None:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"{path}: the string is not valid Unicode text") from exc
-    kind = _looks_personal(value)
-    if kind is not None:
+    problem = string_problem(value)
+    if problem is None:
+        return
+    if problem.startswith("looks like"):
         raise ValueError(
-            f"{path}: the value looks like {kind}; the ledger never stores personal data "
+            f"{path}: the value {problem}; the ledger never stores personal data "
             "in plaintext (record an id or the SHA-256 of the ciphertext)"
         )
+    raise ValueError(f"{path}: the string {problem}")
 
 
-def _check_json(path: str, value: object, depth: int = 0) -> None:
-    if depth > _MAX_DEPTH:
-        raise ValueError(f"{path}: nested deeper than {_MAX_DEPTH} levels")
+def _check_json(path: str, value: object) -> None:
+    """Raise a ValueError naming where ``value`` holds something the ledger may not store.
+
+    Events are checked on every append, and nearly all pass: the compiled walk that accepts
+    them builds no paths; only a refused value is walked again here to name the place.
+    """
+    if not storable(value, 0):
+        _name_fault(path, value, 0)
+        # The two walks agree (tested); should they ever not, the event is still refused.
+        raise ValueError(f"{path}: the value cannot be stored in the ledger")
+
+
+def _name_fault(path: str, value: object, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise ValueError(f"{path}: nested deeper than {MAX_DEPTH} levels")
     if value is None or isinstance(value, bool):
         return
     if isinstance(value, int):
-        if abs(value) > _MAX_SAFE_INT:
+        if abs(value) > MAX_SAFE_INT:
             raise ValueError(f"{path}: integer {value} is outside ±(2**53-1); store it as a string")
     elif isinstance(value, str):
         _check_string(path, value)
@@ -156,11 +102,11 @@ def _check_json(path: str, value: object, depth: int = 0) -> None:
         raise ValueError(f"{path}: floats are not allowed in hashed payloads; use an integer or a string")
     elif isinstance(value, list | tuple):
         for position, item in enumerate(value):
-            _check_json(f"{path}[{position}]", item, depth + 1)
+            _name_fault(f"{path}[{position}]", item, depth + 1)
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_name(path, key)
-            _check_json(f"{path}.{key}", item, depth + 1)
+            _name_fault(f"{path}.{key}", item, depth + 1)
     else:
         raise ValueError(f"{path}: {type(value).__name__} is not a JSON value")
 

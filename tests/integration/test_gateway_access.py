@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -152,6 +153,23 @@ def test_fail_closed_or_open(tmp_path: Path, broken: str, policy: str, status: i
     else:
         assert bypass in response.headers["x-assay-fail-open"].split(",")
         assert f'assay_gateway_fail_open_total{{component="{bypass}"}} 1.0' in metrics
+        # The decision record is stored with the ledger event, or alone when the ledger was bypassed.
+        index, decisions = _decision_record(data, response.headers["x-assay-request-id"])
+        assert index == (None if bypass == "ledger" else int(response.headers["x-assay-ledger-index"]))
+        assert {"rule": "fail_open", "action": bypass} in decisions
+
+
+def _decision_record(data: DataDir, request_id: str) -> tuple[int | None, list[dict[str, str]]]:
+    engine = create_engine(sqlite_url(data))
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT ledger_index, policy_decisions FROM gov_decision_records WHERE request_id = :rid"),
+                {"rid": request_id},
+            ).one()
+    finally:
+        engine.dispose()
+    return row[0], json.loads(row[1])
 
 
 @pytest.mark.parametrize(

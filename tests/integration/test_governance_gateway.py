@@ -131,3 +131,14 @@ def test_schema_violations_are_withheld_and_counted(stack: Stack) -> None:
                                 withheld.headers["x-assay-request-id"],  # type: ignore[attr-defined]
                                 actor="cli:carol")
     assert explained.output_action == "block" and explained.output_errors == ("(root): not JSON",)
+
+
+def test_the_decision_record_is_durable_with_its_ledger_event(stack: Stack) -> None:
+    answered = stack.chat("support")
+    assert answered.status_code == 200, answered.text  # type: ignore[attr-defined]
+    # No flush: the record was committed in the transaction of the request's ledger event.
+    explained = explain_request(stack.instance, stack.audit,
+                                answered.headers["x-assay-request-id"],  # type: ignore[attr-defined]
+                                actor="cli:carol")
+    assert explained.ledger_index == int(answered.headers["x-assay-ledger-index"])  # type: ignore[attr-defined]
+    assert explained.policy_decisions == ({"rule": "on_failure", "action": "closed"},)

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Column, MetaData, String, Table, select
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, select
 
 from assay.errors import LedgerError, NotFoundError, UsageError
 from assay.instance import Instance
-from assay.ledger import AuditLog, Event, LedgerEntry
+from assay.ledger import LEDGER_INDEX, AuditLog, Event, LedgerEntry
 from assay.ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 from assay.ledger.note import Verifier, open_checkpoint
 from assay.store.models import Base, UTCDateTime
@@ -217,6 +217,35 @@ def test_companion_rows_are_stored_with_their_types_and_defaults(
     assert tuple(found[:2]) == stored
     assert found[2] == row.get("written_at")  # read back through the column's type: same instant
     assert tuple(stored_raw) == tuple(twin_raw)  # byte for byte what SQLAlchemy stores (text form of times)
+    log.verify()
+
+
+CITES = Table(
+    "ledger_test_cites",
+    MetaData(),
+    Column("id", String(20), primary_key=True),
+    Column("ledger_index", BigInteger, nullable=True),
+    Column("note", String(20), default="none"),
+)
+
+
+@pytest.mark.parametrize("with_default", [False, True], ids=["plain-insert", "through-sqlalchemy"])
+def test_a_companion_row_cites_the_index_its_event_gets(log: AuditLog, instance: Instance, with_default: bool) -> None:
+    CITES.create(instance.db.engine)
+    log.append(_event(99))  # the batch below starts past 0, so an offset alone would be wrong
+
+    async def append_together() -> list[int]:
+        rows = [{"id": f"r{n}", "ledger_index": LEDGER_INDEX, **({} if with_default else {"note": "given"})} for n in range(24)]
+        rows[5]["ledger_index"] = 7  # a row without the marker keeps its value
+        return list(await asyncio.gather(*(log.append_async(_event(n), [(CITES, row)]) for n, row in enumerate(rows))))
+
+    indices = asyncio.run(append_together())
+    with instance.db.engine.begin() as conn:
+        stored = {row[0]: row[1] for row in conn.execute(select(CITES.c.id, CITES.c.ledger_index))}
+    expected = {f"r{n}": index for n, index in enumerate(indices)}
+    expected["r5"] = 7
+    assert stored == expected
+    assert sorted(indices) == list(range(1, 25))
     log.verify()
 
 

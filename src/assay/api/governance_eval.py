@@ -177,7 +177,7 @@ def evaluation_gateway(instance: Instance, *, tenant: str,
         gateway = Gateway(instance, UpstreamPool(transports),
                           make_limiter(instance.settings.redis_url), lambda: static)
         recorder = DecisionRecorder(instance)
-        gateway.governance = GatewayGovernance(recorder)
+        gateway.governance = GatewayGovernance(recorder, instance.clock)
         try:
             yield GatewayTarget(gateway, tenant=tenant, runner=runner.run,
                                 make_route=route_factory(static))

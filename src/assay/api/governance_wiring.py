@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from assay.api.governance_eval import GatewayTarget, RouteFactory, route_factory, thread_runner
+from assay.clock import Clock
 from assay.errors import AssayError, GatewayError
 from assay.gateway.routing import ModelNotFoundError, ResolvedRoute, RouteResolver
 from assay.gateway.service import Gateway, RequestContext
@@ -28,6 +29,7 @@ from assay.governance import (
     EvaluationScheduler,
     OutputVerdict,
     RegistryResolver,
+    decision_row,
     list_routes,
     register_upstream_models,
     validate_output,
@@ -35,6 +37,7 @@ from assay.governance import (
 from assay.governance._common import canonical_sha256
 from assay.governance.validation import violation_action
 from assay.instance import Instance
+from assay.ledger import LEDGER_INDEX
 from assay.logs import get_logger
 
 __all__ = ["GatewayGovernance", "OutputRejectedError", "install_governance"]
@@ -99,8 +102,9 @@ def _verdict_of_all(route: ResolvedRoute, texts: list[tuple[int, str]]) -> Outpu
 class GatewayGovernance:
     """The gateway's governance hooks (see ``assay.gateway.service.GovernanceHooks``)."""
 
-    def __init__(self, recorder: DecisionRecorder) -> None:
+    def __init__(self, recorder: DecisionRecorder, clock: Clock) -> None:
         self._recorder = recorder
+        self._clock = clock
         self._verdicts: dict[str, OutputVerdict] = {}
         self._params: dict[str, str] = {}
 
@@ -143,23 +147,39 @@ class GatewayGovernance:
             extra["output_valid"] = verdict.valid
             extra["output_action"] = verdict.action
 
+    def companions(self, ctx: RequestContext) -> list[tuple[Any, dict[str, Any]]]:
+        """The request's decision record, stored in the transaction of its ledger event: it is
+        durable when the answer is acknowledged, and its ledger index is the event's."""
+        try:
+            return [decision_row(self._decision(ctx, self._verdicts.get(ctx.request_id), LEDGER_INDEX),
+                                 self._clock.now())]
+        except AssayError as exc:  # the record is detail: the request and its event go on
+            _log.error("decision record refused", request_id=ctx.request_id, error=exc.message)
+            return []
+
     def after_record(self, ctx: RequestContext, index: int | None) -> None:
+        """Without a ledger event (its bypass was allowed) the record is written on its own."""
         verdict = self._verdicts.pop(ctx.request_id, None)
+        if index is not None:
+            return  # stored with the event (see :meth:`companions`)
+        try:
+            self._recorder.submit(self._decision(ctx, verdict, None))
+        except AssayError as exc:
+            _log.error("decision record refused", request_id=ctx.request_id, error=exc.message)
+
+    def _decision(self, ctx: RequestContext, verdict: OutputVerdict | None, index: Any) -> DecisionRecord:
         decisions = [{"rule": "on_failure", "action": ctx.policy.policy.on_failure}]
         decisions += [{"rule": "fail_open", "action": component} for component in ctx.fail_open]
-        try:
-            self._recorder.submit(DecisionRecord(
-                request_id=ctx.request_id, alias=ctx.route.alias, tenant=ctx.key.tenant,
-                model_version_id=ctx.route.model_version_id, route_version=ctx.route.route_version,
-                prompt_template_version=ctx.route.prompt_template_version,
-                params_sha256=self._params_sha256(ctx.route),
-                policy_version=str(ctx.policy.version), policy_decisions=decisions,
-                redaction_counts=dict(ctx.redactor.counts) if ctx.redactor else {},
-                retrieved_document_ids=retrieved_document_ids(ctx.payload), output=verdict,
-                ledger_index=index,
-            ))
-        except AssayError as exc:  # the ledger event is durable; the record is detail
-            _log.error("decision record refused", request_id=ctx.request_id, error=exc.message)
+        return DecisionRecord(
+            request_id=ctx.request_id, alias=ctx.route.alias, tenant=ctx.key.tenant,
+            model_version_id=ctx.route.model_version_id, route_version=ctx.route.route_version,
+            prompt_template_version=ctx.route.prompt_template_version,
+            params_sha256=self._params_sha256(ctx.route),
+            policy_version=str(ctx.policy.version), policy_decisions=decisions,
+            redaction_counts=dict(ctx.redactor.counts) if ctx.redactor else {},
+            retrieved_document_ids=retrieved_document_ids(ctx.payload), output=verdict,
+            ledger_index=index,
+        )
 
 
 def _seed(instance: Instance, gateway: Gateway, static: RouteResolver) -> None:
@@ -263,7 +283,7 @@ def install_governance(app: FastAPI, instance: Instance) -> None:
     resolver.aliases()  # seed now when the ledger is up
     app.state.route_resolver = resolver
     recorder = DecisionRecorder(instance)
-    gateway.governance = GatewayGovernance(recorder)
+    gateway.governance = GatewayGovernance(recorder, instance.clock)
     make_route = route_factory(resolver.static)
     previous = app.router.lifespan_context
 

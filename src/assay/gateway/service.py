@@ -95,8 +95,12 @@ class GovernanceHooks(Protocol):
         """Add attributes to ``ctx.extra_attributes`` for the request's ledger event."""
         ...
 
+    def companions(self, ctx: RequestContext) -> list[tuple[Any, dict[str, Any]]]:
+        """Rows to store in the transaction of the request's ledger event (durable with it)."""
+        ...
+
     def after_record(self, ctx: RequestContext, index: int | None) -> None:
-        """Called once the request's ledger event is durable."""
+        """Called once the request's ledger event is durable (``index`` None: it was bypassed)."""
         ...
 
 
@@ -244,7 +248,9 @@ class Gateway:
         if redactor is None:
             return document, document
         stored = self.guarded(ctx, "redaction", lambda: walk_strings(document, redactor.outbound, top_level_skip=frozenset()), document)
-        shown = walk_strings(stored, redactor.restored, top_level_skip=frozenset()) if redactor.restore else stored
+        # Nothing to put back unless inbound redaction issued a pseudonym for this request.
+        restoring = redactor.restore and len(redactor.pseudonyms) > 0
+        shown = walk_strings(stored, redactor.restored, top_level_skip=frozenset()) if restoring else stored
         return _as_dict(stored), _as_dict(shown)
 
     def apply_route(self, ctx: RequestContext, payload: dict[str, Any]) -> dict[str, Any]:
@@ -297,6 +303,9 @@ class Gateway:
         sealed = self._seal(ctx, transcript)
         stored = sealed.record if sealed is not None else None
         if "ledger" not in ctx.fail_open:
+            companions = [sealed.companion] if sealed is not None else []
+            if self.governance is not None:
+                companions += self.governance.companions(ctx)
             try:
                 return await self.audit().append(
                     "gateway.request",
@@ -304,7 +313,7 @@ class Gateway:
                     tenant=ctx.key.tenant,
                     object_ids=self._object_ids(ctx, stored),
                     attributes=self._attributes(ctx, stored),
-                    companions=(sealed.companion,) if sealed is not None else (),
+                    companions=companions,
                 )
             except AssayError:
                 if not ctx.fail_open_allowed:

@@ -26,6 +26,7 @@ from assay.governance.decisions import (
     DecisionRecord,
     DecisionRecorder,
     Explanation,
+    decision_row,
     explain_request,
     record_decision,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "approve_change",
     "attach_evaluation",
     "change_steps",
+    "decision_row",
     "evaluate_change",
     "explain_request",
     "get_change",

@@ -1,6 +1,8 @@
 """Decision records: how each gateway answer was produced, for explainability.
 
-The gateway calls :func:`record_decision` once per request. A record holds
+The gateway stores one record per request, with the request's ledger event
+(:func:`decision_row`; alone through :class:`DecisionRecorder` when the ledger was
+bypassed under a fail-open policy). A record holds
 versions, hashes, policy decisions, redaction counts, document ids and the
 output-validation verdict — never prompt or answer text (those live only in
 the encrypted transcript vault). Reading a record for a person
@@ -37,6 +39,7 @@ __all__ = [
     "DecisionRecord",
     "DecisionRecorder",
     "Explanation",
+    "decision_row",
     "explain_request",
     "record_decision",
 ]
@@ -78,10 +81,10 @@ def _check(record: DecisionRecord) -> None:
         raise UsageError("redaction counts must be non-negative integers")
 
 
-def _values(session: Session, record: DecisionRecord, now: datetime) -> dict[str, Any]:
+def _values(session: Session | None, record: DecisionRecord, now: datetime) -> dict[str, Any]:
     """The column values of ``record``'s row."""
     params_sha256 = record.params_sha256
-    if params_sha256 is None and record.model_version_id is not None:
+    if params_sha256 is None and record.model_version_id is not None and session is not None:
         model = session.get(ModelVersionRow, record.model_version_id)
         params_sha256 = model.params_sha256 if model else None
     output = record.output
@@ -102,6 +105,16 @@ def _values(session: Session, record: DecisionRecord, now: datetime) -> dict[str
     }
 
 
+def decision_row(record: DecisionRecord, now: datetime) -> tuple[Table, dict[str, Any]]:
+    """``record`` as a row of the decision table, checked, for a caller that stores it in its own
+    transaction (the gateway: with the request's ledger event). Needs ``params_sha256`` unless
+    the record names no model version (else only :func:`record_decision` can look it up)."""
+    _check(record)
+    if record.params_sha256 is None and record.model_version_id is not None:
+        raise UsageError("a decision record stored with its event needs params_sha256")
+    return _DECISIONS, _values(None, record, now)
+
+
 def _row(session: Session, record: DecisionRecord, now: datetime) -> DecisionRecordRow:
     return DecisionRecordRow(**_values(session, record, now))
 
@@ -120,10 +133,11 @@ def record_decision(instance: Instance, record: DecisionRecord) -> None:
 class DecisionRecorder:
     """Writes decision records in batches from a background thread.
 
-    The gateway acknowledges a request once its ledger event is durable (that
-    event already names the route and model versions); the decision record adds
-    detail and is written off the request path, a batch per transaction.
-    :meth:`close` (or :meth:`flush`) waits until everything submitted is stored.
+    The gateway stores a request's record in the transaction of its ledger event
+    (:func:`decision_row`, ADR 0046). This writer takes the records that have no
+    event to travel with: those of requests whose ledger write was bypassed under
+    a fail-open policy. :meth:`close` (or :meth:`flush`) waits until everything
+    submitted is stored.
     """
 
     # Small, frequent batches (ADR 0043): writing one holds the interpreter while its rows are

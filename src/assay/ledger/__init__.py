@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from assay.ledger.events import Event
-    from assay.ledger.log import AuditLog, SignedCheckpoint
+    from assay.ledger.log import LEDGER_INDEX, AuditLog, SignedCheckpoint
     from assay.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerTile
 
-__all__ = ["AuditLog", "Event", "LedgerCheckpoint", "LedgerEntry", "LedgerTile", "SignedCheckpoint"]
+__all__ = ["LEDGER_INDEX", "AuditLog", "Event", "LedgerCheckpoint", "LedgerEntry", "LedgerTile", "SignedCheckpoint"]
 
 _LAZY = {
     "AuditLog": "assay.ledger.log",
+    "LEDGER_INDEX": "assay.ledger.log",
     "SignedCheckpoint": "assay.ledger.log",
     "Event": "assay.ledger.events",
     "LedgerEntry": "assay.ledger.models",

@@ -69,10 +69,22 @@ if TYPE_CHECKING:
     from assay.instance import Instance
     from assay.ledger.check import VerifyReport
 
-__all__ = ["AuditLog", "CompanionRow", "SignedCheckpoint", "ledger_origin"]
+__all__ = ["LEDGER_INDEX", "AuditLog", "CompanionRow", "SignedCheckpoint", "ledger_origin"]
 
 #: A row of another table stored in the same transaction as an event (durable together or not at all).
 CompanionRow = tuple[Table, Mapping[str, Any]]
+
+
+class _LedgerIndex:
+    """The value of a companion row's column that stores its event's ledger index."""
+
+    def __repr__(self) -> str:
+        return "LEDGER_INDEX"
+
+
+#: Put as a companion row's value, replaced by the index its event gets (known only when the
+#: sequencer writes the batch), so a row can cite its event in the same transaction.
+LEDGER_INDEX: Any = _LedgerIndex()
 
 
 def ledger_origin(instance_id: str) -> str:
@@ -316,7 +328,7 @@ class AuditLog:
         if not entries:
             return
         try:
-            first = self._write(entries, [row for job, _ in ready for row in job.companions])
+            first = self._write(entries, _companions_with_offsets(ready))
         except (IntegrityError, sqlite3.IntegrityError) as exc:
             self._builder = None
             if len(ready) == 1:
@@ -365,8 +377,9 @@ class AuditLog:
             builder = self._builder = builder_from_tiles(size, read_tile)
         return builder
 
-    def _write(self, entries: list[Prepared], companions: Sequence[CompanionRow] = ()) -> int:
-        plans = None if self._sqlite is None else self._sqlite.plans(companions)
+    def _write(self, entries: list[Prepared], companions: Sequence[tuple[int, CompanionRow]] = ()) -> int:
+        """Store ``entries`` and their companion rows (each with its event's offset in ``entries``)."""
+        plans = None if self._sqlite is None else self._sqlite.plans([row for _, row in companions])
         if self._sqlite is not None and plans is not None:  # else a companion table with column defaults
             return self._write_sqlite(self._sqlite, entries, companions, plans)
         with self._db.write_turn(), self._db.engine.connect() as conn:
@@ -374,7 +387,7 @@ class AuditLog:
             builder = self._sync(conn)
             first = builder.size
             insert_entries(self._db, conn, first, entries)
-            _insert_companions(conn, companions)
+            _insert_companions(conn, _indexed(companions, first))
             builder.extend([entry.leaf_hash for entry in entries])
             full, partial = builder.drain()
             upsert_tiles(self._db, conn, full + partial)
@@ -383,7 +396,8 @@ class AuditLog:
         return first
 
     def _write_sqlite(
-        self, writer: SqliteWriter, entries: list[Prepared], companions: Sequence[CompanionRow], plans: list[Any]
+        self, writer: SqliteWriter, entries: list[Prepared], companions: Sequence[tuple[int, CompanionRow]],
+        plans: list[Any],
     ) -> int:
         """``_write`` on SQLite in plain DB-API calls on the sequencer's own connection."""
         with self._db.write_turn():
@@ -392,7 +406,7 @@ class AuditLog:
             try:
                 builder = self._edge_at(int(raw.execute(STORED_SIZE).fetchone()[0]), writer.read_tile)
                 first = builder.size
-                writer.write(builder, entries, companions, plans)
+                writer.write(builder, entries, _indexed(companions, first), plans)
                 raw.commit()
             except BaseException as exc:
                 self._builder = None  # it may hold hashes of entries that were not committed
@@ -580,6 +594,25 @@ class AuditLog:
                 .order_by(LedgerEntry.idx)
             ).scalars().all()
         return list(rows)
+
+
+def _companions_with_offsets(ready: list[tuple[_Job, list[Prepared]]]) -> list[tuple[int, CompanionRow]]:
+    """Every job's companion rows with the offset of the job's first event in the batch."""
+    rows = []
+    offset = 0
+    for job, leaves in ready:
+        rows += [(offset, row) for row in job.companions]
+        offset += len(leaves)
+    return rows
+
+
+def _indexed(companions: Sequence[tuple[int, CompanionRow]], first: int) -> list[CompanionRow]:
+    """The companion rows with :data:`LEDGER_INDEX` replaced by their event's index."""
+    return [
+        (table, {k: first + offset if v is LEDGER_INDEX else v for k, v in row.items()})
+        if any(v is LEDGER_INDEX for v in row.values()) else (table, row)
+        for offset, (table, row) in companions
+    ]
 
 
 def _insert_companions(conn: Connection, companions: Sequence[CompanionRow]) -> None:

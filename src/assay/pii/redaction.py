@@ -191,5 +191,7 @@ def redact(
     spans = guarded(policy, lambda: detector.detect(text))
     if spans is None:
         return RedactionResult(text, {}, [], failed_open=True)
+    if not spans:
+        return RedactionResult(text, {}, [])
     redacted, counts, applied = render(text, (0, len(text)), spans, policy, pseudonyms)
     return RedactionResult(redacted, counts, applied)

@@ -240,8 +240,11 @@ class SqliteWriter:
         first = builder.size
         for start in range(0, len(entries), SQLITE_ROWS):
             raw.execute(*_sqlite_entry_rows(first + start, entries[start : start + SQLITE_ROWS]))
+        by_statement: dict[str, list[list[Any]]] = {}  # one executemany per table, rows in order
         for plan, (_, row) in zip(plans, companions, strict=True):
-            raw.execute(plan.sql, plan.values(row))
+            by_statement.setdefault(plan.sql, []).append(plan.values(row))
+        for sql, rows in by_statement.items():
+            raw.executemany(sql, rows)
         builder.extend([entry.leaf_hash for entry in entries])
         full, partial = builder.drain()
         raw.executemany(UPSERT_TILE_SQLITE, [(level, index, len(data) // 32, data) for level, index, data in full + partial])
@@ -253,7 +256,8 @@ class _CompanionInsert:
 
     sql: str
     keys: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
+    #: (position, bind processor) of the columns whose type converts the value
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]
 
     @classmethod
     def build(cls, table: Table, keys: tuple[str, ...], dialect: Any) -> _CompanionInsert | None:
@@ -265,10 +269,11 @@ class _CompanionInsert:
         names, marks = ", ".join(c.name for c in columns), ", ".join("?" * len(columns))
         sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608
         # The dialect's own type (SQLite's DATETIME text form, not the generic one): what SQLAlchemy binds.
-        return cls(sql, keys, tuple(column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns))
+        processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
+        return cls(sql, keys, tuple((at, process) for at, process in enumerate(processors) if process is not None))
 
-    def values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(
-            row[key] if process is None else process(row[key])
-            for key, process in zip(self.keys, self.processors, strict=True)
-        )
+    def values(self, row: Mapping[str, Any]) -> list[Any]:
+        values = [row[key] for key in self.keys]
+        for at, process in self.processed:
+            values[at] = process(values[at])
+        return values

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import operator
 import sqlite3
 import threading
 from collections import deque
@@ -24,6 +25,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table, func, select
@@ -610,7 +612,7 @@ def _indexed(companions: Sequence[tuple[int, CompanionRow]], first: int) -> list
     """The companion rows with :data:`LEDGER_INDEX` replaced by their event's index."""
     return [
         (table, {k: first + offset if v is LEDGER_INDEX else v for k, v in row.items()})
-        if any(v is LEDGER_INDEX for v in row.values()) else (table, row)
+        if any(map(operator.is_, row.values(), repeat(LEDGER_INDEX))) else (table, row)
         for offset, (table, row) in companions
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 from typer.testing import CliRunner
@@ -69,3 +71,16 @@ def running_server(data_dir: Path, env: Mapping[str, str] | None = None, extra: 
 
 def get(url: str, **kw: object) -> httpx.Response:
     return httpx.get(url, timeout=30, **kw)  # type: ignore[arg-type]
+
+
+def python_source_of(module: ModuleType) -> ModuleType:
+    """The Python source of a compiled module, loaded on its own whether or not an extension
+    shadows it (to hold the compiled module and its source to the same results)."""
+    name = module.__name__.rpartition(".")[2]
+    source = Path(str(module.__file__)).with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"{module.__name__.replace('.', '_')}_pure", source)
+    assert spec is not None and spec.loader is not None
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = loaded
+    spec.loader.exec_module(loaded)
+    return loaded

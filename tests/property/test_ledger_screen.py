@@ -3,32 +3,17 @@ agrees with the walk that names a refused value, compiled or not."""
 
 from __future__ import annotations
 
-import importlib.util
 import string
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.helpers import python_source_of
 
 import assay.ledger._screen as screen
 from assay.ledger import events
 
-
-def _pure_source() -> ModuleType:
-    """The Python source of ``_screen`` loaded on its own, whether or not an extension shadows it."""
-    source = Path(screen.__file__).with_name("_screen.py")
-    spec = importlib.util.spec_from_file_location("assay_ledger_screen_pure", source)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-PURE = _pure_source()
+PURE = python_source_of(screen)
 
 _TEXT = st.one_of(
     st.text(alphabet=string.ascii_letters + string.digits + "._-", max_size=20),

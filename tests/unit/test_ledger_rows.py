@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import orjson
 import pytest
+from tests.helpers import python_source_of
 
 import assay.ledger._rows as rows
 from assay.ledger.events import Event
@@ -21,18 +18,7 @@ from assay.ledger.merkle import leaf_hash, node_hash
 NEVER = b"\xff" * 8
 
 
-def _pure_source() -> ModuleType:
-    """The Python source of ``_rows`` loaded on its own, whether or not an extension shadows it."""
-    source = Path(rows.__file__).with_name("_rows.py")
-    spec = importlib.util.spec_from_file_location("assay_ledger_rows_pure", source)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-PURE = _pure_source()
+PURE = python_source_of(rows)
 IMPLEMENTATIONS = [pytest.param(rows, id="installed"), pytest.param(PURE, id="source")]
 
 

@@ -81,3 +81,42 @@ def test_evaluation_requests_are_shown_apart_from_served_traffic(instance: Insta
     viewer = set_up_person(instance, "viewer@example.com", "viewer")
     page = viewer.client.get("/gateway")
     assert "Model evaluations sent 2 more requests" in page.text
+
+
+def _evaluation_request() -> Event:
+    request = _request(200, 50_000, 49_000, "openai", {})
+    return request.model_copy(update={"attributes": {**request.attributes, "evaluation": "eval_1"}})
+
+
+@pytest.mark.parametrize(
+    ("max_pages", "expected"),
+    [
+        (16, (3, 5, True)),  # the sample is full of served requests; the evaluations met are counted
+        (2, (0, 4, True)),  # a window of evaluation requests stops at the page bound, and says so
+    ],
+)
+def test_evaluation_requests_do_not_use_up_the_sample(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch, max_pages: int, expected: tuple[int, int, bool]
+) -> None:
+    from assay.web import gateway_view
+
+    monkeypatch.setattr(gateway_view, "MAX_EVENTS", 3)
+    monkeypatch.setattr(gateway_view, "_PAGE", 2)
+    monkeypatch.setattr(gateway_view, "_MAX_PAGES", max_pages)
+    clock = fixed_clock(instance)
+    with AuditLog.open(instance) as log:
+        log.append_batch([_request(200, 120_000, 100_000, "openai", {}) for _ in range(4)])
+        log.append_batch([_evaluation_request() for _ in range(5)])  # the newest
+    figures = gateway_figures(instance.db, clock.now() + timedelta(minutes=1), [])
+    assert (figures.requests, figures.evaluation_requests, figures.sampled) == expected
+
+
+def test_a_window_read_to_its_end_is_not_sampled(instance: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.web import gateway_view
+
+    monkeypatch.setattr(gateway_view, "_PAGE", 2)
+    clock = fixed_clock(instance)
+    with AuditLog.open(instance) as log:
+        log.append_batch([_request(200, 120_000, 100_000, "openai", {}), _evaluation_request(), _evaluation_request()])
+    figures = gateway_figures(instance.db, clock.now() + timedelta(minutes=1), [])
+    assert (figures.requests, figures.evaluation_requests, figures.sampled) == (1, 2, False)

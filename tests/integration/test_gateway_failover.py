@@ -68,7 +68,8 @@ def pair(tmp_path: Path) -> Iterator[Pair]:
         data = init_data_dir(tmp_path, ASSAY_CONFIG=str(config))
         key = data.create_key("acme")
         base = stack.enter_context(running_server(data.path, env=data.env))
-        client = openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0)
+        # Entered last, so closed first: no kept-alive socket outlives the server.
+        client = stack.enter_context(openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0))
         yield Pair(data, primary, fallback, base, client)
 
 

@@ -23,10 +23,10 @@ def test_named_entities_are_redacted_before_the_upstream(tmp_path: Path) -> None
     with recording_upstream(tmp_path) as upstream, running_server(
         data.path, env=data.env, extra=("--upstream", upstream.url)
     ) as base:
-        client = openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0)
-        client.chat.completions.create(
-            model="gpt-test", messages=[{"role": "user", "content": PROMPT}]
-        )
+        with openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0) as client:
+            client.chat.completions.create(
+                model="gpt-test", messages=[{"role": "user", "content": PROMPT}]
+            )
         sent = upstream.received_text()
     assert "[PERSON] flew from [LOCATION]; mail [EMAIL_ADDRESS]." in sent
     assert "Jane Doe" not in sent and "Paris" not in sent

@@ -35,9 +35,17 @@ NEVER_UPSTREAM = [EMAIL, CARD, SSN, SECRET]
 class Stack:
     def __init__(self, data: DataDir, upstream: RecordingUpstream, base: str, key: str) -> None:
         self.data, self.upstream, self.base, self.key = data, upstream, base, key
+        self.clients: list[openai.OpenAI] = []
 
-    def sync(self) -> openai.OpenAI:
-        return openai.OpenAI(base_url=self.base + "/v1", api_key=self.key, max_retries=0)
+    def sync(self, key: str | None = None) -> openai.OpenAI:
+        """A client closed with the stack: its kept-alive sockets must not outlive the server."""
+        client = openai.OpenAI(base_url=self.base + "/v1", api_key=key or self.key, max_retries=0)
+        self.clients.append(client)
+        return client
+
+    def close_clients(self) -> None:
+        for client in self.clients:
+            client.close()
 
     def aio(self) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(base_url=self.base + "/v1", api_key=self.key, max_retries=0)
@@ -50,7 +58,9 @@ def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
     with recording_upstream(tmp_path) as upstream, running_server(
         data.path, env=data.env, extra=("--upstream", upstream.url)
     ) as base:
-        yield Stack(data, upstream, base, key)
+        built = Stack(data, upstream, base, key)
+        yield built
+        built.close_clients()
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +72,9 @@ def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with recording_upstream(tmp_path) as upstream, running_server(
         data.path, env=data.env, extra=("--upstream", upstream.url)
     ) as base:
-        yield Stack(data, upstream, base, key)
+        built = Stack(data, upstream, base, key)
+        yield built
+        built.close_clients()
 
 
 def _check_answer(text: str) -> None:
@@ -146,7 +158,7 @@ def test_sync_and_async_clients_streaming_and_not(stack: Stack) -> None:
 def test_client_errors_raise_the_right_exception(shared_stack: Stack, call: str, error: type[Exception]) -> None:
     client = shared_stack.sync()
     if call == "bad_key":
-        client = openai.OpenAI(base_url=shared_stack.base + "/v1", api_key="sk-assay-nope", max_retries=0)
+        client = shared_stack.sync(key="sk-assay-nope")
     with pytest.raises(error):
         client.chat.completions.create(model="nope" if call == "unknown_model" else "gpt-test", messages=[{"role": "user", "content": "x"}])
     assert shared_stack.upstream.received() == []

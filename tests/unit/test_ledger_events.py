@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from assay.ledger import events
+from assay.ledger import _screen as screen
 from assay.ledger.events import Event, canonical_json
 
 GOOD: list[dict[str, Any]] = [
@@ -101,7 +101,7 @@ def test_canonical_json_matches_rfc8785(value: object) -> None:
     )
 )
 def test_the_shortcut_for_plain_strings_never_changes_a_verdict(value: str) -> None:
-    assert events._looks_personal(value) == events._matching_pattern(value)
+    assert screen.looks_personal(value) == screen.matching_pattern(value)
 
 
 @pytest.mark.parametrize(
@@ -114,4 +114,4 @@ def test_the_shortcut_for_plain_strings_never_changes_a_verdict(value: str) -> N
     ],
 )
 def test_a_uuid_is_not_a_card_number_but_a_card_next_to_one_is(value: str, kind: str | None) -> None:
-    assert events._looks_personal(value) == kind
+    assert screen.looks_personal(value) == kind

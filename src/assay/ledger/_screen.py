@@ -97,13 +97,16 @@ def matching_pattern(value: str) -> str | None:
 
 
 def name_problem(key: object) -> str | None:
-    """Why ``key`` may not name a field of an event, or None (the reason completes a sentence)."""
+    """Why ``key`` may not name a field of an event, or None."""
     if isinstance(key, str) and key in _ACCEPTED_NAMES:
         return None
     if not isinstance(key, str) or not _KEY.fullmatch(key):
-        return "must be 1-64 characters of A-Z a-z 0-9 _ . -"
+        return f"key {key!r} must be 1-64 characters of A-Z a-z 0-9 _ . -"
     if _SEPARATORS.sub("_", key.lower()) in PII_FIELD_NAMES:
-        return "is declared personal data and may not be stored in the ledger"
+        return (
+            f"field name {key!r} is declared personal data and may not be stored in the ledger; "
+            "record an id or the SHA-256 of the ciphertext instead"
+        )
     _remember(_ACCEPTED_NAMES, key)
     return None
 
@@ -122,10 +125,13 @@ def string_problem(value: str) -> str | None:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return "is not valid Unicode text"
+            return "the string is not valid Unicode text"
     kind = looks_personal(value)
     if kind is not None:
-        return "looks like " + kind
+        return (
+            f"the value looks like {kind}; the ledger never stores personal data in plaintext "
+            "(record an id or the SHA-256 of the ciphertext)"
+        )
     if len(value) <= _CACHED_LENGTH:
         _remember(_CLEAN_STRINGS, value)
     return None

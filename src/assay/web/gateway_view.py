@@ -87,8 +87,7 @@ def gateway_figures(
         ((now - timedelta(hours=back)).strftime("%m-%d %H:00"), float(buckets.get(back, 0)))
         for back in range(hours - 1, -1, -1)
     ]
-    figures = _summarise([attrs for _, attrs in served], since, per_hour, configured)
-    figures.sampled = sampled
+    figures = _summarise([attrs for _, attrs in served], since, per_hour, configured, sampled)
     figures.evaluation_requests = evaluations
     return figures
 
@@ -134,6 +133,7 @@ def _summarise(
     since: datetime,
     per_hour: list[tuple[str, float]],
     configured: list[str],
+    sampled: bool,
 ) -> GatewayFigures:
     statuses: Counter[str] = Counter()
     redactions: Counter[str] = Counter()
@@ -159,7 +159,7 @@ def _summarise(
     return GatewayFigures(
         since=since,
         requests=len(events),
-        sampled=len(events) >= MAX_EVENTS,
+        sampled=sampled,
         per_hour=per_hour,
         statuses=dict(sorted(statuses.items())),
         latency_p50_ms=percentile(latency, 50),

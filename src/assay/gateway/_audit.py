@@ -27,10 +27,13 @@ class EventSink(Protocol):
         object_ids: Mapping[str, str],
         attributes: Mapping[str, object],
         companions: Sequence[tuple[Any, Mapping[str, Any]]] = (),
+        inline: bool = False,
     ) -> int:
         """Record one event durably and return its ledger index.
 
         ``companions`` (table, row) are stored in the same transaction as the event.
+        ``inline``: nothing else is waiting on this event loop, so the record may be committed
+        on it rather than handed to the ledger's sequencer thread (ADR 0047).
         """
         ...
 
@@ -58,6 +61,7 @@ class LedgerSink:
         object_ids: Mapping[str, str],
         attributes: Mapping[str, object],
         companions: Sequence[tuple[Any, Mapping[str, Any]]] = (),
+        inline: bool = False,
     ) -> int:
         try:
             event = self._event(
@@ -67,7 +71,7 @@ class LedgerSink:
                 object_ids=dict(object_ids),
                 attributes=dict(attributes),
             )
-            index = await self._log.append_async(event, companions)
+            index = await self._log.append_async(event, companions, inline=inline)
         except AssayError:
             raise
         except Exception as exc:

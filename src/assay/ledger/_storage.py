@@ -7,6 +7,7 @@ ORM because it is the append path's hot loop.
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from sqlalchemy import Connection, Table, select, text
 from assay.errors import LedgerError
 from assay.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerTile
 from assay.ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileBuilder
-from assay.store.db import Database
+from assay.store.db import SQLITE_BUSY_TIMEOUT_MS, Database
 
 __all__ = [
     "ADVISORY_LOCK_KEY",
@@ -27,6 +28,7 @@ __all__ = [
     "TILES",
     "Prepared",
     "SqliteWriter",
+    "WouldWait",
     "builder_from_tiles",
     "insert_entries",
     "lock",
@@ -180,6 +182,10 @@ def builder_from_tiles(size: int, read: Callable[[int, int], bytes | None]) -> T
     return builder
 
 
+class WouldWait(Exception):  # noqa: N818 - a signal to hand the work to the sequencer, never shown
+    """The write would have to wait (another process holds SQLite's lock) and the caller must not."""
+
+
 class SqliteWriter:
     """The sequencer's own SQLite connection, written through plain DB-API calls.
 
@@ -200,6 +206,27 @@ class SqliteWriter:
             self._fairy = self._db.engine.raw_connection()
             self._fairy.dbapi_connection.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         return self._fairy.dbapi_connection
+
+    def begin(self, *, wait: bool) -> Any:
+        """``BEGIN IMMEDIATE`` on the writer's connection, which it returns.
+
+        Without ``wait``, a database another process is writing raises :class:`WouldWait` at
+        once instead of sleeping in SQLite's busy handler (the caller may be an event loop).
+        """
+        raw = self.connection()
+        if wait:
+            raw.execute("BEGIN IMMEDIATE")
+            return raw
+        raw.execute("PRAGMA busy_timeout=0")
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+                raise WouldWait from exc
+            raise
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        return raw
 
     def discard(self) -> None:
         fairy, self._fairy = self._fairy, None

@@ -39,6 +39,7 @@ from assay.ledger._storage import (
     STORED_SIZE,
     Prepared,
     SqliteWriter,
+    WouldWait,
     builder_from_tiles,
     insert_entries,
     lock,
@@ -104,7 +105,7 @@ class SignedCheckpoint:
 
 @dataclass
 class _Job:
-    # Events are prepared by the sequencer (so callers and the event loop do no CPU work);
+    # Events are prepared by whoever commits them (the sequencer, or an inline commit);
     # prepared leaves come from the conformance path. None on both: a checkpoint request.
     events: Sequence[Event] | None
     deliver: Deliver
@@ -143,6 +144,9 @@ class AuditLog:
         self._record_checkpoints = record_checkpoints
         self._queue: deque[_Job] = deque()
         self._cond = threading.Condition()
+        # Held while the log's writer, tree edge and checkpoints are used: by the sequencer for
+        # each round of jobs, or by an event loop committing a lone request inline.
+        self._writing = threading.Lock()
         self._closing = False
         self._builder: TileBuilder | None = None
         self._sqlite = SqliteWriter(db) if db.is_sqlite else None
@@ -228,19 +232,52 @@ class AuditLog:
         indices: list[int] = self._wait(batch)
         return indices
 
-    async def append_async(self, event: Event, companions: Sequence[CompanionRow] = ()) -> int:
-        """Like :meth:`append`, without blocking the event loop.
+    async def append_async(
+        self, event: Event, companions: Sequence[CompanionRow] = (), *, inline: bool = False
+    ) -> int:
+        """Like :meth:`append`, without blocking the event loop (unless ``inline``).
 
         ``companions`` are rows of other tables (an encrypted transcript the event cites)
         inserted in the same transaction: they share the batch's one commit and are durable
         exactly when the event is.
+
+        ``inline`` is for a caller whose event loop has nothing else to do (a lone request).
+        If the log is idle then, the event is committed on the calling thread, without the
+        hand-off to the sequencer thread and back (ADR 0047). That blocks the loop for one
+        commit, so it is done only on SQLite (a local file, never a network round trip) and
+        never waits for a lock: when another writer is busy the event is queued as usual.
         """
+        _require_event(event, 0)
+        if inline:
+            indices = self._commit_inline(event, companions)
+            if indices is not None:
+                return indices[0]
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[int]] = loop.create_future()
-        _require_event(event, 0)
         self._submit(_Job([event], LoopDeliver(loop, future), companions=companions))
         indices = await future
         return indices[0]
+
+    def _commit_inline(self, event: Event, companions: Sequence[CompanionRow]) -> list[int] | None:
+        """Commit ``event`` on this thread if nothing else is writing; None means queue it instead."""
+        if self._sqlite is None or self._queue or not self._writing.acquire(blocking=False):
+            return None
+        outcome: list[tuple[Any, BaseException | None]] = []
+        try:
+            with self._db.free_write_turn() as free:
+                if not free or self._closing:
+                    return None
+                job = _Job([event], lambda result, error: outcome.append((result, error)), companions=companions)
+                self._commit_appends([job], wait=False)
+        except WouldWait:
+            return None
+        finally:
+            self._writing.release()
+        result, error = outcome[0]
+        if error is not None:
+            raise error
+        indices: list[int] = result
+        return indices
 
     def _append_raw(self, leaves: Sequence[bytes], when: datetime) -> list[int]:
         """Append arbitrary leaf data (conformance tests against other logs' vectors)."""
@@ -285,7 +322,8 @@ class AuditLog:
         finally:
             self._fail_waiting()
             if self._sqlite is not None:
-                self._sqlite.close()
+                with self._writing:
+                    self._sqlite.close()
 
     def _fail_waiting(self) -> None:
         """If the sequencer stops for any reason, nobody may wait forever."""
@@ -300,17 +338,21 @@ class AuditLog:
         next_checkpoint = self._clock.monotonic() + self._interval
         while True:
             jobs, finished = self._take(next_checkpoint)
-            appends = [job for job in jobs if job.is_append]
-            if appends:
-                self._commit_appends(appends)
-            for job in jobs:
-                if not job.is_append:
-                    self._run_checkpoint_job(job)
-            if finished or self._clock.monotonic() >= next_checkpoint:
-                self._periodic_checkpoint()
-                next_checkpoint = self._clock.monotonic() + self._interval
+            with self._writing:
+                self._run_jobs(jobs)
+                if finished or self._clock.monotonic() >= next_checkpoint:
+                    self._periodic_checkpoint()
+                    next_checkpoint = self._clock.monotonic() + self._interval
             if finished:
                 return
+
+    def _run_jobs(self, jobs: list[_Job]) -> None:
+        appends = [job for job in jobs if job.is_append]
+        if appends:
+            self._commit_appends(appends)
+        for job in jobs:
+            if not job.is_append:
+                self._run_checkpoint_job(job)
 
     def _prepared(self, jobs: list[_Job]) -> list[tuple[_Job, list[Prepared]]]:
         """Prepare every job's leaves; a job that cannot be prepared fails alone."""
@@ -324,20 +366,26 @@ class AuditLog:
                 ready.append((job, leaves))
         return ready
 
-    def _commit_appends(self, jobs: list[_Job]) -> None:
+    def _commit_appends(self, jobs: list[_Job], *, wait: bool = True) -> None:
+        """Commit ``jobs`` in one transaction and deliver each its indices or its error.
+
+        Without ``wait`` a write that would wait raises :class:`WouldWait`, nothing delivered.
+        """
         ready = self._prepared(jobs)
         entries = [entry for _, leaves in ready for entry in leaves]
         if not entries:
             return
         try:
-            first = self._write(entries, _companions_with_offsets(ready))
+            first = self._write(entries, _companions_with_offsets(ready), wait=wait)
+        except WouldWait:
+            raise
         except (IntegrityError, sqlite3.IntegrityError) as exc:
             self._builder = None
             if len(ready) == 1:
                 ready[0][0].deliver(None, _as_ledger_error(exc, "could not record the audit event"))
                 return
             for job, _ in ready:  # one refused companion row must not fail the others
-                self._commit_appends([job])
+                self._commit_appends([job], wait=wait)
             return
         except Exception as exc:  # noqa: BLE001 - every waiting caller must hear about it
             self._builder = None
@@ -366,7 +414,7 @@ class AuditLog:
         except Exception:  # noqa: BLE001 - retried at the next tick; appends stay durable
             self._builder = None
 
-    # -- storage (sequencer thread only) -------------------------------------------
+    # -- storage (holding self._writing: the sequencer, or an inline commit) ------------
 
     def _sync(self, conn: Connection) -> TileBuilder:
         """The right edge of the tree at the stored size (reloaded if another process appended)."""
@@ -379,11 +427,15 @@ class AuditLog:
             builder = self._builder = builder_from_tiles(size, read_tile)
         return builder
 
-    def _write(self, entries: list[Prepared], companions: Sequence[tuple[int, CompanionRow]] = ()) -> int:
+    def _write(
+        self, entries: list[Prepared], companions: Sequence[tuple[int, CompanionRow]] = (), *, wait: bool = True
+    ) -> int:
         """Store ``entries`` and their companion rows (each with its event's offset in ``entries``)."""
         plans = None if self._sqlite is None else self._sqlite.plans([row for _, row in companions])
         if self._sqlite is not None and plans is not None:  # else a companion table with column defaults
-            return self._write_sqlite(self._sqlite, entries, companions, plans)
+            return self._write_sqlite(self._sqlite, entries, companions, plans, wait=wait)
+        if not wait:
+            raise WouldWait  # the SQLAlchemy path waits for the pool and the database's locks
         with self._db.write_turn(), self._db.engine.connect() as conn:
             lock(self._db, conn)
             builder = self._sync(conn)
@@ -399,12 +451,11 @@ class AuditLog:
 
     def _write_sqlite(
         self, writer: SqliteWriter, entries: list[Prepared], companions: Sequence[tuple[int, CompanionRow]],
-        plans: list[Any],
+        plans: list[Any], *, wait: bool,
     ) -> int:
-        """``_write`` on SQLite in plain DB-API calls on the sequencer's own connection."""
+        """``_write`` on SQLite in plain DB-API calls on the log's own writer connection."""
         with self._db.write_turn():
-            raw = writer.connection()
-            raw.execute("BEGIN IMMEDIATE")
+            raw = writer.begin(wait=wait)
             try:
                 builder = self._edge_at(int(raw.execute(STORED_SIZE).fetchone()[0]), writer.read_tile)
                 first = builder.size

@@ -27,13 +27,17 @@ def redact_url(url: str) -> str:
         return url.split(":", 1)[0] + "://…"
 
 
+#: How long a SQLite connection waits for another process's write lock before it gives up.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     # FULL makes every commit durable across power loss, not just process crash.
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -66,6 +70,19 @@ class Database:
         PostgreSQL locks rows, not the database: nothing to take.
         """
         return self._write_turn if self.is_sqlite else nullcontext()
+
+    @contextmanager
+    def free_write_turn(self) -> Iterator[bool]:
+        """Take the write turn only if nobody holds it; yields whether it was taken."""
+        if not self.is_sqlite:
+            yield True
+            return
+        taken = self._write_turn.acquire(blocking=False)
+        try:
+            yield taken
+        finally:
+            if taken:
+                self._write_turn.release()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -369,7 +369,8 @@ class AuditLog:
     def _commit_appends(self, jobs: list[_Job], *, wait: bool = True) -> None:
         """Commit ``jobs`` in one transaction and deliver each its indices or its error.
 
-        Without ``wait`` a write that would wait raises :class:`WouldWait`, nothing delivered.
+        Without ``wait`` (one job, committed inline) a write that would wait raises
+        :class:`WouldWait` and nothing is delivered.
         """
         ready = self._prepared(jobs)
         entries = [entry for _, leaves in ready for entry in leaves]

@@ -47,6 +47,24 @@ def test_models_and_migration_agree(instance: Instance) -> None:
     assert ours == []
 
 
+def _decision_indexes(instance: Instance) -> set[str]:
+    from sqlalchemy import inspect
+
+    return {index["name"] or "" for index in inspect(instance.db.engine).get_indexes("gov_decision_records")}
+
+
+def test_the_decision_tenant_index_migration_goes_both_ways(instance: Instance) -> None:
+    from alembic import command
+
+    from assay.store.migrate import alembic_config, upgrade
+
+    assert "ix_gov_decision_records_tenant" not in _decision_indexes(instance)
+    command.downgrade(alembic_config(instance.db), "governance_0002")
+    assert "ix_gov_decision_records_tenant" in _decision_indexes(instance)
+    upgrade(instance.db)
+    assert _decision_indexes(instance) == {"ix_gov_decision_records_created_at"}
+
+
 def test_registration_is_immutable_and_idempotent(instance: Instance, audit: AuditLog) -> None:
     first = register_model(instance, audit, spec("chat-1"), actor="cli:alice")
     again = register_model(instance, audit, spec("chat-1"), actor="cli:bob")

@@ -242,7 +242,8 @@ class DecisionRecordRow(Base):
     __tablename__ = "gov_decision_records"
 
     request_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    tenant: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    # Not indexed: nothing reads records by tenant, and each request would write the index (governance_0003).
+    tenant: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     alias: Mapped[str] = mapped_column(String(200))
     model_version_id: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -187,7 +187,9 @@ class WouldWait(Exception):  # noqa: N818 - a signal to hand the work to the seq
 
 
 class SqliteWriter:
-    """The sequencer's own SQLite connection, written through plain DB-API calls.
+    """The log's own SQLite writer connection, written through plain DB-API calls.
+
+    Used by whoever holds the log's writer lock: the sequencer, or an inline commit (ADR 0047).
 
     Each commit of a group used to check a connection out of the pool and run its seven
     statements through SQLAlchemy, about 15 us of interpreter time each on top of SQLite's own

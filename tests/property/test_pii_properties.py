@@ -195,7 +195,7 @@ _NEAR_WORDS = ["order", "reorder", "v", "v2", "version", "due", "part", "po", "i
 def test_negative_words_checked_once_per_text_decide_like_the_window_search(text: str, at: int, size: int, floor: int) -> None:
     """Skipping the window search when the whole text lacks every word of a negative list changes no decision."""
     from assay.pii import _patterns
-    from assay.pii.detector import _Context, _Fences
+    from assay.pii.detector import _ABSENT, _Context, _Fences
 
     start = min(at, len(text))
     end = min(start + size, len(text))
@@ -204,7 +204,7 @@ def test_negative_words_checked_once_per_text_decide_like_the_window_search(text
     window = " " + text[left:start].lower() + " \x00 " + text[end : max(right, end)].lower()
     for name, pattern in _patterns.NEGATIVE_CONTEXT.items():
         fences = (min(floor, start), len(text))
-        assert context._against(name, start, end, *fences) == (pattern.search(window) is not None)
+        assert (context._against(name, start, end, *fences) != _ABSENT) == (pattern.search(window) is not None)
 
 
 @SETTINGS
@@ -275,3 +275,25 @@ def test_luhn_loop_equals_the_digit_string_formula(digits: str) -> None:
 
     doubled = digits[-2::-2].translate(str.maketrans("0123456789", "0246813579"))
     assert luhn_ok(digits) == (sum(map(int, digits[-1::-2] + doubled)) % 10 == 0)
+
+
+@SETTINGS
+@given(
+    st.lists(st.one_of(st.sampled_from(["order", "call", "phone", "number", " ", "-"]), st.text(alphabet=_WINDOW_CHARS, max_size=4)), max_size=10).map("".join),
+    st.lists(st.one_of(st.sampled_from(["order", "call", "phone", "number", " ", "-"]), st.text(alphabet=_WINDOW_CHARS, max_size=4)), max_size=4).map("".join),
+)
+def test_nearest_context_word_distance_matches_a_plain_search(before: str, after: str) -> None:
+    """The distance to the nearest context word is what searching every word start finds."""
+    import re
+
+    from assay.pii import _patterns
+    from assay.pii.detector import _ABSENT, _nearest
+
+    before, after = before.lower(), after.lower()
+    window = " " + before + " \x00 " + after
+    for pattern in [*_patterns.POSITIVE_CONTEXT.values(), *_patterns.NEGATIVE_CONTEXT.values()]:
+        words = pattern.pattern.removeprefix("[^a-z0-9](?:").removesuffix(")(?![a-z0-9])")
+        word = re.compile(rf"(?<![a-z0-9])(?:{words})(?![a-z0-9])")
+        distances = [len(before) - m.end() for i in range(len(before)) if (m := word.match(before, i))]
+        distances += [m.start() for i in range(len(after)) if (m := word.match(after, i))]
+        assert _nearest(pattern, window, len(before)) == min(distances, default=_ABSENT)

@@ -231,6 +231,44 @@ def test_context_words_raise_and_lower() -> None:
     assert lowered.score < plain.score < raised.score
 
 
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [
+        # Only one kind of word near the value: it decides.
+        ("+1 415 555 0134", 0.75),
+        ("call +1 415 555 0134", 1.0),
+        ("order +1 415 555 0134", 0.4),
+        # Both kinds: the nearer one decides.
+        ("order 1234 and call +1 415 555 0134", 1.0),
+        ("order 12 and call 4155552671", 0.7),
+        ("call about order 4155552671", 0.05),
+        ("call +1 415 555 0134 about the order", 1.0),
+        ("order: 4155552671, call it", 0.05),
+        # A tie lowers: the value may be the order's.
+        ("order 4155552671 call", 0.05),
+        # A positive word that completes a negative one names the same thing.
+        ("order number 4155552671", 0.05),
+        ("case-number 4155552671", 0.05),
+        ("order # number 4155552671", 0.05),
+        ("order 12, phone number 4155552671", 0.7),
+    ],
+)
+def test_the_nearer_context_word_decides(text: str, score: float) -> None:
+    (phone,) = DETECTOR.detect(text)
+    assert phone.type == "PHONE_NUMBER"
+    assert phone.score == score
+
+
+def test_the_benchmark_prompt_has_both_its_entities_found() -> None:
+    """An order number before "call" does not hide the number to call (it did until the
+    nearer context word decided)."""
+    text = "Please email jane.roe@example.com about order 1234 and call +1 415 555 0134 tomorrow."
+    assert [(s.type, s.score >= 0.5) for s in DETECTOR.detect(text)] == [
+        ("EMAIL_ADDRESS", True),
+        ("PHONE_NUMBER", True),
+    ]
+
+
 def test_enabled_types_limit_detection() -> None:
     detector = Detector(enabled_types=["EMAIL_ADDRESS"])
     assert [s.type for s in detector.detect("a@example.com 536-22-1234")] == ["EMAIL_ADDRESS"]

@@ -286,6 +286,11 @@ _NEGATIVE_WORDS: dict[str, tuple[str, ...]] = {
     ),
 }
 NEGATIVE_CONTEXT: Final[dict[str, re.Pattern[str]]] = {name: _words(*words) for name, words in _NEGATIVE_WORDS.items()}
+# A negative word ending where a positive one starts, joined by spaces, a hyphen or "#":
+# "order number", "case-number". Searched up to the positive word's start.
+NEGATIVE_PHRASE: Final[dict[str, re.Pattern[str]]] = {
+    name: re.compile(pattern.pattern + r"[ \t\-#]*\Z") for name, pattern in NEGATIVE_CONTEXT.items()
+}
 # Words that lower a score are literals, so a window can hold one only if the lower-cased text
 # holds it somewhere: one look per text then spares most per-candidate window searches. Substring
 # tests (``in``, in C) answer that faster than one search for all the words (ADR 0039).

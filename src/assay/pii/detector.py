@@ -16,6 +16,7 @@ from assay.pii._patterns import (
     NEAR_AFTER,
     NEAR_BEFORE,
     NEGATIVE_CONTEXT,
+    NEGATIVE_PHRASE,
     NEGATIVE_WORDS,
     PLACEHOLDER_RE,
     POSITIVE_CONTEXT,
@@ -33,6 +34,7 @@ __all__ = ["Detector", "NerBackend", "Scan"]
 
 _RAISE: Final = 0.3
 _LOWER: Final = 0.35
+_ABSENT: Final = 1 << 30  # no context word: farther than any window reaches
 
 
 class Detector:
@@ -258,15 +260,16 @@ class _Context:
             return " " + text[left:start].lower() + " \x00 " + text[end : max(right, end)].lower()
         return " " + source[left:start] + " \x00 " + source[end : max(right, end)]
 
-    def _against(self, name: str, start: int, end: int, fence_before: int, fence_after: int) -> bool:
-        """Whether a word of negative list ``name`` is near ``text[start:end]``."""
+    def _against(self, name: str, start: int, end: int, fence_before: int, fence_after: int) -> int:
+        """How far the nearest word of negative list ``name`` is from ``text[start:end]``
+        (:data:`_ABSENT` when none is near)."""
         pattern = NEGATIVE_CONTEXT.get(name)
         if pattern is None:
-            return False
+            return _ABSENT
         if not self._may_hold(self._negative_in_text, NEGATIVE_WORDS, name):
-            return False
+            return _ABSENT
         left, right = max(fence_before, start - NEAR_BEFORE), min(fence_after, end + NEAR_AFTER)
-        return pattern.search(self._window(start, end, left, right)) is not None
+        return _nearest(pattern, self._window(start, end, left, right), start - left)
 
     def _may_hold(self, seen: dict[str, bool], words: dict[str, tuple[str, ...]], name: str) -> bool:
         """Whether a window can hold one of ``words[name]``: for ASCII text, no window holds a
@@ -287,23 +290,47 @@ class _Context:
         start, end = candidate.start, candidate.end
         fence_before, fence_after = self._fences.before(start), self._fences.after(end)
         positive = POSITIVE_CONTEXT.get(candidate.type)
-        near = False
+        supporting, window, before = _ABSENT, "", 0
         if positive is not None and self._may_hold(self._positive_in_text, POSITIVE_HINTS, candidate.type):
             left, right = max(fence_before, start - CONTEXT_BEFORE), min(fence_after, end + CONTEXT_AFTER)
-            near = positive.search(self._window(start, end, left, right)) is not None
+            window, before = self._window(start, end, left, right), start - left
+            supporting = _nearest(positive, window, before)
         needs_word = rule in ("birth", "secret")
-        if needs_word and not near:
+        if needs_word and supporting == _ABSENT:
             return None
         against = self._against(_NEGATIVE_RULE.get(rule, ""), start, end, fence_before, fence_after)
         if needs_word:
-            return None if against else candidate
+            return None if against != _ABSENT else candidate
         score = candidate.score
-        if against:
+        if against != _ABSENT and supporting < against and positive is not None:
+            # A positive word that only completes a negative one ("order number") names the
+            # same thing as the negative word: it does not count.
+            supporting = _nearest(positive, window, before, unless_after=NEGATIVE_PHRASE[_NEGATIVE_RULE[rule]])
+        # The nearer word decides: in "order 1234 and call +1 415 555 0134" the number is
+        # something to call, in "call about order 4155552671" it is the order's (ties lower).
+        if against != _ABSENT and against <= supporting:
             score -= _LOWER
-        elif near:
+        elif supporting != _ABSENT:
             score += _RAISE
         score = round(min(1.0, max(0.0, score)), 2)
         return Candidate(start, end, candidate.type, score, candidate.recognizer, rule)
+
+
+def _nearest(pattern: re.Pattern[str], window: str, before: int, unless_after: re.Pattern[str] | None = None) -> int:
+    """The distance in characters from the value to the nearest word ``pattern`` finds in a
+    :meth:`_Context._window` whose text before the value is ``before`` long (:data:`_ABSENT`
+    when there is none), skipping words that ``unless_after`` finds right before them."""
+    value_at = 1 + before  # the window's leading space, then the text before the value
+    nearest = _ABSENT
+    for match in pattern.finditer(window):
+        if unless_after is not None and unless_after.search(window, 0, match.start() + 1) is not None:
+            continue
+        word_end = match.end()
+        if word_end <= value_at:
+            nearest = min(nearest, value_at - word_end)
+        else:  # after the value: the words start past the three-character separator
+            return min(nearest, match.start() + 1 - (value_at + 3))
+    return nearest
 
 
 def resolve(candidates: list[Candidate]) -> list[Span]:

@@ -425,3 +425,26 @@ def test_every_literal_context_word_holds_one_of_its_type_hints() -> None:
         for word in words:
             if _LITERAL_WORD.fullmatch(word):
                 assert any(hint in word for hint in POSITIVE_HINTS[name]), (name, word)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "password: 00011234567/ 415-555-2671 ",  # the run of digit groups hid the credential
+        "password: 00011234567/ [PHONE_NUMBER] ",  # ... which the run then ending at "/" showed
+        "token 00011234567/abc",
+    ],
+)
+def test_digits_opening_a_credential_are_found_wherever_the_run_ends(text: str) -> None:
+    secrets = [s for s in DETECTOR.detect(text) if s.type == "SECRET"]
+    assert [(s.start, s.recognizer) for s in secrets] == [(text.index("000"), "secret.keyword_entropy")]
+
+
+def test_redacting_a_credential_before_a_phone_number_twice_changes_nothing() -> None:
+    """Found by the idempotence property: redacting the phone number used to expose the credential."""
+    from assay.pii import Action, RedactionPolicy, redact
+
+    policy = RedactionPolicy(actions=dict.fromkeys(DETECTOR.covered_types, Action.MASK))
+    once = redact("password: 00011234567/ 415-555-2671 ", policy, DETECTOR).text
+    assert once == "password: [SECRET] [PHONE_NUMBER] "
+    assert redact(once, policy, DETECTOR).text == once

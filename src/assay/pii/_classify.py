@@ -202,7 +202,9 @@ def _digits(match: re.Match[str], kind: str, out: list[Candidate]) -> None:
             inner = INNER.match(source, group.start)
             if inner is not None and inner.lastgroup is not None:
                 _HANDLERS[inner.lastgroup](inner, inner.lastgroup, out)
-    if after and after in TOKEN_SYMBOLS:  # digits opening a credential
+    # Digits opening a credential. The run hides the credential's own alternative of the scan, so
+    # look wherever one could start here: a symbol after the run or inside it ("00011234567/ 415").
+    if (after and after in TOKEN_SYMBOLS) or not TOKEN_SYMBOLS.isdisjoint(text):
         token = TOKEN.match(source, start)
         if token is not None:
             _token(token, "token", out)

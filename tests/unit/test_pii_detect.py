@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from assay.errors import PIIError
-from assay.pii import Detector, Span
+from assay.pii import Action, Detector, RedactionPolicy, Span, redact
 
 DETECTOR = Detector()
 
@@ -259,11 +259,12 @@ def test_the_nearer_context_word_decides(text: str, score: float) -> None:
     assert phone.score == score
 
 
-def test_the_benchmark_prompt_has_both_its_entities_found() -> None:
+def test_the_gateway_benchmark_prompt_has_both_its_entities_redacted() -> None:
     """An order number before "call" does not hide the number to call (it did until the
-    nearer context word decided)."""
-    text = "Please email jane.roe@example.com about order 1234 and call +1 415 555 0134 tomorrow."
-    assert [(s.type, s.score >= 0.5) for s in DETECTOR.detect(text)] == [
+    nearer context word decided), so the benchmark's "redaction both ways" covers both."""
+    from benchmarks.gateway import PROMPT
+
+    assert [(s.type, s.score >= RedactionPolicy.default_inbound().min_score) for s in DETECTOR.detect(PROMPT)] == [
         ("EMAIL_ADDRESS", True),
         ("PHONE_NUMBER", True),
     ]
@@ -442,7 +443,7 @@ def test_digits_opening_a_credential_are_found_wherever_the_run_ends(text: str) 
 
 def test_redacting_a_credential_before_a_phone_number_twice_changes_nothing() -> None:
     """Found by the idempotence property: redacting the phone number used to expose the credential."""
-    from assay.pii import Action, RedactionPolicy, redact
+
 
     policy = RedactionPolicy(actions=dict.fromkeys(DETECTOR.covered_types, Action.MASK))
     once = redact("password: 00011234567/ 415-555-2671 ", policy, DETECTOR).text

@@ -286,10 +286,18 @@ _NEGATIVE_WORDS: dict[str, tuple[str, ...]] = {
     ),
 }
 NEGATIVE_CONTEXT: Final[dict[str, re.Pattern[str]]] = {name: _words(*words) for name, words in _NEGATIVE_WORDS.items()}
-# A negative word ending where a positive one starts, joined by spaces, a hyphen or "#":
-# "order number", "case-number". Searched up to the positive word's start.
+# A negative word at the very end of a text: the text before a positive word, its spaces,
+# hyphens and "#" stripped, ends with one in "order number" or "case-number".
 NEGATIVE_PHRASE: Final[dict[str, re.Pattern[str]]] = {
-    name: re.compile(pattern.pattern + r"[ \t\-#]*\Z") for name, pattern in NEGATIVE_CONTEXT.items()
+    name: re.compile(pattern.pattern + r"\Z") for name, pattern in NEGATIVE_CONTEXT.items()
+}
+PHRASE_JOINERS: Final = " \t-#"
+LONGEST_NEGATIVE_WORD: Final = max(len(word) for words in _NEGATIVE_WORDS.values() for word in words)
+# The last context word before a point: the greedy ``.*`` runs to the end in C and backs off
+# one character at a time, so the nearest word is the first one tried.
+LAST_CONTEXT: Final[dict[str, re.Pattern[str]]] = {
+    pattern.pattern: re.compile("(?s).*(" + pattern.pattern + ")")
+    for pattern in [*POSITIVE_CONTEXT.values(), *NEGATIVE_CONTEXT.values()]
 }
 # Words that lower a score are literals, so a window can hold one only if the lower-cased text
 # holds it somewhere: one look per text then spares most per-candidate window searches. Substring

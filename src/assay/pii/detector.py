@@ -13,11 +13,14 @@ from assay.pii._classify import Candidate, classify, has_birth_word, spelled_dat
 from assay.pii._patterns import (
     CONTEXT_AFTER,
     CONTEXT_BEFORE,
+    LAST_CONTEXT,
+    LONGEST_NEGATIVE_WORD,
     NEAR_AFTER,
     NEAR_BEFORE,
     NEGATIVE_CONTEXT,
     NEGATIVE_PHRASE,
     NEGATIVE_WORDS,
+    PHRASE_JOINERS,
     PLACEHOLDER_RE,
     POSITIVE_CONTEXT,
     POSITIVE_HINTS,
@@ -289,23 +292,18 @@ class _Context:
             return candidate
         start, end = candidate.start, candidate.end
         fence_before, fence_after = self._fences.before(start), self._fences.after(end)
+        against = self._against(_NEGATIVE_RULE.get(rule, ""), start, end, fence_before, fence_after)
+        # With a negative word near, a positive word that only completes it ("order number")
+        # names the same thing and does not count.
+        phrase = NEGATIVE_PHRASE[_NEGATIVE_RULE[rule]] if against != _ABSENT else None
         positive = POSITIVE_CONTEXT.get(candidate.type)
-        supporting, window, before = _ABSENT, "", 0
+        supporting = _ABSENT
         if positive is not None and self._may_hold(self._positive_in_text, POSITIVE_HINTS, candidate.type):
             left, right = max(fence_before, start - CONTEXT_BEFORE), min(fence_after, end + CONTEXT_AFTER)
-            window, before = self._window(start, end, left, right), start - left
-            supporting = _nearest(positive, window, before)
-        needs_word = rule in ("birth", "secret")
-        if needs_word and supporting == _ABSENT:
-            return None
-        against = self._against(_NEGATIVE_RULE.get(rule, ""), start, end, fence_before, fence_after)
-        if needs_word:
-            return None if against != _ABSENT else candidate
+            supporting = _nearest(positive, self._window(start, end, left, right), start - left, phrase)
+        if rule in ("birth", "secret"):  # these need their word, and no negative one
+            return candidate if supporting != _ABSENT and against == _ABSENT else None
         score = candidate.score
-        if against != _ABSENT and supporting < against and positive is not None:
-            # A positive word that only completes a negative one ("order number") names the
-            # same thing as the negative word: it does not count.
-            supporting = _nearest(positive, window, before, unless_after=NEGATIVE_PHRASE[_NEGATIVE_RULE[rule]])
         # The nearer word decides: in "order 1234 and call +1 415 555 0134" the number is
         # something to call, in "call about order 4155552671" it is the order's (ties lower).
         if against != _ABSENT and against <= supporting:
@@ -319,18 +317,28 @@ class _Context:
 def _nearest(pattern: re.Pattern[str], window: str, before: int, unless_after: re.Pattern[str] | None = None) -> int:
     """The distance in characters from the value to the nearest word ``pattern`` finds in a
     :meth:`_Context._window` whose text before the value is ``before`` long (:data:`_ABSENT`
-    when there is none), skipping words that ``unless_after`` finds right before them."""
+    when there is none), skipping words that complete a phrase ``unless_after`` ends."""
     value_at = 1 + before  # the window's leading space, then the text before the value
     nearest = _ABSENT
-    for match in pattern.finditer(window):
-        if unless_after is not None and unless_after.search(window, 0, match.start() + 1) is not None:
-            continue
-        word_end = match.end()
-        if word_end <= value_at:
-            nearest = min(nearest, value_at - word_end)
-        else:  # after the value: the words start past the three-character separator
-            return min(nearest, match.start() + 1 - (value_at + 3))
+    last, limit = LAST_CONTEXT[pattern.pattern], value_at
+    while (found := last.match(window, 0, limit)) is not None:
+        if unless_after is None or not _completes(unless_after, window, found.start(1) + 1):
+            nearest = value_at - found.end(1)
+            break
+        limit = found.start(1)
+    # After the value: the words start past the three-character separator.
+    following = pattern.search(window, value_at + 2)
+    while following is not None and unless_after is not None and _completes(unless_after, window, following.start() + 1):
+        following = pattern.search(window, following.end())
+    if following is not None:
+        nearest = min(nearest, following.start() + 1 - (value_at + 3))
     return nearest
+
+
+def _completes(phrase: re.Pattern[str], window: str, word_start: int) -> bool:
+    """Whether the word at ``word_start`` completes a phrase that ``phrase`` finds ending before it."""
+    head = window[:word_start].rstrip(PHRASE_JOINERS)
+    return phrase.search(head, max(0, len(head) - LONGEST_NEGATIVE_WORD - 1)) is not None
 
 
 def resolve(candidates: list[Candidate]) -> list[Span]:

@@ -7,12 +7,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from assay.config import Settings
 from assay.instance import Instance, init_instance, open_instance
-from tests.servers import PostgresServer, RedisServer, start_postgres, start_redis
+from tests.servers import IN_CI, PostgresServer, RedisServer, start_postgres, start_redis
 
 pytest_plugins = ["tests.crypto_support"]
+
+# In CI every property test tries the same examples on every run (the seed is a hash of the
+# test), so a rare input cannot turn one run red and the next green; a failure there fails every
+# time until it is fixed. Developers' runs keep drawing new examples, and what they find is kept
+# as a table row.
+settings.register_profile("ci", derandomize=True)
+if IN_CI:
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

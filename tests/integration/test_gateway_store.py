@@ -54,6 +54,8 @@ def test_new_tenant_gets_the_secure_default(instance: Instance) -> None:
         ('{"retention_days": 0}', "retention_days"),
         ('{"inbound": {"EMAIL_ADDRESS": "shred"}}', "inbound.EMAIL_ADDRESS"),
         ('{"surprise": 1}', "surprise"),
+        ('{"min_score": 1.5}', "min_score"),
+        ('{"min_score": -0.1}', "min_score"),
     ],
 )
 def test_bad_policy_names_the_field(text: str, where: str) -> None:
@@ -137,6 +139,8 @@ def test_redis_limits_are_shared_between_limiters(redis_server: RedisServer) -> 
     [
         ({"retention_days": 90}, []),
         ({"on_failure": "open"}, ["on_failure"]),
+        ({"min_score": 0.4}, []),  # redacts more
+        ({"min_score": 0.6}, ["min_score"]),
         ({"inbound": {"SECRET": "mask"}}, ["inbound.CREDIT_CARD", "inbound.EMAIL_ADDRESS", "inbound.IBAN_CODE", "inbound.PHONE_NUMBER", "inbound.US_SSN"]),
         ({"outbound": {**dict.fromkeys(DEFAULT_INBOUND, "mask"), "US_SSN": "allow"}}, ["outbound.US_SSN"]),
     ],
@@ -146,3 +150,21 @@ def test_loosening_is_named(change: dict[str, object], expected: list[str]) -> N
 
     after = default_policy().model_copy(update=change)
     assert loosened(default_policy(), after) == expected
+
+
+@pytest.mark.parametrize(
+    ("min_score", "inbound"),
+    [
+        (0.5, "Please see 4155552671 tomorrow."),  # ten bare digits without a context word: 0.4
+        (0.4, "Please see <PHONE_NUMBER_1> tomorrow."),
+        (0.5, "Please call <PHONE_NUMBER_1> tomorrow."),  # "call" raises the number to 0.7
+        (0.8, "Please call 4155552671 tomorrow."),
+    ],
+)
+def test_the_policy_score_threshold_decides_what_is_redacted(min_score: float, inbound: str) -> None:
+    from assay.gateway._controls import Redaction
+
+    policy = default_policy().model_copy(update={"min_score": min_score})
+    redactor = Redaction(keyring_factory=lambda: None).for_request("acme", 1, policy)
+    assert redactor.inbound(inbound.replace("<PHONE_NUMBER_1>", "4155552671")) == inbound
+    assert redactor.counts == ({} if "4155552671" in inbound else {"in.PHONE_NUMBER": 1})

@@ -40,10 +40,12 @@ def _pii() -> Any:
     return pii
 
 
-def _pii_policy(pii: Any, actions: Mapping[str, str], hash_key: bytes | None, fail_open: bool) -> Any:
+def _pii_policy(pii: Any, actions: Mapping[str, str], hash_key: bytes | None, policy: TenantPolicy) -> Any:
     """The detector policy for one direction of a tenant policy."""
     try:
-        return pii.RedactionPolicy(actions=dict(actions), hash_key=hash_key, fail_open=fail_open)
+        return pii.RedactionPolicy(
+            actions=dict(actions), hash_key=hash_key, fail_open=policy.on_failure == "open", min_score=policy.min_score
+        )
     except AssayError:
         raise
     except Exception as exc:
@@ -130,10 +132,9 @@ class Redaction:
         pair = self._policies.get((tenant, policy_version))
         if pair is None:
             hash_key = self._hash_key(tenant, policy)
-            fail_open = policy.on_failure == "open"
             pair = (
-                _pii_policy(pii, policy.inbound, hash_key, fail_open),
-                _pii_policy(pii, policy.outbound, hash_key, fail_open),
+                _pii_policy(pii, policy.inbound, hash_key, policy),
+                _pii_policy(pii, policy.outbound, hash_key, policy),
             )
             self._policies[(tenant, policy_version)] = pair
         return RequestRedactor(

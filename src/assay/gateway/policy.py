@@ -70,6 +70,11 @@ class TenantPolicy(BaseModel):
         default=True,
         description="Give the client its own values back where the inbound step pseudonymised them.",
     )
+    min_score: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="Detection score from which a finding is redacted, both ways. Lower redacts more: "
+        "0.4 also takes phone-shaped numbers that fail validation and have no context word near.",
+    )
     store_transcripts: bool = True
     retention_days: int = Field(default=30, ge=1, le=3650)
     allowed_models: list[str] | None = Field(
@@ -213,13 +218,16 @@ class PolicyStore:
 
 
 def loosened(before: TenantPolicy, after: TenantPolicy) -> list[str]:
-    """What ``after`` protects less than ``before``: redaction dropped, or fail-open turned on."""
+    """What ``after`` protects less than ``before``: redaction dropped, a higher score needed to
+    redact, or fail-open turned on."""
     found = [
         f"{direction}.{kind}"
         for direction, old, new in (("inbound", before.inbound, after.inbound), ("outbound", before.outbound, after.outbound))
         for kind, action in old.items()
         if action != "allow" and new.get(kind, "allow") == "allow"
     ]
+    if after.min_score > before.min_score:
+        found.append("min_score")
     if before.on_failure == "closed" and after.on_failure == "open":
         found.append("on_failure")
     return sorted(found)

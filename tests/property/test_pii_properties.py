@@ -277,10 +277,13 @@ def test_luhn_loop_equals_the_digit_string_formula(digits: str) -> None:
     assert luhn_ok(digits) == (sum(map(int, digits[-1::-2] + doubled)) % 10 == 0)
 
 
+_CONTEXT_PIECES = st.one_of(st.sampled_from(["order", "call", "phone", "number", " ", "-"]), st.text(alphabet=_WINDOW_CHARS, max_size=4))
+
+
 @SETTINGS
 @given(
-    st.lists(st.one_of(st.sampled_from(["order", "call", "phone", "number", " ", "-"]), st.text(alphabet=_WINDOW_CHARS, max_size=4)), max_size=10).map("".join),
-    st.lists(st.one_of(st.sampled_from(["order", "call", "phone", "number", " ", "-"]), st.text(alphabet=_WINDOW_CHARS, max_size=4)), max_size=4).map("".join),
+    st.lists(_CONTEXT_PIECES, max_size=10).map("".join),
+    st.lists(_CONTEXT_PIECES, max_size=4).map("".join),
 )
 def test_nearest_context_word_distance_matches_a_plain_search(before: str, after: str) -> None:
     """The distance to the nearest context word is what searching every word start finds."""

@@ -74,11 +74,22 @@ def _append(log: AuditLog, event: Event, companions: list[tuple[Table, dict[str,
 SEQUENCER = "assay-ledger-sequencer"
 
 
+def _sequencer_settled(log: AuditLog) -> None:
+    """Wait for the sequencer to leave the round that delivered the last queued event.
+
+    It delivers results before it releases the writer lock; an inline append made in between
+    is (rightly) queued, which would make a test of the inline path depend on timing.
+    """
+    with log._writing:
+        pass
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_lone_append_commits_on_the_calling_thread_with_its_companion(
     log: AuditLog, instance: Instance, writers: list[str]
 ) -> None:
     log.append(_event(0))
+    _sequencer_settled(log)
     index = _append(log, _event(1), [(NOTES, {"id": "n1", "ledger_index": LEDGER_INDEX})])
     assert index == 1
     assert writers == [SEQUENCER, threading.current_thread().name]
@@ -166,6 +177,7 @@ def test_inline_is_refused_where_the_write_could_wait(
     index = _append(log, _event(0), [(DEFAULTED, {"id": "d1"})])
     assert index == 0
     assert writers == [SEQUENCER]
+    _sequencer_settled(log)
     assert _append(log, _event(1)) == 1  # no companions: inline on SQLite only
     assert writers[-1] == (threading.current_thread().name if instance.db.is_sqlite else SEQUENCER)
     with instance.db.engine.begin() as conn:

@@ -21,7 +21,8 @@ def test_key_and_policy_changes_are_ledger_events(tmp_path: Path) -> None:
     assert listed[0]["rpm_limit"] == 5 and listed[0]["expires_at"].startswith("2999-12-31")
     assert secret not in (data.path / "assay.db").read_bytes().decode("latin-1")  # hash only
 
-    data.cli("policy", "set", "--tenant", "acme", "--field", "on_failure=open", "--field", "retention_days=7")
+    said = data.cli("policy", "set", "--tenant", "acme", "--field", "on_failure=open", "--field", "retention_days=7", "--loosen")
+    assert "It loosens the previous version: on_failure" in said
     shown = json.loads(data.cli("policy", "show", "--tenant", "acme", "--json"))
     assert shown["on_failure"] == "open" and shown["retention_days"] == 7
     data.cli("keys", "revoke", key_id)
@@ -46,6 +47,7 @@ def test_key_and_policy_changes_are_ledger_events(tmp_path: Path) -> None:
         (("keys", "revoke", "0123456789abcdef"), "no API key"),
         (("policy", "set", "--tenant", "acme", "--field", "on_failure=maybe"), "on_failure"),
         (("policy", "set", "--tenant", "acme"), "nothing to change"),
+        (("policy", "set", "--tenant", "acme", "--field", "on_failure=open"), "loosens the policy of tenant acme: on_failure"),
     ],
 )
 def test_bad_cli_input_is_refused_with_nothing_written(tmp_path: Path, args: tuple[str, ...], message: str) -> None:

@@ -6,9 +6,11 @@ import asyncio
 
 import pytest
 from sqlalchemy import inspect
+from tests.governance_helpers import ledger_events
 from tests.servers import RedisServer
 
 from assay.errors import UsageError
+from assay.gateway._audit import ledger_sink
 from assay.gateway.limits import (
     InProcessLimiter,
     Limit,
@@ -17,7 +19,15 @@ from assay.gateway.limits import (
     RedisLimiter,
 )
 from assay.gateway.models import ApiKeyRow, TenantPolicyRow
-from assay.gateway.policy import DEFAULT_INBOUND, PolicyStore, default_policy, parse_policy
+from assay.gateway.policy import (
+    DEFAULT_INBOUND,
+    PolicyLooseningError,
+    PolicyStore,
+    StoredPolicy,
+    TenantPolicy,
+    default_policy,
+    parse_policy,
+)
 from assay.instance import Instance
 
 
@@ -168,3 +178,32 @@ def test_the_policy_score_threshold_decides_what_is_redacted(min_score: float, i
     redactor = Redaction(keyring_factory=lambda: None).for_request("acme", 1, policy)
     assert redactor.inbound(inbound.replace("<PHONE_NUMBER_1>", "4155552671")) == inbound
     assert redactor.counts == ({} if "4155552671" in inbound else {"in.PHONE_NUMBER": 1})
+
+
+def _store_policy(instance: Instance, policy: TenantPolicy, *, allow_loosening: bool) -> StoredPolicy:
+    async def run() -> StoredPolicy:
+        sink = ledger_sink(instance)
+        try:
+            return await PolicyStore(instance.db, instance.clock, sink).set(
+                "acme", policy, actor="cli:alice", allow_loosening=allow_loosening
+            )
+        finally:
+            sink.close()
+
+    return asyncio.run(run())
+
+
+def test_a_loosening_is_refused_unless_confirmed_and_nothing_is_recorded(instance: Instance) -> None:
+    fail_open = default_policy().model_copy(update={"on_failure": "open", "min_score": 0.7})
+    with pytest.raises(PolicyLooseningError, match="loosens the policy of tenant acme: min_score, on_failure") as refused:
+        _store_policy(instance, fail_open, allow_loosening=False)
+    assert refused.value.loosened == ["min_score", "on_failure"] and "--loosen" in refused.value.hint
+    assert PolicyStore(instance.db, instance.clock).current("acme").version == 0
+    assert [e["type"] for e in ledger_events(instance)] == []
+
+    stored = _store_policy(instance, fail_open, allow_loosening=True)
+    assert stored.version == 1 and stored.loosened == ("min_score", "on_failure")
+    stricter = _store_policy(instance, default_policy(), allow_loosening=False)  # tightening needs no confirmation
+    assert stricter.version == 2 and stricter.loosened == ()
+    changes = [e["attributes"]["loosened"] for e in ledger_events(instance) if e["type"] == "policy.changed"]
+    assert changes == [["min_score", "on_failure"], []]

@@ -47,6 +47,12 @@ def test_admin_creates_and_revokes_a_key_and_changes_the_policy(instance: Instan
     assert saved.status_code == 200 and "Policy version" in saved.text
     broken = admin.client.post("/tenants/acme/policy", data={"policy": '{"retention_days": 0}', "csrf_token": admin.csrf(path)})
     assert broken.status_code == 400 and "retention_days" in broken.text
+    policy["on_failure"] = "open"
+    unconfirmed_loosening = admin.client.post("/tenants/acme/policy", data={"policy": json.dumps(policy), "csrf_token": admin.csrf(path)})
+    assert unconfirmed_loosening.status_code == 400 and "loosens the policy of tenant acme: on_failure" in unconfirmed_loosening.text
+    assert "Policy (version 1)" in unconfirmed_loosening.text
+    loosened = admin.client.post("/tenants/acme/policy", data={"policy": json.dumps(policy), "loosen": "yes", "csrf_token": admin.csrf(path)})
+    assert loosened.status_code == 200 and "It loosens the previous version: on_failure" in loosened.text
 
     with AuditLog.open(instance) as log:
         types = [log.entry(i).event_type for i in range(log.size())]

@@ -54,9 +54,16 @@ def set_policy(
     tenant: Annotated[str, typer.Option("--tenant", help="Tenant name.")],
     file: Annotated[Path | None, typer.Option("--file", help="A JSON policy document.")] = None,
     field: Annotated[list[str] | None, typer.Option("--field", help="NAME=JSON value; repeatable.")] = None,
+    loosen: Annotated[
+        bool, typer.Option("--loosen", help="Confirm a change that protects less than the policy in force.")
+    ] = False,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Store a new policy version for TENANT (a `policy.changed` ledger event)."""
+    """Store a new policy version for TENANT (a `policy.changed` ledger event).
+
+    A change that redacts less, needs a higher score to redact, or fails open is refused
+    unless --loosen confirms it.
+    """
     from assay.cli.apikeys import cli_actor, run_with_ledger
     from assay.gateway.policy import PolicyStore, parse_policy
 
@@ -73,7 +80,9 @@ def set_policy(
         else:
             base = store.current(tenant).policy.model_dump(mode="json")
         policy = parse_policy(json.dumps(_apply_fields(base, field or [])))
-        return await store.set(tenant, policy, actor=cli_actor())
+        return await store.set(tenant, policy, actor=cli_actor(), allow_loosening=loosen)
 
     stored = run_with_ledger(data_dir, work)
     console.print(f"Tenant {tenant}: policy version {stored.version} is now in force")
+    if stored.loosened:
+        console.print(f"It loosens the previous version: {', '.join(stored.loosened)}", style="yellow")

@@ -6,6 +6,7 @@ Public API (the web framework side lives in :mod:`assay.gateway.wiring` and
     ResolvedRoute, RouteResolver, StaticRouteResolver     # which upstream answers an alias
     ApiKeyStore(db, clock, audit).create/revoke/verify    # keys: hash only, constant-time check
     PolicyStore(db, clock, audit).current/set             # versioned tenant policy
+    PolicyLooseningError                                  # a loosening must be confirmed
     TenantPolicy, default_policy()                        # secure by default
     Breaker, InProcessLimiter, RedisLimiter, Limit        # availability and rate limits
 """
@@ -22,6 +23,7 @@ from assay.gateway.limits import (
     make_limiter,
 )
 from assay.gateway.policy import (
+    PolicyLooseningError,
     PolicyStore,
     StoredPolicy,
     TenantPolicy,
@@ -48,6 +50,7 @@ __all__ = [
     "KeyRejectedError",
     "Limit",
     "ModelNotFoundError",
+    "PolicyLooseningError",
     "PolicyStore",
     "RateLimitedError",
     "RedisLimiter",

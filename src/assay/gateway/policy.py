@@ -29,6 +29,7 @@ from assay.store import Database
 __all__ = [
     "DEFAULT_INBOUND",
     "DEFAULT_OUTBOUND",
+    "PolicyLooseningError",
     "PolicyStore",
     "RedactionAction",
     "StoredPolicy",
@@ -109,6 +110,7 @@ class StoredPolicy:
     policy: TenantPolicy
     actor: str | None
     created_at: datetime | None
+    loosened: tuple[str, ...] = ()  # set by PolicyStore.set: what this version loosened
 
 
 def parse_policy(text: str) -> TenantPolicy:
@@ -122,6 +124,18 @@ def parse_policy(text: str) -> TenantPolicy:
             f"policy field {where} is invalid: {first['msg']}",
             hint="Start from `assay policy show --tenant T --json` and change only what you need.",
         ) from exc
+
+
+class PolicyLooseningError(UsageError):
+    """A policy change would protect less than the policy in force, and was not confirmed."""
+
+    def __init__(self, tenant: str, weaker: list[str]) -> None:
+        super().__init__(
+            f"this change loosens the policy of tenant {tenant}: {', '.join(weaker)}; nothing was changed",
+            hint="If you mean it, confirm the loosening (`assay policy set --loosen`, or the "
+            "confirmation box on the tenant's page); the ledger event records what it loosened.",
+        )
+        self.loosened = weaker
 
 
 class PolicyStore:
@@ -175,14 +189,23 @@ class PolicyStore:
                 for r in session.scalars(query)
             ]
 
-    async def set(self, tenant: str, policy: TenantPolicy, *, actor: str) -> StoredPolicy:
-        """Store ``policy`` as the tenant's next version and record a ``policy.changed`` event."""
+    async def set(
+        self, tenant: str, policy: TenantPolicy, *, actor: str, allow_loosening: bool = False
+    ) -> StoredPolicy:
+        """Store ``policy`` as the tenant's next version and record a ``policy.changed`` event.
+
+        A change that protects less than the policy in force (see :func:`loosened`) is refused
+        unless ``allow_loosening``: loosening is an explicit act, never a side effect of an edit.
+        """
         validate_tenant(tenant)
         if self._audit is None:
             from assay.errors import LedgerError
 
             raise LedgerError("policy changes need the audit ledger, which is not open")
         previous = self._load(tenant)
+        weaker = loosened(previous.policy, policy)
+        if weaker and not allow_loosening:
+            raise PolicyLooseningError(tenant, weaker)
         body = policy.canonical_json()
         now = self._clock.now()
         version = previous.version + 1
@@ -197,7 +220,7 @@ class PolicyStore:
                 "version": version,
                 "previous_version": previous.version,
                 "changed": _changed_fields(previous.policy, policy),
-                "loosened": loosened(previous.policy, policy),
+                "loosened": weaker,
                 "on_failure": policy.on_failure,
             },
         )
@@ -214,7 +237,7 @@ class PolicyStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"could not store the policy: {exc}") from exc
         self._cache.pop(tenant, None)
-        return StoredPolicy(tenant, version, policy, actor, now)
+        return StoredPolicy(tenant, version, policy, actor, now, tuple(weaker))
 
 
 def loosened(before: TenantPolicy, after: TenantPolicy) -> list[str]:

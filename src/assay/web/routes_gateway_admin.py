@@ -77,12 +77,17 @@ async def key_revoke(request: Request, tenant_id: str, key_id: str, confirm: _Te
 
 
 @action("/tenants/{tenant_id}/policy", Cap.MANAGE_TENANTS)
-async def policy_set(request: Request, tenant_id: str, policy: _Text) -> Response:
+async def policy_set(
+    request: Request, tenant_id: str, policy: _Text, loosen: Annotated[str, Form()] = ""
+) -> Response:
     try:
-        parsed = parse_policy(policy)
+        stored = await _gateway(request).policies.set(
+            tenant_id, parse_policy(policy), actor=f"user:{who(request).user_id}",
+            allow_loosening=loosen == "yes",
+        )
     except UsageError as exc:
         return _page(request, tenant_id, 400, error=f"{exc.message}. {exc.hint}")
-    stored = await _gateway(request).policies.set(
-        tenant_id, parsed, actor=f"user:{who(request).user_id}"
-    )
-    return _page(request, tenant_id, done=f"Policy version {stored.version} applies from now on.")
+    done = f"Policy version {stored.version} applies from now on."
+    if stored.loosened:
+        done += f" It loosens the previous version: {', '.join(stored.loosened)}."
+    return _page(request, tenant_id, done=done)

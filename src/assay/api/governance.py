@@ -5,6 +5,9 @@ the two steps that close a change without making it live: reject (by a verified
 person other than the requester) and withdraw (by the requester). The other
 steps go through the CLI workflow (``assay changes``); both use the same
 functions, which enforce the separation of duties.
+
+The registry, routes, changes and evaluations are platform-wide: they are kept per model
+alias and hold no tenant's data. Decision records are per tenant (:func:`explain`).
 """
 
 from __future__ import annotations
@@ -99,9 +102,15 @@ def evaluation(request: Request, evaluation_id: str, _: Reader) -> dict[str, Any
 
 @router.get("/requests/{request_id}/explain", summary="How a request was answered")
 def explain(request: Request, request_id: str, principal: Reader) -> dict[str, Any]:
-    """Viewing is recorded in the ledger with the caller as actor before anything is shown."""
+    """Viewing is recorded in the ledger with the caller as actor before anything is shown.
+
+    Decision records belong to a tenant: a key reads only its own tenant's (whatever its
+    role); another tenant's record is a 404 like a missing one, and no viewing is recorded.
+    Every key of the key store names a tenant; only a principal without one (a custom key
+    resolver's) reads across tenants.
+    """
     found = explain_request(request.app.state.instance, audit_log_of(request), request_id,
-                            actor=principal.subject)
+                            actor=principal.subject, tenant=principal.tenant)
     return dict(_plain(found))
 
 

@@ -255,12 +255,19 @@ class Explanation:
 
 
 def explain_request(
-    instance: Instance, audit: AuditSink, request_id: str, *, actor: str
+    instance: Instance, audit: AuditSink, request_id: str, *, actor: str,
+    tenant: str | None = None,
 ) -> Explanation:
-    """Reconstruct how a request was answered; the viewing is recorded first."""
+    """Reconstruct how a request was answered; the viewing is recorded first.
+
+    ``tenant`` confines the caller to that tenant's records (an API key is bound to its
+    tenant); None reads any tenant's (the operator's CLI). A record of another tenant is
+    refused exactly as a missing one, and before the viewing is recorded: neither its
+    existence nor a viewing that never happened is revealed or recorded.
+    """
     with instance.db.session() as session:
         row = session.get(DecisionRecordRow, request_id)
-        if row is None:
+        if row is None or (tenant is not None and row.tenant != tenant):
             raise NotFoundError(f"no decision record for request {request_id}",
                                 hint="Use the X-Request-Id the gateway returned.")
     emit(audit, "decision.viewed", actor=actor, tenant=row.tenant,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 
 import pytest
 from sqlalchemy import inspect
@@ -207,3 +209,67 @@ def test_a_loosening_is_refused_unless_confirmed_and_nothing_is_recorded(instanc
     assert stricter.version == 2 and stricter.loosened == ()
     changes = [e["attributes"]["loosened"] for e in ledger_events(instance) if e["type"] == "policy.changed"]
     assert changes == [["min_score", "on_failure"], []]
+
+
+async def _requests_counted(limiter: RateLimiter, scope: str) -> int:
+    """The requests a scope has spent in the current window, read from the limiter's store."""
+    from assay.gateway.limits import _window
+
+    window, _ = _window(time.time())
+    if isinstance(limiter, InProcessLimiter):
+        return limiter._counts.get((scope, window), [0, 0])[0]
+    assert isinstance(limiter, RedisLimiter)
+    return int(await limiter._redis.get(f"assay:rl:{scope}:{window}:req") or 0)
+
+
+# Keys' rpm, the tenant's (rpm, tpm), tokens the tenant has spent, the requests (by key), what
+# each got (+ admitted, k refused by its key's limit, t by the tenant's), requests counted per scope.
+_BUDGET_TABLE = {
+    "key A over its own limit leaves the tenant's budget to key B": (
+        {"A": 2, "B": 5}, (5, None), 0, "AAAAAABBB", "++kkkk+++", {"A": 2, "B": 3, "tenant": 5},
+    ),
+    "tenant over its limit spends nothing of the key's": (
+        {"A": 10, "B": 10}, (3, None), 0, "AABBB", "+++tt", {"A": 2, "B": 1, "tenant": 3},
+    ),
+    "interleaved keys": (
+        {"A": 1, "B": 2}, (3, None), 0, "ABABAB", "++k+kk", {"A": 1, "B": 2, "tenant": 3},
+    ),
+    "tenant out of tokens counts no request anywhere": (
+        {"A": 10, "B": 10}, (None, 100), 150, "AAB", "ttt", {"A": 0, "B": 0, "tenant": 0},
+    ),
+}
+
+
+@pytest.mark.parametrize("row", list(_BUDGET_TABLE.values()), ids=list(_BUDGET_TABLE))
+@pytest.mark.parametrize("kind", ["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def test_a_refused_request_spends_no_budget(
+    kind: str, row: tuple[dict[str, int], tuple[int | None, int | None], int, str, str, dict[str, int]],
+    request: pytest.FixtureRequest,
+) -> None:
+    key_rpm, (tenant_rpm, tenant_tpm), spent, sends, expected, counted = row
+    server = request.getfixturevalue("redis_server") if kind == "redis" else None
+    limiter = _limiter(kind, server)
+    run_id = uuid.uuid4().hex[:8]
+    tenant = Limit(f"tenant:t-{run_id}", tenant_rpm, tenant_tpm)
+    keys = {name: Limit(f"key:{name}-{run_id}", rpm, None) for name, rpm in key_rpm.items()}
+    if time.time() % 60 > 58:  # all of it in one one-minute window
+        time.sleep(60 - time.time() % 60)
+
+    async def run() -> tuple[str, dict[str, int]]:
+        try:
+            if spent:
+                await limiter.charge([tenant], spent)
+            got = ""
+            for name in sends:
+                try:
+                    await limiter.admit([keys[name], tenant])
+                    got += "+"
+                except RateLimitedError as exc:
+                    assert 1 <= exc.retry_after <= 60
+                    got += "t" if tenant.scope in exc.message else "k"
+            scopes = {**{n: lim.scope for n, lim in keys.items()}, "tenant": tenant.scope}
+            return got, {n: await _requests_counted(limiter, s) for n, s in scopes.items()}
+        finally:
+            await limiter.aclose()
+
+    assert asyncio.run(run()) == (expected, counted)

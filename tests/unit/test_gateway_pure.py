@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import orjson
 import pytest
 
@@ -208,3 +211,219 @@ def test_held_back_text_goes_back_to_its_channel(channel: str, expected: tuple[i
     chunk = _chat_tail(channel, "tail", {"id": "c", "model": "m", "choices": [], "usage": {"total_tokens": 1}})
     assert chunk["id"] == "c" and "usage" not in chunk
     assert chunk["choices"][0]["delta"] == expected[1]
+
+
+# -- the breaker inside the pool: a half-open probe is claimed only when sent, and always resolved
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _Fake:
+    """A transport that answers, fails (connection refused), hangs until cancelled, or breaks."""
+
+    breaker_threshold = 1
+    breaker_cooldown_s = 10.0
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.mode = "ok"
+        self.calls = 0
+        self.entered: asyncio.Event | None = None
+
+    async def _answer(self) -> tuple[int, bytes]:
+        from assay.gateway.upstream import UpstreamConnectError
+
+        self.calls += 1
+        if self.mode == "fail":
+            raise UpstreamConnectError("refused")
+        if self.mode == "bug":
+            raise RuntimeError("unexpected")
+        if self.mode == "hang":
+            assert self.entered is not None
+            self.entered.set()
+            await asyncio.Event().wait()
+        return 200, b"{}"
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        return await self._answer()
+
+    async def stream(self, path: str, body: bytes) -> tuple[int, bytes, None]:
+        status, content = await self._answer()
+        return status, content, None
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _pool(*names: str) -> tuple[Any, dict[str, _Fake], _Clock]:
+    from assay.gateway.upstream import UpstreamPool
+
+    fakes = {n: _Fake(n) for n in names}
+    clock = _Clock()
+    return UpstreamPool(list(fakes.values()), monotonic=clock), fakes, clock
+
+
+def _route(*names: str) -> ResolvedRoute:
+    return ResolvedRoute("gpt", names[0], "m", fallbacks=tuple(Target(n, "m") for n in names[1:]))
+
+
+async def _send(pool: Any, route: ResolvedRoute, method: str) -> str:
+    """Who answered, or which 502: 'none answered' (tried, all failed), 'none available' (none tried)."""
+    from assay.gateway.upstream import UpstreamUnavailableError
+
+    try:
+        reply = await getattr(pool, method)(route, "chat/completions", {"messages": []})
+    except UpstreamUnavailableError as exc:
+        return "none available" if "no upstream is available" in exc.message else "none answered"
+    return str(reply.target.upstream)
+
+
+# Each step: seconds to wait first, primary's mode, fallback's mode, who answers. Threshold 1, cooldown 10 s.
+_FAILOVER_TABLE = {
+    "fallback probe not leaked when the primary answers": [
+        (0, "fail", "fail", "none answered"),
+        (10, "ok", "ok", "primary"),  # both half-open: only the primary's probe is sent
+        (0, "fail", "ok", "fallback"),  # the fallback's probe was never claimed, so it goes now
+    ],
+    "failed primary probe, fallback probe answers": [
+        (0, "fail", "fail", "none answered"),
+        (10, "fail", "ok", "fallback"),
+        (0, "ok", "ok", "fallback"),  # primary reopened at its failed probe
+        (10, "ok", "ok", "primary"),
+    ],
+    "both open: nothing tried": [
+        (0, "fail", "fail", "none answered"),
+        (5, "ok", "ok", "none available"),
+        (5, "ok", "ok", "primary"),
+    ],
+    "failed probe of the fallback reopens it": [
+        (0, "fail", "fail", "none answered"),
+        (10, "fail", "fail", "none answered"),
+        (0, "ok", "ok", "none available"),
+    ],
+}
+
+
+@pytest.mark.parametrize("method", ["post", "stream"])
+@pytest.mark.parametrize("steps", list(_FAILOVER_TABLE.values()), ids=list(_FAILOVER_TABLE))
+def test_pool_claims_a_probe_only_for_the_target_it_sends_to(method: str, steps: list[tuple[int, str, str, str]]) -> None:
+    pool, fakes, clock = _pool("primary", "fallback")
+    route = _route("primary", "fallback")
+
+    async def run() -> list[str]:
+        answers = []
+        for wait, primary, fallback, _ in steps:
+            clock.now += wait
+            fakes["primary"].mode, fakes["fallback"].mode = primary, fallback
+            answers.append(await _send(pool, route, method))
+        return answers
+
+    assert asyncio.run(run()) == [step[3] for step in steps]
+
+
+@pytest.mark.parametrize("method", ["post", "stream"])
+@pytest.mark.parametrize("how", ["cancelled", "unexpected error"])
+def test_an_abandoned_probe_is_released(method: str, how: str) -> None:
+    pool, fakes, clock = _pool("primary")
+    route = _route("primary")
+    fake = fakes["primary"]
+
+    async def run() -> list[str]:
+        fake.mode = "fail"
+        answers = [await _send(pool, route, method)]
+        clock.now += 10  # half-open
+        if how == "cancelled":
+            fake.mode, fake.entered = "hang", asyncio.Event()
+            task = asyncio.create_task(_send(pool, route, method))
+            await fake.entered.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        else:
+            fake.mode = "bug"
+            with pytest.raises(RuntimeError):
+                await _send(pool, route, method)
+        assert pool.breakers["primary"].state(clock()) == "half_open"
+        fake.mode = "ok"
+        answers.append(await _send(pool, route, method))  # the probe went back: this one may go
+        return answers
+
+    assert asyncio.run(run()) == ["none answered", "primary"]
+    assert fake.calls == 3
+
+
+@pytest.mark.parametrize(
+    ("events", "claims"),
+    [
+        # claim at t=10 (cooldown passed), then: is a probe allowed at each later time?
+        (["claim@10"], {"claim@11": False, "claim@129": False, "claim@130": True}),
+        (["claim@10", "release"], {"claim@10": True}),
+        (["claim@10", "claim@130", "release-first"], {"claim@131": False}),  # a stale ticket frees nothing
+        (["claim@10", "fail@12"], {"claim@21": False, "claim@22": True}),
+        (["claim@10", "ok"], {"claim@10": True, "claim@11": True}),
+    ],
+)
+def test_probe_claims_releases_and_timeout(events: list[str], claims: dict[str, bool]) -> None:
+    breaker = Breaker(threshold=1, cooldown_s=10, probe_timeout_s=120)
+    breaker.failure(0)
+    tickets: list[int | None] = []
+    for event in events:
+        name, _, at = event.partition("@")
+        if name == "claim":
+            tickets.append(breaker.claim(float(at)))
+        elif name == "release":
+            breaker.release(tickets[-1])
+        elif name == "release-first":
+            breaker.release(tickets[0])
+        elif name == "fail":
+            breaker.failure(float(at))
+        elif name == "ok":
+            breaker.success()
+    assert all(t for t in tickets if t is not None)
+    for claim, allowed in claims.items():
+        assert (breaker.claim(float(claim.partition("@")[2])) is not None) is allowed, claim
+
+
+@pytest.mark.parametrize(
+    ("steps", "gauge"),
+    [
+        ([], 0),  # closed
+        (["fail"], 2),  # open
+        (["fail", "wait"], 1),  # half-open, before any request
+        (["fail", "wait", "probe"], 1),  # half-open, probe in flight
+        (["fail", "wait", "ok"], 0),  # probe answered: closed
+        (["fail", "wait", "fail"], 2),  # probe failed: open again
+    ],
+)
+def test_breaker_gauge_reports_each_state(steps: list[str], gauge: int) -> None:
+    from assay.gateway import metrics
+
+    name = "gauge-upstream"
+    pool, fakes, clock = _pool(name)
+    route = _route(name)
+    fake = fakes[name]
+
+    async def run() -> None:
+        for step in steps:
+            if step == "wait":
+                clock.now += 10
+            elif step == "probe":
+                fake.mode, fake.entered = "hang", asyncio.Event()
+                task = asyncio.create_task(_send(pool, route, "post"))
+                await fake.entered.wait()
+                assert metrics.REGISTRY.get_sample_value("assay_gateway_breaker_state", {"upstream": name}) == gauge
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+            else:
+                fake.mode = step
+                await _send(pool, route, "post")
+
+    asyncio.run(run())
+    assert metrics.REGISTRY.get_sample_value("assay_gateway_breaker_state", {"upstream": name}) == gauge

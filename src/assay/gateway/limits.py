@@ -99,6 +99,35 @@ class InProcessLimiter:
         return None
 
 
+# Checks every scope and counts the request only if all of them admit it, in one atomic step:
+# a refused request spends nothing, in any scope, whichever gateway process sent it.
+# KEYS: per scope its ``:req`` then its ``:tok`` key. ARGV: the expiry, then per scope rpm, tpm
+# (-1: unlimited). Returns {admitted (1/0), then per scope the request count including this
+# one and the tokens spent}; the same rules as :func:`_check`.
+_ADMIT_LUA = """
+local n = #KEYS / 2
+local admitted = 1
+local out = {0}
+for i = 1, n do
+  local requests = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0') + 1
+  local tokens = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
+  local rpm, tpm = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  if (rpm >= 0 and requests > rpm) or (tpm >= 0 and tokens >= tpm) then
+    admitted = 0
+  end
+  out[2 * i], out[2 * i + 1] = requests, tokens
+end
+if admitted == 1 then
+  for i = 1, n do
+    redis.call('INCR', KEYS[2 * i - 1])
+    redis.call('EXPIRE', KEYS[2 * i - 1], ARGV[1])
+  end
+end
+out[1] = admitted
+return out
+"""
+
+
 class RedisLimiter:
     """Shared windows in Redis: ``assay:rl:<scope>:<window>:{req,tok}`` with a 2-minute expiry."""
 
@@ -106,6 +135,7 @@ class RedisLimiter:
         import redis.asyncio as aioredis
 
         self._redis = aioredis.Redis.from_url(url)
+        self._admit = self._redis.register_script(_ADMIT_LUA)
 
     async def admit(self, limits: list[Limit]) -> None:
         import redis
@@ -114,22 +144,24 @@ class RedisLimiter:
         active = [lim for lim in limits if lim.rpm is not None or lim.tpm is not None]
         if not active:
             return
+        keys: list[str] = []
+        args: list[int] = [2 * WINDOW_S]
+        for lim in active:
+            base = f"assay:rl:{lim.scope}:{window}"
+            keys += [base + ":req", base + ":tok"]
+            args += [-1 if lim.rpm is None else lim.rpm, -1 if lim.tpm is None else lim.tpm]
         try:
-            pipe = self._redis.pipeline(transaction=False)
-            for lim in active:
-                base = f"assay:rl:{lim.scope}:{window}"
-                pipe.incr(base + ":req")
-                pipe.expire(base + ":req", 2 * WINDOW_S)
-                pipe.get(base + ":tok")
-            results = await pipe.execute()
+            results = [int(v) for v in await self._admit(keys=keys, args=args)]
         except redis.RedisError as exc:
             raise StoreError(
                 f"the rate-limit store (Redis) is unavailable: {exc}",
                 hint="Check ASSAY_REDIS_URL and that redis-server is running.",
             ) from exc
+        if results[0]:
+            return
         for i, lim in enumerate(active):
-            requests, tokens = int(results[3 * i]), int(results[3 * i + 2] or 0)
-            _check(lim, requests, tokens, retry)
+            _check(lim, results[2 * i + 1], results[2 * i + 2], retry)
+        raise RateLimitedError("Rate limit reached.", retry_after=retry)  # not reached: same rules
 
     async def charge(self, limits: list[Limit], tokens: int) -> None:
         import redis

@@ -10,8 +10,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -23,7 +24,7 @@ from assay.config import Settings, UpstreamSettings
 from assay.errors import ConfigError, GatewayError
 from assay.gateway import metrics
 from assay.gateway._http1 import Http1Pool, Http1TimeoutError, Http1TransportError
-from assay.gateway.breaker import Breaker
+from assay.gateway.breaker import STATE_CODES, Breaker
 from assay.gateway.demo import DemoTransport
 from assay.gateway.routing import DEMO_MODEL, DEMO_UPSTREAM, ResolvedRoute, Target, targets_of
 from assay.logs import get_logger
@@ -213,44 +214,40 @@ async def _sse_data(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
 class UpstreamPool:
     """Every transport by name, each with its breaker; sends a request along a route."""
 
-    def __init__(self, transports: Sequence[Transport]) -> None:
+    def __init__(self, transports: Sequence[Transport], *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.transports = {t.name: t for t in transports}
+        self._now = monotonic
         self.breakers = {
             t.name: Breaker(threshold=t.breaker_threshold, cooldown_s=t.breaker_cooldown_s)
             for t in transports
         }
-        for name in self.transports:
-            metrics.BREAKER_STATE.labels(upstream=name).set(0)
+        for name, breaker in self.breakers.items():
+            # Read at scrape time: half-open comes with the passing of time, not with an event.
+            metrics.child(metrics.BREAKER_STATE, name).set_function(partial(_state_code, breaker, monotonic))
 
-    def _candidates(self, route: ResolvedRoute) -> list[tuple[Target, Transport]]:
-        now = time.monotonic()
-        chosen: list[tuple[Target, Transport]] = []
-        for target in targets_of(route):
-            transport = self.transports.get(target.upstream)
-            if transport is None:
-                continue
-            if self.breakers[target.upstream].allow(now):
-                chosen.append((target, transport))
-        if not chosen:
-            raise UpstreamUnavailableError(
-                f"no upstream is available for model {route.alias!r} (all circuit breakers open)",
-                hint="Retry shortly; `assay doctor` and /metrics show upstream health.",
-            )
-        return chosen
+    def _targets(self, route: ResolvedRoute) -> list[tuple[Target, Transport]]:
+        """The route's targets that have a transport, in order; breakers are asked per attempt."""
+        found = [(t, self.transports[t.upstream]) for t in targets_of(route) if t.upstream in self.transports]
+        if not found:
+            raise self._none_available(route)
+        return found
+
+    @staticmethod
+    def _none_available(route: ResolvedRoute) -> UpstreamUnavailableError:
+        return UpstreamUnavailableError(
+            f"no upstream is available for model {route.alias!r} (all circuit breakers open)",
+            hint="Retry shortly; `assay doctor` and /metrics show upstream health.",
+        )
 
     def _failed(self, target: Target, reason: str) -> None:
         breaker = self.breakers[target.upstream]
-        breaker.failure(time.monotonic())
+        now = self._now()
+        breaker.failure(now)
         metrics.UPSTREAM_FAILURES.labels(upstream=target.upstream, reason=reason).inc()
-        state = breaker.state(time.monotonic())
-        metrics.BREAKER_STATE.labels(upstream=target.upstream).set(
-            {"closed": 0, "half_open": 1, "open": 2}[state]
-        )
-        _log.warning("upstream_failed", upstream=target.upstream, reason=reason, breaker=state)
+        _log.warning("upstream_failed", upstream=target.upstream, reason=reason, breaker=breaker.state(now))
 
     def _succeeded(self, target: Target) -> None:
         self.breakers[target.upstream].success()
-        metrics.child(metrics.BREAKER_STATE, target.upstream).set(0)
 
     def _transport_failed(self, target: Target, exc: Exception) -> str:
         """Count a timeout or refused connection against ``target``; return why, for the error."""
@@ -266,19 +263,30 @@ class UpstreamPool:
 
     async def post(self, route: ResolvedRoute, path: str, payload: dict[str, object]) -> UpstreamReply:
         """Send to the first target that answers; fall back on failures before an answer."""
-        last = "no target tried"
-        for target, transport in self._candidates(route):
-            body = _with_model(payload, target.provider_model)
+        last: str | None = None
+        for target, transport in self._targets(route):
+            # Asked only now, just before the attempt: a half-open breaker gives its single
+            # probe to a request that is really sent, and the ticket always comes back.
+            breaker = self.breakers[target.upstream]
+            ticket = breaker.claim(self._now())
+            if ticket is None:
+                continue
             try:
-                status, content = await transport.post(path, body)
-            except (UpstreamTimeoutError, UpstreamConnectError) as exc:
-                last = self._transport_failed(target, exc)
-                continue
-            if status in _RETRYABLE_STATUS:
-                last = self._status_failed(target, status)
-                continue
-            self._succeeded(target)
-            return UpstreamReply(status, content, target)
+                body = _with_model(payload, target.provider_model)
+                try:
+                    status, content = await transport.post(path, body)
+                except (UpstreamTimeoutError, UpstreamConnectError) as exc:
+                    last = self._transport_failed(target, exc)
+                    continue
+                if status in _RETRYABLE_STATUS:
+                    last = self._status_failed(target, status)
+                    continue
+                self._succeeded(target)
+                return UpstreamReply(status, content, target)
+            finally:
+                breaker.release(ticket)  # a no-op once resolved; frees it on cancellation or a bug
+        if last is None:
+            raise self._none_available(route)
         raise UpstreamUnavailableError(f"no upstream answered for model {route.alias!r}: {last}")
 
     async def stream(self, route: ResolvedRoute, path: str, payload: dict[str, object]) -> UpstreamStream | UpstreamReply:
@@ -286,28 +294,41 @@ class UpstreamPool:
 
         Returns an :class:`UpstreamReply` when the upstream refused with a client error.
         """
-        last = "no target tried"
-        for target, transport in self._candidates(route):
-            body = _with_model(payload, target.provider_model)
-            try:
-                status, content, opened = await transport.stream(path, body)
-            except (UpstreamTimeoutError, UpstreamConnectError) as exc:
-                last = self._transport_failed(target, exc)
+        last: str | None = None
+        for target, transport in self._targets(route):
+            breaker = self.breakers[target.upstream]
+            ticket = breaker.claim(self._now())
+            if ticket is None:
                 continue
-            if opened is None:
-                if status in _RETRYABLE_STATUS:
-                    last = self._status_failed(target, status)
+            try:
+                body = _with_model(payload, target.provider_model)
+                try:
+                    status, content, opened = await transport.stream(path, body)
+                except (UpstreamTimeoutError, UpstreamConnectError) as exc:
+                    last = self._transport_failed(target, exc)
                     continue
+                if opened is None:
+                    if status in _RETRYABLE_STATUS:
+                        last = self._status_failed(target, status)
+                        continue
+                    self._succeeded(target)
+                    return UpstreamReply(status, content, target)
                 self._succeeded(target)
-                return UpstreamReply(status, content, target)
-            self._succeeded(target)
-            opened.target = target
-            return opened
+                opened.target = target
+                return opened
+            finally:
+                breaker.release(ticket)
+        if last is None:
+            raise self._none_available(route)
         raise UpstreamUnavailableError(f"no upstream answered for model {route.alias!r}: {last}")
 
     async def aclose(self) -> None:
         for transport in self.transports.values():
             await transport.aclose()
+
+
+def _state_code(breaker: Breaker, monotonic: Callable[[], float]) -> int:
+    return STATE_CODES[breaker.state(monotonic())]
 
 
 def _with_model(payload: dict[str, object], provider_model: str) -> bytes:

@@ -1,7 +1,8 @@
 """A local OpenAI-compatible upstream for gateway tests: records every request it receives.
 
 Run as ``python -m tests.gateway_upstream --port P --record FILE [--models a,b]``. Its behaviour
-is switched at run time with ``POST /_control {"mode": "ok"|"fail"|"slow"|"break_stream"}``.
+is switched at run time with ``POST /_control {"mode": "ok"|"fail"|"slow"|"break_stream"|"drip"}``
+(``drip``: a streamed chat answer's chunks 0.2 s apart).
 """
 
 from __future__ import annotations
@@ -81,10 +82,14 @@ async def _chat_stream(body: dict[str, Any], answer: str):  # type: ignore[no-un
     for n, piece in enumerate(pieces):
         if STATE["mode"] == "break_stream" and n == 2:
             raise RuntimeError("stream broken on purpose")
+        if STATE["mode"] == "drip" and n > 0:
+            await asyncio.sleep(0.2)
         chunk = {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
         yield f"data: {json.dumps(chunk)}\n\n"
-    last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": _usage(answer)}
+    last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
     yield f"data: {json.dumps(last)}\n\n"
+    if (body.get("stream_options") or {}).get("include_usage"):  # as OpenAI: only when asked, choices empty
+        yield f"data: {json.dumps({**base, 'choices': [], 'usage': _usage(answer)})}\n\n"
     yield "data: [DONE]\n\n"
 
 

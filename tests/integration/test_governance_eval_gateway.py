@@ -143,10 +143,12 @@ def test_fallback_breaker_and_per_case_results(instance: Instance, audit: AuditL
     [errored] = [c for c in result.cases if c.error]
     assert errored.case_id == "upstream-error" and "502" in (errored.error or "")
     requests = _requests(instance, result.id)
-    # as for live traffic, a request no upstream answered is refused before it is recorded
-    answered = sorted(case for case in EXPECTED if case != "upstream-error")
-    assert sorted(r["attributes"]["eval_case"] for r in requests) == answered
-    assert {r["attributes"]["upstream"] for r in requests} == {"backup"}
+    # as for live traffic, a request no upstream answered is recorded too: its prompt left
+    assert sorted(r["attributes"]["eval_case"] for r in requests) == sorted(EXPECTED)
+    unanswered = [r["attributes"] for r in requests if r["attributes"]["eval_case"] == "upstream-error"]
+    assert [(a["status"], a["upstream"]) for a in unanswered] == [(502, None)]
+    answered = [r for r in requests if r["attributes"]["eval_case"] != "upstream-error"]
+    assert {r["attributes"]["upstream"] for r in answered} == {"backup"}
     completed = ledger_events(instance)[-1]
     assert completed["type"] == "eval.completed"
     assert completed["attributes"]["pass_rate_bp"] == 5000
@@ -205,7 +207,7 @@ def test_the_server_re_evaluates_through_its_own_gateway(
     assert (result.kind, result.pass_rate_bp, result.drift) == ("scheduled", 5000, False)
     assert len(log.requests) == len(CASES)
     requests = _requests(instance, result.id)
-    assert len(requests) == len(CASES) - 1  # the case no upstream answered is not recorded
+    assert len(requests) == len(CASES)  # the case no upstream answered is recorded as a 502
     assert {r["tenant"] for r in requests} == {runs_under}
     [scheduled] = [e for e in ledger_events(instance) if e["type"] == "eval.scheduled"]
     assert scheduled["tenant"] == scheduled_for

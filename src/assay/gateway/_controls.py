@@ -90,6 +90,11 @@ class RequestRedactor:
         """Outbound redaction of text already counted once (a stream's summary events)."""
         return self._run(text, self.outbound_policy, "out", tally=False)
 
+    @property
+    def redacts_outbound(self) -> bool:
+        """Whether any type is redacted on the way out (token log-probabilities are then withheld)."""
+        return any(str(action) != "allow" for action in self.outbound_policy.actions.values())
+
     def restored(self, text: str) -> str:
         """The client's own values put back where inbound pseudonymised them."""
         return str(self.pseudonyms.restore(text)) if self.restore else text

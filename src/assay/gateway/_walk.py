@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["walk_strings"]
+__all__ = ["walk_strings", "without_logprobs"]
 
 # Keys whose string values are identifiers or enumerations, never free text.
 STRUCTURAL_KEYS = frozenset(
@@ -22,6 +22,8 @@ STRUCTURAL_KEYS = frozenset(
 )
 # Top-level keys of a request that configure the call rather than carry content.
 CONFIG_KEYS = frozenset({"tools", "tool_choice", "response_format", "text", "reasoning", "stream_options"})
+
+_LINK_KEYS = frozenset({"url", "image_url"})
 
 Text = Callable[[str], str]
 
@@ -37,9 +39,28 @@ def walk_strings(value: object, fn: Text, *, top_level_skip: frozenset[str] = CO
 
 def _walk(value: object, fn: Text, key: str | None) -> object:
     if isinstance(value, str):
-        return value if key in STRUCTURAL_KEYS else fn(value)
+        if key not in STRUCTURAL_KEYS:
+            return fn(value)
+        # A link can carry personal data in its query; inline data (base64) never gets scanned.
+        return fn(value) if key in _LINK_KEYS and not value.startswith("data:") else value
     if isinstance(value, dict):
         return {k: _walk(v, fn, k) for k, v in value.items()}
     if isinstance(value, list):
         return [_walk(v, fn, key) for v in value]
+    return value
+
+
+def without_logprobs(value: object) -> object:
+    """A copy of ``value`` with every ``logprobs`` emptied.
+
+    Token log-probabilities repeat the answer token by token; a value split across tokens
+    escapes redaction, so they are withheld wherever the answer is redacted.
+    """
+    if isinstance(value, dict):
+        return {
+            k: (([] if isinstance(v, list) else None) if k == "logprobs" and v else without_logprobs(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [without_logprobs(v) for v in value]
     return value

@@ -16,7 +16,7 @@ from assay.gateway.openai_errors import openai_error
 from assay.gateway.routing import DEMO_MODEL
 from assay.gateway.service import Gateway, RequestContext, total_tokens, usage_of
 from assay.gateway.streaming import relay_stream
-from assay.gateway.upstream import UpstreamReply, UpstreamStream
+from assay.gateway.upstream import UpstreamReply, UpstreamStream, UpstreamUnavailableError
 from assay.logs import get_logger
 
 __all__ = ["MODEL_ENDPOINTS", "handle_model_request", "router", "serve"]
@@ -190,19 +190,28 @@ async def serve(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
         return openai_error(exc, ctx.request_id)
 
 
-async def _call(gateway: Gateway, ctx: RequestContext, path: str, payload: dict[str, Any], stream: bool) -> UpstreamReply | UpstreamStream:
+async def _call(
+    gateway: Gateway, ctx: RequestContext, path: str, payload: dict[str, Any], sent: dict[str, Any], *, stream: bool
+) -> UpstreamReply | UpstreamStream:
+    """The upstream's answer; when none answers, the attempt is recorded before the error goes out
+    (the redacted prompt may have reached an upstream that then failed)."""
     t0 = time.perf_counter()
     try:
-        if stream:
-            return await gateway.pool.stream(ctx.route, path, payload)
-        return await gateway.pool.post(ctx.route, path, payload)
-    finally:
-        ctx.upstream_s += time.perf_counter() - t0
+        try:
+            if stream:
+                return await gateway.pool.stream(ctx.route, path, payload)
+            return await gateway.pool.post(ctx.route, path, payload)
+        finally:
+            ctx.upstream_s += time.perf_counter() - t0
+    except UpstreamUnavailableError as exc:
+        ctx.status = exc.status
+        await gateway.record(ctx, {"request": sent, "response": None, "error": exc.message})
+        raise
 
 
 async def _plain(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
     sent = gateway.redact_in(ctx, ctx.payload)
-    reply = await _call(gateway, ctx, path, gateway.apply_route(ctx, sent), stream=False)
+    reply = await _call(gateway, ctx, path, gateway.apply_route(ctx, sent), sent, stream=False)
     assert isinstance(reply, UpstreamReply)
     ctx.answered_by, ctx.provider_model, ctx.status = reply.target.upstream, reply.target.provider_model, reply.status
     try:
@@ -225,9 +234,18 @@ async def _plain(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
     return Response(orjson.dumps(shown), status_code=ctx.status, media_type="application/json", headers=_headers(ctx, index))
 
 
+def _with_stream_usage(ctx: RequestContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """A streamed chat sends token usage only when asked; the record and token limits need it."""
+    options = payload.get("stream_options")
+    if ctx.endpoint != "chat.completions" or (isinstance(options, dict) and options.get("include_usage")):
+        return payload
+    ctx.usage_asked_by_gateway = True
+    return {**payload, "stream_options": {**(options if isinstance(options, dict) else {}), "include_usage": True}}
+
+
 async def _stream(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
     sent = gateway.redact_in(ctx, ctx.payload)
-    opened = await _call(gateway, ctx, path, gateway.apply_route(ctx, sent), stream=True)
+    opened = await _call(gateway, ctx, path, _with_stream_usage(ctx, gateway.apply_route(ctx, sent)), sent, stream=True)
     ctx.answered_by, ctx.provider_model = opened.target.upstream, opened.target.provider_model
     if isinstance(opened, UpstreamReply):
         ctx.status = opened.status

@@ -10,9 +10,10 @@ lets a request through without that control and counts the bypass.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,7 +24,7 @@ from assay.gateway import metrics
 from assay.gateway._audit import EventSink, ledger_sink
 from assay.gateway._controls import Redaction, RequestRedactor, SealedRecord, StoredRecord, Vault
 from assay.gateway._runtime import new_request_id as _new_request_id
-from assay.gateway._walk import walk_strings
+from assay.gateway._walk import walk_strings, without_logprobs
 from assay.gateway.keys import ApiKey, ApiKeyStore
 from assay.gateway.limits import Limit, RateLimiter
 from assay.gateway.policy import PolicyStore, StoredPolicy
@@ -66,6 +67,7 @@ class RequestContext:
     tenant_tpm: int | None = None
     extra_attributes: dict[str, object] = field(default_factory=dict)
     withheld: AssayError | None = None  # the answer failed an output check that blocks it
+    usage_asked_by_gateway: bool = False  # stream_options.include_usage added for the record only
 
     @property
     def fail_open_allowed(self) -> bool:
@@ -134,6 +136,7 @@ class Gateway:
         # Requests begun and not yet finished. Weak, so a request that ended by an exception
         # nobody caught still leaves the set when it is collected.
         self._open: weakref.WeakSet[RequestContext] = weakref.WeakSet()
+        self._background: set[asyncio.Task[None]] = set()
 
     # --- components -------------------------------------------------------------------------
 
@@ -154,7 +157,15 @@ class Gateway:
         sink = self.audit()
         return getattr(sink, "log", sink)
 
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` beside the requests (it must outlive a cancelled one); awaited at close."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def aclose(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         await self.pool.aclose()
         await self.limiter.aclose()
         self.vault.close()
@@ -252,7 +263,10 @@ class Gateway:
         redactor = ctx.redactor
         if redactor is None:
             return document, document
+        before = _redacted_out(redactor.counts)
         stored = self.guarded(ctx, "redaction", lambda: walk_strings(document, redactor.outbound, top_level_skip=frozenset()), document)
+        if _redacted_out(redactor.counts) > before:
+            stored = without_logprobs(stored)
         # Nothing to put back unless inbound redaction issued a pseudonym for this request.
         restoring = redactor.restore and len(redactor.pseudonyms) > 0
         shown = walk_strings(stored, redactor.restored, top_level_skip=frozenset()) if restoring else stored
@@ -398,6 +412,11 @@ class Gateway:
     @staticmethod
     def new_request_id() -> str:
         return _new_request_id()
+
+
+def _redacted_out(counts: dict[str, int]) -> int:
+    """How many values were redacted on the way out so far."""
+    return sum(n for key, n in counts.items() if key.startswith("out."))
 
 
 def _as_dict(value: object) -> dict[str, Any]:

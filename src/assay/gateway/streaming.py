@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from assay.errors import AssayError
-from assay.gateway._walk import walk_strings
+from assay.gateway._walk import walk_strings, without_logprobs
 from assay.gateway.openai_errors import error_body
 from assay.gateway.service import Gateway, RequestContext, total_tokens, usage_of
 from assay.gateway.upstream import UpstreamStream
@@ -26,6 +26,9 @@ from assay.logs import get_logger
 __all__ = ["relay_stream"]
 
 _log = get_logger("assay.gateway.stream")
+
+#: The status recorded for a stream whose client disconnected (nginx's "client closed request").
+CLIENT_CLOSED = 499
 
 
 class _Deltas:
@@ -103,8 +106,10 @@ async def relay_stream(
         failure = exc.message
     except Exception as exc:  # noqa: BLE001 - the stream broke after it started: report, never retry
         failure = f"the upstream stream ended abnormally ({type(exc).__name__})"
-    finally:
-        await upstream.aclose()
+    except BaseException:  # cancelled or closed: the client went away mid-stream
+        gateway.spawn(_record_abandoned(gateway, ctx, upstream, deltas, sent))
+        raise
+    await upstream.aclose()
     for channel in deltas.channels():  # an upstream that never closed a channel
         tail = deltas.finish(channel)
         if tail and is_chat and failure is None:
@@ -125,6 +130,29 @@ async def relay_stream(
     gateway.finish_metrics(ctx)
     for out in _ending(ctx, index, failure, is_chat):
         yield out
+
+
+async def _record_abandoned(
+    gateway: Gateway, ctx: RequestContext, upstream: UpstreamStream, deltas: _Deltas, sent: dict[str, Any]
+) -> None:
+    """Record a stream whose client left: the prompt reached the upstream, so it is audited too.
+
+    Runs as its own task: the request's task is being cancelled and could not await the ledger.
+    """
+    try:
+        await upstream.aclose()
+    finally:
+        for channel in deltas.channels():
+            deltas.finish(channel)  # held-back text is redacted into the transcript, never sent
+        ctx.status = CLIENT_CLOSED
+        try:
+            await gateway.record(
+                ctx, {"request": sent, "response": deltas.transcript(), "error": "the client closed the connection"}
+            )
+        except AssayError as exc:
+            _log.error("abandoned_stream_not_recorded", request_id=ctx.request_id, error=exc.message)
+        await gateway.limiter.charge(ctx.limits(), total_tokens(ctx.usage))
+        gateway.finish_metrics(ctx)
 
 
 def _ending(ctx: RequestContext, index: int | None, failure: str | None, is_chat: bool) -> list[bytes]:
@@ -166,12 +194,32 @@ async def _relay(
             yield out
 
 
+#: Streamed text fields of a chat delta: channel suffix -> (path in the delta). Each gets its own
+#: streaming redactor, since a value can be split across chunks.
+_DELTA_TEXT: dict[str, tuple[str, ...]] = {
+    "": ("content",),
+    ":refusal": ("refusal",),
+    ":function_call": ("function_call", "arguments"),
+    ":audio": ("audio", "transcript"),
+}
+
+
+def _nest(path: tuple[str, ...], text: str) -> dict[str, Any]:
+    """``{"a": {"b": text}}`` for the path ``("a", "b")``."""
+    out: dict[str, Any] = {path[-1]: text}
+    for name in reversed(path[:-1]):
+        out = {name: out}
+    return out
+
+
 def _tail_delta(channel: str, tail: str) -> tuple[int, dict[str, Any]]:
     """(choice index, delta) carrying text a streaming redactor held back on ``channel``."""
-    parts = channel.split(":")  # choice:<i> or choice:<i>:tool:<j>
+    parts = channel.split(":")  # choice:<i>[:refusal|:function_call|:audio|:tool:<j>]
+    index = int(parts[1])
     if len(parts) == 4:
-        return int(parts[1]), {"tool_calls": [{"index": int(parts[3]), "function": {"arguments": tail}}]}
-    return int(parts[1]), {"content": tail}
+        return index, {"tool_calls": [{"index": int(parts[3]), "function": {"arguments": tail}}]}
+    suffix = ":" + parts[2] if len(parts) == 3 else ""
+    return index, _nest(_DELTA_TEXT[suffix], tail)
 
 
 def _chat_tail(channel: str, tail: str, base: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -180,30 +228,64 @@ def _chat_tail(channel: str, tail: str, base: dict[str, Any] | None = None) -> d
     return {**head, "object": "chat.completion.chunk", "choices": [{"index": index, "delta": delta, "finish_reason": None}]}
 
 
+def _delta_texts(delta: dict[str, Any], channel: str) -> list[tuple[str, dict[str, Any], str]]:
+    """(channel, the dict holding the text, its key) for every streamed text of a delta."""
+    found = []
+    for suffix, path in _DELTA_TEXT.items():
+        holder: Any = delta
+        for name in path[:-1]:
+            holder = holder.get(name) if isinstance(holder, dict) else None
+        if isinstance(holder, dict) and isinstance(holder.get(path[-1]), str):
+            found.append((channel + suffix, holder, path[-1]))
+    for call in delta.get("tool_calls") or []:
+        fn = call.get("function") if isinstance(call, dict) else None
+        if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+            found.append((f"{channel}:tool:{call.get('index', 0)}", fn, "arguments"))
+    return found
+
+
 def _chat_event(gateway: Gateway, ctx: RequestContext, deltas: _Deltas, chunk: dict[str, Any]) -> list[bytes]:
     out: list[bytes] = []
     if "model" in chunk:
         chunk["model"] = ctx.route.alias
+    withhold = ctx.redactor is not None and ctx.redactor.redacts_outbound
+    streamed: set[int] = set()
     for choice in chunk.get("choices") or []:
         if not isinstance(choice, dict):
             continue
         channel = f"choice:{choice.get('index', 0)}"
-        delta = choice.get("delta") or {}
-        if isinstance(delta.get("content"), str):
-            delta["content"] = deltas.feed(channel, delta["content"])
-        for call in delta.get("tool_calls") or []:
-            fn = call.get("function") or {}
-            if isinstance(fn.get("arguments"), str):
-                fn["arguments"] = deltas.feed(f"{channel}:tool:{call.get('index', 0)}", fn["arguments"])
+        delta = choice.get("delta")
+        for name, holder, key in _delta_texts(delta if isinstance(delta, dict) else {}, channel):
+            holder[key] = deltas.feed(name, holder[key])
+            streamed.add(id(holder[key]))
+        if withhold and choice.get("logprobs"):
+            choice["logprobs"] = None  # see without_logprobs
         if choice.get("finish_reason") is not None:
             for name in [c for c in deltas.channels() if c == channel or c.startswith(channel + ":")]:
                 tail = deltas.finish(name)
                 if tail:
                     out.append(_sse(orjson.dumps(_chat_tail(name, tail, chunk))))
+    chunk = _redact_rest(gateway, ctx, chunk, streamed)
     if isinstance(chunk.get("usage"), dict):
         ctx.usage = usage_of(chunk)
+    if ctx.usage_asked_by_gateway:  # the client did not ask for usage: do not show it
+        chunk.pop("usage", None)
+        if not chunk.get("choices"):
+            return out
     out.append(_sse(orjson.dumps(chunk)))
     return out
+
+
+def _redact_rest(gateway: Gateway, ctx: RequestContext, chunk: dict[str, Any], streamed: set[int]) -> dict[str, Any]:
+    """Redact every string of ``chunk`` the channels did not (a field unknown today), each on its own."""
+    redactor = ctx.redactor
+    if redactor is None:
+        return chunk
+
+    def text(value: str) -> str:
+        return value if id(value) in streamed else redactor.restored(redactor.outbound(value))
+
+    return _as_event(gateway.guarded(ctx, "redaction", lambda: walk_strings(chunk, text, top_level_skip=frozenset()), chunk))
 
 
 def _responses_event(gateway: Gateway, ctx: RequestContext, deltas: _Deltas, event: dict[str, Any]) -> list[bytes]:
@@ -212,6 +294,8 @@ def _responses_event(gateway: Gateway, ctx: RequestContext, deltas: _Deltas, eve
     out: list[bytes] = []
     if kind.endswith(".delta") and isinstance(event.get("delta"), str):
         event["delta"] = deltas.feed(channel, event["delta"])
+        if event.get("logprobs") and ctx.redactor is not None and ctx.redactor.redacts_outbound:
+            event["logprobs"] = []  # see without_logprobs
         return [_sse(orjson.dumps(event), kind)]
     if kind.endswith(".done") and channel in deltas.channels():
         tail = deltas.finish(channel)
@@ -219,6 +303,8 @@ def _responses_event(gateway: Gateway, ctx: RequestContext, deltas: _Deltas, eve
             extra = {**event, "type": kind[: -len(".done")] + ".delta", "delta": tail}
             for drop in ("text", "arguments"):
                 extra.pop(drop, None)
+            if "logprobs" in extra:
+                extra["logprobs"] = []  # the summary's tokens are not this tail's
             out.append(_sse(orjson.dumps(extra), extra["type"]))
     response = event.get("response")
     if isinstance(response, dict):
@@ -227,6 +313,8 @@ def _responses_event(gateway: Gateway, ctx: RequestContext, deltas: _Deltas, eve
             response["model"] = ctx.route.alias
     redactor = ctx.redactor
     if redactor is not None:
+        if redactor.redacts_outbound:
+            event = _as_event(without_logprobs(event))
         event = gateway.guarded(
             ctx, "redaction",
             lambda: walk_strings(
@@ -238,3 +326,8 @@ def _responses_event(gateway: Gateway, ctx: RequestContext, deltas: _Deltas, eve
         )
     out.append(_sse(orjson.dumps(event), kind))
     return out
+
+
+def _as_event(value: object) -> dict[str, Any]:
+    assert isinstance(value, dict)
+    return value

@@ -1,8 +1,8 @@
 """A local OpenAI-compatible upstream for gateway tests: records every request it receives.
 
 Run as ``python -m tests.gateway_upstream --port P --record FILE [--models a,b]``. Its behaviour
-is switched at run time with ``POST /_control {"mode": "ok"|"fail"|"slow"|"break_stream"|"drip"}``
-(``drip``: a streamed chat answer's chunks 0.2 s apart).
+is switched at run time with ``POST /_control {"mode": "ok"|"fail"|"slow"|"break_stream"|"drip"|"reject"}``
+(``drip``: a streamed chat answer's chunks 0.2 s apart; ``reject``: a 400 naming an email address).
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ async def _gate(path: str, request: Request) -> tuple[dict[str, Any] | None, Res
     mode = STATE["mode"]
     if mode == "fail":
         return None, JSONResponse({"error": {"message": "primary down", "type": "server_error"}}, status_code=500)
+    if mode == "reject":  # a client error whose message carries personal data of the provider's
+        error = {"message": "refused; write to help@provider.example", "type": "invalid_request_error"}
+        return None, JSONResponse({"error": error}, status_code=400)
     if mode == "slow":
         await asyncio.sleep(STATE["delay"])
     return json.loads(raw), None

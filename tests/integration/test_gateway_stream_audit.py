@@ -87,3 +87,21 @@ def test_an_answer_no_upstream_gave_is_recorded(tmp_path: Path, stream: bool) ->
     (recorded,) = _recorded(sqlite_url(data))
     assert recorded["status"] == 502 and recorded["upstream"] is None
     assert recorded["redactions"] == {"in.EMAIL_ADDRESS": 1}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_upstream_refusal_is_redacted_and_recorded(tmp_path: Path, stream: bool) -> None:
+    data = init_data_dir(tmp_path)
+    key = data.create_key("acme")
+    with recording_upstream(tmp_path, mode="reject") as upstream, running_server(
+        data.path, env=data.env, extra=("--upstream", upstream.url)
+    ) as base:
+        body = {"model": "gpt-test", "stream": stream, "messages": [{"role": "user", "content": "hi"}]}
+        response = httpx.post(
+            base + "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}, timeout=30
+        )
+    assert response.status_code == 400
+    assert "help@provider.example" not in response.text and "[EMAIL_ADDRESS]" in response.json()["error"]["message"]
+    assert response.headers["x-assay-ledger-index"].isdigit()
+    (recorded,) = _recorded(sqlite_url(data))
+    assert recorded["status"] == 400 and recorded["redactions"] == {"out.EMAIL_ADDRESS": 1}

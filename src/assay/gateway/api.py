@@ -169,7 +169,7 @@ async def handle_model_request(request: Request, endpoint: str, path: str) -> Re
         ctx = await gateway.begin(endpoint, rid, started, key, body)
     except AssayError as exc:
         metrics.child(metrics.REQUESTS, endpoint, str(exc.status)).inc()
-        return openai_error(exc, rid)
+        return openai_error(exc, rid, (time.perf_counter() - started) * 1000)
     return await serve(gateway, ctx, path)
 
 
@@ -187,7 +187,7 @@ async def serve(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
         ctx.status = exc.status
         gateway.finish_metrics(ctx)
         _log.warning("request_refused", request_id=ctx.request_id, error=type(exc).__name__, detail=exc.message)
-        return openai_error(exc, ctx.request_id)
+        return openai_error(exc, ctx.request_id, ctx.overhead_ms())
 
 
 async def _call(
@@ -209,18 +209,22 @@ async def _call(
         raise
 
 
+def _document_of(ctx: RequestContext, body: bytes) -> dict[str, Any]:
+    """The upstream's answer as a JSON object (a 502 error document if it is not JSON)."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        ctx.status = 502
+        return {"error": {"message": "the upstream answered with a body that is not JSON", "type": "server_error"}}
+    return document if isinstance(document, dict) else {"data": document}
+
+
 async def _plain(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
     sent = gateway.redact_in(ctx, ctx.payload)
     reply = await _call(gateway, ctx, path, gateway.apply_route(ctx, sent), sent, stream=False)
     assert isinstance(reply, UpstreamReply)
     ctx.answered_by, ctx.provider_model, ctx.status = reply.target.upstream, reply.target.provider_model, reply.status
-    try:
-        document = orjson.loads(reply.body)
-    except orjson.JSONDecodeError:
-        document = {"error": {"message": "the upstream answered with a body that is not JSON", "type": "server_error"}}
-        ctx.status = 502
-    if not isinstance(document, dict):
-        document = {"data": document}
+    document = _document_of(ctx, reply.body)
     stored, shown = gateway.redact_out(ctx, document)
     if "model" in shown and ctx.status == 200:
         shown["model"] = ctx.route.alias
@@ -230,7 +234,7 @@ async def _plain(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
     await gateway.limiter.charge(ctx.limits(), total_tokens(ctx.usage))
     gateway.finish_metrics(ctx)
     if withheld is not None:
-        return openai_error(withheld, ctx.request_id)
+        return openai_error(withheld, ctx.request_id, ctx.overhead_ms())
     return Response(orjson.dumps(shown), status_code=ctx.status, media_type="application/json", headers=_headers(ctx, index))
 
 
@@ -247,11 +251,12 @@ async def _stream(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
     sent = gateway.redact_in(ctx, ctx.payload)
     opened = await _call(gateway, ctx, path, _with_stream_usage(ctx, gateway.apply_route(ctx, sent)), sent, stream=True)
     ctx.answered_by, ctx.provider_model = opened.target.upstream, opened.target.provider_model
-    if isinstance(opened, UpstreamReply):
+    if isinstance(opened, UpstreamReply):  # refused before a stream began: an error document
         ctx.status = opened.status
-        index = await gateway.record(ctx, {"request": sent, "response": None})
+        stored, shown = gateway.redact_out(ctx, _document_of(ctx, opened.body))
+        index = await gateway.record(ctx, {"request": sent, "response": stored})
         gateway.finish_metrics(ctx)
-        return Response(opened.body, status_code=opened.status, media_type="application/json", headers=_headers(ctx, index))
+        return Response(orjson.dumps(shown), status_code=ctx.status, media_type="application/json", headers=_headers(ctx, index))
     if gateway.holds_stream(ctx):
         return await _held_stream(gateway, ctx, opened, sent)
     body: AsyncIterator[bytes] = relay_stream(gateway, ctx, opened, sent)
@@ -263,7 +268,7 @@ async def _held_stream(gateway: Gateway, ctx: RequestContext, opened: UpstreamSt
     answer is in and checked; a violation becomes an OpenAI-shaped error instead of the stream."""
     events = [chunk async for chunk in relay_stream(gateway, ctx, opened, sent)]
     if ctx.withheld is not None:
-        return openai_error(ctx.withheld, ctx.request_id)
+        return openai_error(ctx.withheld, ctx.request_id, ctx.overhead_ms())
     return Response(b"".join(events), media_type="text/event-stream", headers={**_headers(ctx, None), "cache-control": "no-cache"})
 
 

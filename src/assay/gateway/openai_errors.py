@@ -42,10 +42,12 @@ def _code(exc: AssayError) -> str | None:
     }.get(exc.status, exc.type_slug)
 
 
-def openai_error(exc: AssayError, request_id: str) -> Response:
+def openai_error(exc: AssayError, request_id: str, overhead_ms: float | None = None) -> Response:
     """The OpenAI-shaped response for ``exc`` (with the hint appended to the message)."""
     message = exc.message if not exc.hint else f"{exc.message} ({exc.hint})"
     headers = {"x-assay-request-id": request_id}
+    if overhead_ms is not None:
+        headers["x-assay-overhead-ms"] = f"{overhead_ms:.3f}"
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(retry_after, int):
         headers["retry-after"] = str(retry_after)

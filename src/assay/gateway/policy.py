@@ -81,6 +81,14 @@ class TenantPolicy(BaseModel):
     allowed_models: list[str] | None = Field(
         default=None, description="Model aliases this tenant may use; null means every model."
     )
+    rpm_limit: int | None = Field(
+        default=None, gt=0,
+        description="Requests per minute for the whole tenant; null means the server's ASSAY_TENANT_RPM.",
+    )
+    tpm_limit: int | None = Field(
+        default=None, gt=0,
+        description="Tokens per minute for the whole tenant; null means the server's ASSAY_TENANT_TPM.",
+    )
     on_failure: Literal["closed", "open"] = Field(
         default="closed",
         description="When redaction, the key store or the ledger is unavailable: refuse (closed) "

@@ -211,7 +211,8 @@ class Gateway:
             )
         ctx = RequestContext(
             request_id, endpoint, started, key, route, policy, payload,
-            tenant_rpm=self.tenant_rpm, tenant_tpm=self.tenant_tpm,
+            tenant_rpm=policy.policy.rpm_limit or self.tenant_rpm,
+            tenant_tpm=policy.policy.tpm_limit or self.tenant_tpm,
         )
         await self.limiter.admit(ctx.limits())
         self._require_controls(ctx)

@@ -144,6 +144,11 @@ class Settings(BaseSettings):
     tenant_tpm: int | None = Field(
         default=None, gt=0, description="Tokens per minute per tenant (none: unlimited)."
     )
+    platform_tenant: str = Field(
+        default="platform",
+        description="Keys of this tenant are the platform operator's: they read the whole ledger, "
+        "compliance and model governance APIs and every tenant's decision records; other keys only their tenant's.",
+    )
     tls_cert: Path | None = Field(
         default=None, description="PEM certificate: `assay serve` terminates TLS 1.2+."
     )

@@ -1,4 +1,5 @@
-"""Decision records through the governance API: a key reads only its own tenant's.
+"""Tenant isolation of the read APIs: a key reads only its own tenant's decision records; the
+whole ledger, the compliance results and model governance are the platform operator's.
 
 Another tenant's record is answered exactly as a missing one (existence is not revealed), and
 the refused read leaves no ``decision.viewed`` event claiming the record was shown.
@@ -79,6 +80,7 @@ def _viewings(instance: Instance) -> list[dict[str, Any]]:
     [
         pytest.param("acme", "auditor", 200, id="same-tenant-auditor"),
         pytest.param("acme", "admin", 200, id="same-tenant-admin"),
+        pytest.param("platform", "auditor", 200, id="platform-auditor"),
         pytest.param("other", "auditor", 404, id="other-tenant-auditor"),
         pytest.param("other", "admin", 404, id="other-tenant-admin"),
     ],
@@ -111,3 +113,20 @@ def test_a_key_explains_only_its_own_tenants_requests(
     assert "acme" not in response.text and "support" not in response.text
     # The refused read claims no viewing: the ledger holds none since, of this or any record.
     assert viewed == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/ledger/checkpoint", "/api/v1/ledger/proof/0", "/api/v1/compliance/assessment",
+     "/api/v1/governance/routes"],
+)
+@pytest.mark.parametrize(("tenant", "status"), [("acme", 403), ("platform", 200)])
+def test_every_tenants_data_is_for_the_platforms_keys_only(
+    tenants: Tenants, path: str, tenant: str, status: int
+) -> None:
+    key = tenants.create_key(tenant, "auditor")
+    response = tenants.client.get(path, headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == status, response.text
+    if status == 403:
+        assert "tenant acme may not call it" in response.json()["detail"]
+        assert "--tenant platform --role auditor" in response.json()["hint"]

@@ -24,7 +24,11 @@ __all__ = ["ForbiddenError", "KeyResolver", "Principal", "authenticate", "requir
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: ``subject`` is the ledger actor form (``apikey:<id>``, ``user:<id>``)."""
+    """Who is calling: ``subject`` is the ledger actor form (``apikey:<id>``, ``user:<id>``).
+
+    ``tenant`` is the tenant the caller is confined to; None is the platform operator (a key
+    of the platform tenant, ``ASSAY_PLATFORM_TENANT``), who may read across tenants.
+    """
 
     subject: str
     roles: frozenset[str] = field(default_factory=frozenset)
@@ -66,8 +70,12 @@ async def authenticate(request: Request) -> Principal:
     return principal
 
 
-def require_role(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
-    """A FastAPI dependency admitting principals holding any of ``roles``."""
+def require_role(*roles: str, platform: bool = False) -> Callable[[Request], Awaitable[Principal]]:
+    """A FastAPI dependency admitting principals holding any of ``roles``.
+
+    ``platform``: the endpoint serves data of every tenant (the whole ledger, the platform's
+    compliance, model governance), so only the platform operator's keys may call it.
+    """
     if not roles:
         raise ValueError("require_role needs at least one role")
     allowed = frozenset(roles)
@@ -76,6 +84,12 @@ def require_role(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
         principal = await authenticate(request)
         if not principal.roles & allowed:
             raise ForbiddenError(f"this endpoint needs one of the roles: {', '.join(sorted(allowed))}")
+        if platform and principal.tenant is not None:
+            raise ForbiddenError(
+                f"this endpoint serves every tenant's data; a key of tenant {principal.tenant} may not call it",
+                hint="Use a key of the platform tenant (ASSAY_PLATFORM_TENANT, `platform` by default): "
+                "`assay keys create --tenant platform --role auditor`.",
+            )
         return principal
 
     return dependency

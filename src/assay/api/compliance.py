@@ -29,8 +29,8 @@ from assay.instance import Instance
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/compliance", tags=["compliance"])
-Reader = Annotated[Principal, Depends(require_role("auditor", "admin"))]
-Admin = Annotated[Principal, Depends(require_role("admin"))]
+Reader = Annotated[Principal, Depends(require_role("auditor", "admin", platform=True))]
+Admin = Annotated[Principal, Depends(require_role("admin", platform=True))]
 PeriodQuery = Annotated[str | None, Query(description="FROM..TO, e.g. 2026-01-01..2026-06-30")]
 
 

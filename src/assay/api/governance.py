@@ -6,8 +6,10 @@ person other than the requester) and withdraw (by the requester). The other
 steps go through the CLI workflow (``assay changes``); both use the same
 functions, which enforce the separation of duties.
 
-The registry, routes, changes and evaluations are platform-wide: they are kept per model
-alias and hold no tenant's data. Decision records are per tenant (:func:`explain`).
+The registry, routes, changes and evaluations are the platform's: they are kept per model
+alias, so only the platform operator's keys (tenant ``ASSAY_PLATFORM_TENANT``) use them.
+Decision records are per tenant (:func:`explain`): any tenant's auditor or admin key reads
+its own.
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ from assay.web.roles import ROLES
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/governance", tags=["governance"])
-Reader = Annotated[Principal, Depends(require_role("auditor", "admin"))]
-Admin = Annotated[Principal, Depends(require_role("admin"))]
+Reader = Annotated[Principal, Depends(require_role("auditor", "admin", platform=True))]
+Admin = Annotated[Principal, Depends(require_role("admin", platform=True))]
+TenantReader = Annotated[Principal, Depends(require_role("auditor", "admin"))]  # confined to its tenant
 
 
 class RejectBody(BaseModel):
@@ -101,13 +104,12 @@ def evaluation(request: Request, evaluation_id: str, _: Reader) -> dict[str, Any
 
 
 @router.get("/requests/{request_id}/explain", summary="How a request was answered")
-def explain(request: Request, request_id: str, principal: Reader) -> dict[str, Any]:
+def explain(request: Request, request_id: str, principal: TenantReader) -> dict[str, Any]:
     """Viewing is recorded in the ledger with the caller as actor before anything is shown.
 
     Decision records belong to a tenant: a key reads only its own tenant's (whatever its
     role); another tenant's record is a 404 like a missing one, and no viewing is recorded.
-    Every key of the key store names a tenant; only a principal without one (a custom key
-    resolver's) reads across tenants.
+    Only the platform operator's keys (no tenant) read across tenants.
     """
     found = explain_request(request.app.state.instance, audit_log_of(request), request_id,
                             actor=principal.subject, tenant=principal.tenant)

@@ -21,7 +21,7 @@ from assay.ledger.tiles import TILE_WIDTH, TileError, encode_bundle, parse_tile_
 __all__ = ["audit_log_of", "router"]
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
-Auditor = Annotated[Principal, Depends(require_role("auditor", "admin"))]
+Auditor = Annotated[Principal, Depends(require_role("auditor", "admin", platform=True))]
 
 
 def audit_log_of(request: Request) -> AuditLog:

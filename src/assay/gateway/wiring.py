@@ -54,7 +54,8 @@ class KeyResolver:
             return None
         from assay.api.auth import Principal  # the API package imports this module
 
-        return Principal(subject=key.actor, roles=frozenset({key.role}), tenant=key.tenant)
+        platform = key.tenant == self._gateway.instance.settings.platform_tenant
+        return Principal(subject=key.actor, roles=frozenset({key.role}), tenant=None if platform else key.tenant)
 
 
 class GatewayFastPath:

@@ -135,3 +135,14 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 def test_usage_error_exits_2() -> None:
     result = assay_subprocess("init", "--no-such-flag")
     assert result.returncode == 2
+
+
+def test_doctor_warns_when_the_database_link_does_not_require_tls(tmp_path: Path, database_url: str) -> None:
+    env = {"ASSAY_DATABASE_URL": database_url}
+    data = tmp_path / "data"
+    assert run_cli("init", "--data-dir", str(data), env=env).exit_code == 0
+    result = run_cli("doctor", "--data-dir", str(data), env=env)
+    if database_url.startswith("postgresql"):
+        assert "database TLS" in result.stdout and "sslmode=verify-full" in result.stdout
+    else:  # a local file: no link to protect
+        assert "database TLS" not in result.stdout

@@ -109,3 +109,12 @@ def test_every_choice_is_checked_not_only_the_first(stack: Stack, stream: bool) 
     explained = explain_request(stack.instance, stack.audit,
                                 refused.value.response.headers["x-assay-request-id"], actor="cli:carol")
     assert explained.output_errors == ("choices/1: (root): not JSON",)
+
+
+def test_a_held_stream_carries_its_ledger_index_as_a_header(stack: Stack) -> None:
+    stack.route("valid", "block")
+    raw = stack.openai.chat.completions.with_raw_response.create(
+        model="support", messages=[{"role": "user", "content": "json please"}], stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices) == VALID
+    index = int(raw.headers["x-assay-ledger-index"])  # held until recorded, so it is known
+    assert stack.audit.entry(index).event_type == "gateway.request"

@@ -269,7 +269,8 @@ async def _held_stream(gateway: Gateway, ctx: RequestContext, opened: UpstreamSt
     events = [chunk async for chunk in relay_stream(gateway, ctx, opened, sent)]
     if ctx.withheld is not None:
         return openai_error(ctx.withheld, ctx.request_id, ctx.overhead_ms())
-    return Response(b"".join(events), media_type="text/event-stream", headers={**_headers(ctx, None), "cache-control": "no-cache"})
+    headers = _headers(ctx, ctx.ledger_index)  # held until recorded: the index can be a header too
+    return Response(b"".join(events), media_type="text/event-stream", headers={**headers, "cache-control": "no-cache"})
 
 
 #: URL path -> (endpoint name, upstream path) of the POST model endpoints.

@@ -68,6 +68,7 @@ class RequestContext:
     extra_attributes: dict[str, object] = field(default_factory=dict)
     withheld: AssayError | None = None  # the answer failed an output check that blocks it
     usage_asked_by_gateway: bool = False  # stream_options.include_usage added for the record only
+    ledger_index: int | None = None  # a relayed stream's record, once it is durable
 
     @property
     def fail_open_allowed(self) -> bool:

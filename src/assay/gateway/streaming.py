@@ -126,6 +126,7 @@ async def relay_stream(
         gateway.finish_metrics(ctx)
         yield _sse(error_body(exc.status, f"{exc.message} ({exc.hint})", code="service_unavailable"), "error")
         return
+    ctx.ledger_index = index
     await gateway.limiter.charge(ctx.limits(), total_tokens(ctx.usage))
     gateway.finish_metrics(ctx)
     for out in _ending(ctx, index, failure, is_chat):

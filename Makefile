@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 RUNTIME_STAMP := $(VENV)/.stamp-runtime
 DEV_STAMP     := $(VENV)/.stamp-dev
 
-.PHONY: run test test-fast lint bench bench-peers clean install dev
+.PHONY: run test test-fast test-explore lint bench bench-peers clean install dev
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ test: lint
 # Skips the load and soak tests marked `slow` (CI runs them through `make test`).
 test-fast: lint
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+# The property tests on fresh random examples, 2,000 where a test sets no count of its own
+# (CI draws the same examples on every run).
+test-explore: $(DEV_STAMP)
+	$(BIN)/pytest tests/property --hypothesis-profile=explore --hypothesis-show-statistics -q
 
 bench: $(DEV_STAMP)
 	$(BIN)/assay bench all

@@ -20,6 +20,8 @@ pytest_plugins = ["tests.crypto_support"]
 # time until it is fixed. Developers' runs keep drawing new examples, and what they find is kept
 # as a table row.
 settings.register_profile("ci", derandomize=True)
+# `make test-explore` keeps the search going: new random examples, many more of them.
+settings.register_profile("explore", max_examples=2000, derandomize=False, deadline=None)
 if IN_CI:
     settings.load_profile("ci")
 

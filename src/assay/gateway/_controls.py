@@ -8,6 +8,7 @@ when the tenant's policy says so, pass and count the bypass.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -90,7 +91,7 @@ class RequestRedactor:
         """Outbound redaction of text already counted once (a stream's summary events)."""
         return self._run(text, self.outbound_policy, "out", tally=False)
 
-    @property
+    @functools.cached_property
     def redacts_outbound(self) -> bool:
         """Whether any type is redacted on the way out (token log-probabilities are then withheld)."""
         return any(str(action) != "allow" for action in self.outbound_policy.actions.values())

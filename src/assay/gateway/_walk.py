@@ -8,8 +8,9 @@ Pure module.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["walk_strings", "without_logprobs"]
+__all__ = ["as_document", "walk_strings", "without_logprobs"]
 
 # Keys whose string values are identifiers or enumerations, never free text.
 STRUCTURAL_KEYS = frozenset(
@@ -63,4 +64,10 @@ def without_logprobs(value: object) -> object:
         }
     if isinstance(value, list):
         return [without_logprobs(v) for v in value]
+    return value
+
+
+def as_document(value: object) -> dict[str, Any]:
+    """A walked JSON object, typed again as one (the walks keep a dict a dict)."""
+    assert isinstance(value, dict)
     return value

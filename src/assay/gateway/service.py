@@ -24,7 +24,7 @@ from assay.gateway import metrics
 from assay.gateway._audit import EventSink, ledger_sink
 from assay.gateway._controls import Redaction, RequestRedactor, SealedRecord, StoredRecord, Vault
 from assay.gateway._runtime import new_request_id as _new_request_id
-from assay.gateway._walk import walk_strings, without_logprobs
+from assay.gateway._walk import as_document, walk_strings, without_logprobs
 from assay.gateway.keys import ApiKey, ApiKeyStore
 from assay.gateway.limits import Limit, RateLimiter
 from assay.gateway.policy import PolicyStore, StoredPolicy
@@ -272,7 +272,7 @@ class Gateway:
         # Nothing to put back unless inbound redaction issued a pseudonym for this request.
         restoring = redactor.restore and len(redactor.pseudonyms) > 0
         shown = walk_strings(stored, redactor.restored, top_level_skip=frozenset()) if restoring else stored
-        return _as_dict(stored), _as_dict(shown)
+        return as_document(stored), as_document(shown)
 
     def apply_route(self, ctx: RequestContext, payload: dict[str, Any]) -> dict[str, Any]:
         """The route's enforced parameters and system prompt."""
@@ -419,11 +419,6 @@ class Gateway:
 def _redacted_out(counts: dict[str, int]) -> int:
     """How many values were redacted on the way out so far."""
     return sum(n for key, n in counts.items() if key.startswith("out."))
-
-
-def _as_dict(value: object) -> dict[str, Any]:
-    assert isinstance(value, dict)
-    return value
 
 
 def usage_of(document: dict[str, Any]) -> dict[str, int]:

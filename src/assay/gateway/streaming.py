@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from assay.errors import AssayError
-from assay.gateway._walk import walk_strings, without_logprobs
+from assay.gateway._walk import as_document, walk_strings, without_logprobs
 from assay.gateway.openai_errors import error_body
 from assay.gateway.service import Gateway, RequestContext, total_tokens, usage_of
 from assay.gateway.upstream import UpstreamStream
@@ -286,7 +286,7 @@ def _redact_rest(gateway: Gateway, ctx: RequestContext, chunk: dict[str, Any], s
     def text(value: str) -> str:
         return value if id(value) in streamed else redactor.restored(redactor.outbound(value))
 
-    return _as_event(gateway.guarded(ctx, "redaction", lambda: walk_strings(chunk, text, top_level_skip=frozenset()), chunk))
+    return as_document(gateway.guarded(ctx, "redaction", lambda: walk_strings(chunk, text, top_level_skip=frozenset()), chunk))
 
 
 def _responses_event(gateway: Gateway, ctx: RequestContext, deltas: _Deltas, event: dict[str, Any]) -> list[bytes]:
@@ -315,7 +315,7 @@ def _responses_event(gateway: Gateway, ctx: RequestContext, deltas: _Deltas, eve
     redactor = ctx.redactor
     if redactor is not None:
         if redactor.redacts_outbound:
-            event = _as_event(without_logprobs(event))
+            event = as_document(without_logprobs(event))
         event = gateway.guarded(
             ctx, "redaction",
             lambda: walk_strings(
@@ -327,8 +327,3 @@ def _responses_event(gateway: Gateway, ctx: RequestContext, deltas: _Deltas, eve
         )
     out.append(_sse(orjson.dumps(event), kind))
     return out
-
-
-def _as_event(value: object) -> dict[str, Any]:
-    assert isinstance(value, dict)
-    return value

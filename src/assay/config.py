@@ -156,6 +156,10 @@ class Settings(BaseSettings):
     checkpoint_interval_s: float = Field(
         default=10.0, gt=0, le=10.0, description="Seconds between signed ledger checkpoints."
     )
+    ledger_commit_delay_ms: float = Field(
+        default=1.0, ge=0, le=50,
+        description="Longest wait of a ledger commit for appends known to be on their way (0: never wait).",
+    )
     retention_interval_s: float = Field(
         default=3600.0, gt=0, description="Seconds between retention runs inside `assay serve`."
     )

@@ -188,6 +188,8 @@ async def serve(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
         gateway.finish_metrics(ctx)
         _log.warning("request_refused", request_id=ctx.request_id, error=type(exc).__name__, detail=exc.message)
         return openai_error(exc, ctx.request_id, ctx.overhead_ms())
+    finally:
+        gateway.record_queued(ctx)  # a refusal before its record: the ledger must not wait for it
 
 
 async def _call(
@@ -200,9 +202,13 @@ async def _call(
         try:
             if stream:
                 return await gateway.pool.stream(ctx.route, path, payload)
+            gateway.expect_record(ctx)
             return await gateway.pool.post(ctx.route, path, payload)
         finally:
-            ctx.upstream_s += time.perf_counter() - t0
+            elapsed = time.perf_counter() - t0
+            ctx.upstream_s += elapsed
+            if not stream:
+                gateway.upstream_answered(elapsed)
     except UpstreamUnavailableError as exc:
         ctx.status = exc.status
         await gateway.record(ctx, {"request": sent, "response": None, "error": exc.message})
@@ -219,13 +225,26 @@ def _document_of(ctx: RequestContext, body: bytes) -> dict[str, Any]:
     return document if isinstance(document, dict) else {"data": document}
 
 
+async def _redact_answer(
+    gateway: Gateway, ctx: RequestContext, document: dict[str, Any], sent: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(stored, shown) of an answer; when its redaction fails closed, the attempt is recorded
+    before the refusal goes out: the redacted prompt did reach the upstream (ADR 0079)."""
+    try:
+        return gateway.redact_out(ctx, document)
+    except AssayError as exc:
+        ctx.status = exc.status
+        await gateway.record(ctx, {"request": sent, "response": None, "error": exc.message})
+        raise
+
+
 async def _plain(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
     sent = gateway.redact_in(ctx, ctx.payload)
     reply = await _call(gateway, ctx, path, gateway.apply_route(ctx, sent), sent, stream=False)
     assert isinstance(reply, UpstreamReply)
     ctx.answered_by, ctx.provider_model, ctx.status = reply.target.upstream, reply.target.provider_model, reply.status
     document = _document_of(ctx, reply.body)
-    stored, shown = gateway.redact_out(ctx, document)
+    stored, shown = await _redact_answer(gateway, ctx, document, sent)
     if "model" in shown and ctx.status == 200:
         shown["model"] = ctx.route.alias
     ctx.usage = usage_of(document)
@@ -253,7 +272,7 @@ async def _stream(gateway: Gateway, ctx: RequestContext, path: str) -> Response:
     ctx.answered_by, ctx.provider_model = opened.target.upstream, opened.target.provider_model
     if isinstance(opened, UpstreamReply):  # refused before a stream began: an error document
         ctx.status = opened.status
-        stored, shown = gateway.redact_out(ctx, _document_of(ctx, opened.body))
+        stored, shown = await _redact_answer(gateway, ctx, _document_of(ctx, opened.body), sent)
         index = await gateway.record(ctx, {"request": sent, "response": stored})
         gateway.finish_metrics(ctx)
         return Response(orjson.dumps(shown), status_code=ctx.status, media_type="application/json", headers=_headers(ctx, index))

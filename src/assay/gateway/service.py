@@ -37,6 +37,10 @@ __all__ = ["ForbiddenError", "Gateway", "GovernanceHooks", "RequestContext"]
 
 _log = get_logger("assay.gateway")
 MODEL_ROLES = frozenset({"app", "admin"})
+#: A ledger commit waits for requests at upstreams that answer within this on average (ADR 0080):
+#: their records are due within the commit delay. Model APIs answer in hundreds of milliseconds.
+SIBLING_UPSTREAM_S = 0.010
+_AVERAGE_WEIGHT = 0.1  # of the newest sample in the moving average of upstream answers
 
 
 class ForbiddenError(AuthError):
@@ -69,6 +73,7 @@ class RequestContext:
     withheld: AssayError | None = None  # the answer failed an output check that blocks it
     usage_asked_by_gateway: bool = False  # stream_options.include_usage added for the record only
     ledger_index: int | None = None  # a relayed stream's record, once it is durable
+    record_due: bool = False  # at a plain upstream call, its ledger record not yet queued
 
     @property
     def fail_open_allowed(self) -> bool:
@@ -138,6 +143,9 @@ class Gateway:
         # nobody caught still leaves the set when it is collected.
         self._open: weakref.WeakSet[RequestContext] = weakref.WeakSet()
         self._background: set[asyncio.Task[None]] = set()
+        self._records_due = 0
+        self._upstream_avg_s: float | None = None
+        self._unhint: Callable[[], None] | None = None
 
     # --- components -------------------------------------------------------------------------
 
@@ -148,7 +156,33 @@ class Gateway:
                 self.instance.db, self.instance.clock, self._audit, redis_url=self.instance.settings.redis_url
             )
             self.policies = PolicyStore(self.instance.db, self.instance.clock, self._audit)
+            add_siblings = getattr(getattr(self._audit, "log", None), "add_siblings", None)
+            if add_siblings is not None:
+                self._unhint = add_siblings(self.records_due)
         return self._audit
+
+    # --- records on their way (ADR 0080) --------------------------------------------------
+
+    def records_due(self) -> int:
+        """Plain requests at an upstream that answers fast: their ledger records are due soon."""
+        average = self._upstream_avg_s
+        return self._records_due if average is not None and average <= SIBLING_UPSTREAM_S else 0
+
+    def expect_record(self, ctx: RequestContext) -> None:
+        """``ctx`` is about to call its upstream; its record follows the answer."""
+        if not ctx.record_due:
+            ctx.record_due = True
+            self._records_due += 1
+
+    def upstream_answered(self, seconds: float) -> None:
+        average = self._upstream_avg_s
+        self._upstream_avg_s = seconds if average is None else average + (seconds - average) * _AVERAGE_WEIGHT
+
+    def record_queued(self, ctx: RequestContext) -> None:
+        """``ctx``'s record is queued, or will never be: stop counting it as due."""
+        if ctx.record_due:
+            ctx.record_due = False
+            self._records_due -= 1
 
     def forget_key(self, key_id: str) -> None:
         """Another process revoked ``key_id``: drop its cached row (``self.keys`` may be replaced)."""
@@ -165,6 +199,8 @@ class Gateway:
         task.add_done_callback(self._background.discard)
 
     async def aclose(self) -> None:
+        if self._unhint is not None:
+            self._unhint()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.pool.aclose()
@@ -327,6 +363,7 @@ class Gateway:
             companions = [sealed.companion] if sealed is not None else []
             if self.governance is not None:
                 companions += self.governance.companions(ctx)
+            self.record_queued(ctx)
             try:
                 return await self.audit().append(
                     "gateway.request",

@@ -9,6 +9,11 @@ the sequencer takes the log's write lock (``BEGIN IMMEDIATE`` on SQLite, a
 transaction-scoped advisory lock on PostgreSQL), re-reads the size, and reloads
 its in-memory right edge of the tree if another process appended meanwhile; so
 several processes share one ordered log without gaps or duplicates.
+
+A caller that knows more appends are about to come (the gateway, of requests whose fast
+upstream has not answered yet) tells the sequencer with :meth:`AuditLog.add_siblings`; having
+taken a job, it then waits up to ``commit_delay_s`` for them, so they share the commit
+(PostgreSQL's ``commit_delay`` and ``commit_siblings``; ADR 0080).
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ import hashlib
 import operator
 import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
@@ -135,6 +141,7 @@ class AuditLog:
         checkpoint_interval_s: float = 10.0,
         max_batch: int = 20_000,
         record_checkpoints: bool = True,
+        commit_delay_s: float = 0.001,
     ) -> None:
         self._db = db
         self._signer = signer
@@ -142,6 +149,8 @@ class AuditLog:
         self._interval = checkpoint_interval_s
         self._max_batch = max_batch
         self._record_checkpoints = record_checkpoints
+        self._commit_delay = commit_delay_s
+        self._siblings: list[Callable[[], int]] = []
         self._queue: deque[_Job] = deque()
         self._cond = threading.Condition()
         # Held while the log's writer, tree edge and checkpoints are used: by the sequencer for
@@ -169,6 +178,7 @@ class AuditLog:
         return cls(
             instance.db, signer, instance.clock,
             checkpoint_interval_s=instance.settings.checkpoint_interval_s,
+            commit_delay_s=instance.settings.ledger_commit_delay_ms / 1000,
         )
 
     @classmethod
@@ -285,6 +295,23 @@ class AuditLog:
         indices: list[int] = self._wait(None, prepared)
         return indices
 
+    def add_siblings(self, due: Callable[[], int]) -> Callable[[], None]:
+        """Report appends on their way: ``due()`` is how many will be queued soon.
+
+        Having taken a job, the sequencer waits up to ``commit_delay_s`` while any hint reports
+        some due, so they share its commit. ``due`` is called on the sequencer's thread and must
+        be cheap; one that raises counts as none. Returns the function that removes the hint.
+        """
+        with self._cond:
+            self._siblings.append(due)
+
+        def remove() -> None:
+            with self._cond:
+                if due in self._siblings:
+                    self._siblings.remove(due)
+
+        return remove
+
     def close(self) -> None:
         """Finish queued appends, sign a final checkpoint if the log grew, stop."""
         with self._cond:
@@ -308,6 +335,8 @@ class AuditLog:
                 if remaining <= 0:
                     break
                 self._cond.wait(remaining)
+            if self._queue and self._siblings and self._commit_delay > 0:
+                self._linger()
             jobs: list[_Job] = []
             count = 0
             while self._queue and count < self._max_batch:
@@ -315,6 +344,26 @@ class AuditLog:
                 jobs.append(job)
                 count += job.count
             return jobs, self._closing and not self._queue
+
+    def _linger(self) -> None:
+        """Wait (holding ``self._cond``) up to the commit delay while appends are reported due.
+
+        Real time, not the log's clock: this is about when other threads' work arrives.
+        Each queued append notifies the condition, so the hints are asked again at once.
+        """
+        deadline = time.monotonic() + self._commit_delay
+        while not self._closing and self._due() > 0:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._cond.wait(remaining)
+
+    def _due(self) -> int:
+        due = 0
+        for hint in self._siblings:
+            with suppress(Exception):  # a hint is advice: a broken one must not stop commits
+                due += hint()
+        return due
 
     def _run(self) -> None:
         try:

@@ -62,13 +62,33 @@ def test_every_way_out_stops_counting_the_request(stack: AppStack) -> None:
     assert SEEN == [0, 1, 0]
 
 
-def test_a_slow_upstream_is_not_waited_for(stack: AppStack) -> None:
+@pytest.mark.parametrize(
+    ("average_s", "due"),
+    [
+        (0.001, 1),
+        (0.0039, 1),  # within four commit delays (1 ms by default)
+        (0.0045, 0),
+        (0.5, 0),  # a model that answers in half a second
+    ],
+)
+def test_only_a_fast_upstream_is_waited_for(stack: AppStack, average_s: float, due: int) -> None:
     gateway = GATEWAY[0]
-    for _ in range(50):
-        gateway.upstream_answered(0.5)  # a model that answers in half a second
+    for _ in range(100):
+        gateway.upstream_answered(average_s)
     assert _send(stack, "hello").status_code == 200
-    assert SEEN == [0]
+    assert [due] == SEEN
     assert gateway.records_due() == 0
+
+
+def test_no_commit_delay_means_nothing_is_due(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSAY_LEDGER_COMMIT_DELAY_MS", "0")
+    with app_stack(tmp_path / "data", database_url, _answer, "chat-1") as built:
+        gateway = built.client.app.state.gateway
+        GATEWAY[:] = [gateway]
+        gateway.upstream_answered(0.0001)
+        assert _send(built, "hello").status_code == 200
+    GATEWAY.clear()
+    assert SEEN[-1] == 0
 
 
 def test_the_gateway_hint_reaches_the_ledger_and_leaves_with_it(tmp_path: Path, database_url: str) -> None:

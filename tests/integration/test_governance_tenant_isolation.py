@@ -130,3 +130,44 @@ def test_every_tenants_data_is_for_the_platforms_keys_only(
     if status == 403:
         assert "tenant acme may not call it" in response.json()["detail"]
         assert "--tenant platform --role auditor" in response.json()["hint"]
+
+
+def _refusals(client: TestClient) -> dict[str, float]:
+    """``assay_api_access_refused_total`` by reason, as /metrics shows it."""
+    counts: dict[str, float] = {}
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("assay_api_access_refused_total{"):
+            labels, value = line.rsplit(" ", 1)
+            counts[labels.split('reason="', 1)[1].split('"', 1)[0]] = float(value)
+    return counts
+
+
+@pytest.mark.parametrize(
+    ("tenant", "role", "path", "reason"),
+    [
+        ("other", "auditor", "explain", "other_tenant"),
+        ("acme", "auditor", "/api/v1/ledger/checkpoint", "platform"),
+        ("platform", "app", "/api/v1/ledger/checkpoint", "role"),
+    ],
+)
+def test_refused_calls_are_counted(
+    tenants: Tenants, tenant: str, role: str, path: str, reason: str
+) -> None:
+    key = tenants.create_key(tenant, role)
+    before = _refusals(tenants.client)
+    if path == "explain":
+        response = tenants.explain(tenants.request_id, key)
+        assert response.status_code == 404  # still indistinguishable from a missing record
+    else:
+        response = tenants.client.get(path, headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == 403
+    after = _refusals(tenants.client)
+    assert after.get(reason, 0) == before.get(reason, 0) + 1
+    assert {k: v for k, v in after.items() if k != reason} == {k: v for k, v in before.items() if k != reason}
+
+
+def test_a_missing_record_is_not_counted_as_refused(tenants: Tenants) -> None:
+    key = tenants.create_key("other", "auditor")
+    before = _refusals(tenants.client)
+    assert tenants.explain("req-that-never-was", key).status_code == 404
+    assert _refusals(tenants.client) == before

@@ -18,8 +18,12 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from assay.errors import AuthError
+from assay.gateway import metrics
+from assay.logs import get_logger
 
-__all__ = ["ForbiddenError", "KeyResolver", "Principal", "authenticate", "require_role"]
+__all__ = ["ForbiddenError", "KeyResolver", "Principal", "authenticate", "refuse_access", "require_role"]
+
+_log = get_logger("assay.api.auth")
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,16 @@ async def authenticate(request: Request) -> Principal:
     return principal
 
 
+def refuse_access(request: Request, principal: Principal, reason: str) -> None:
+    """Count and log a key's refused call, for security monitoring (`/metrics`, the logs).
+
+    The caller still answers as it would have: another tenant's record stays a plain 404.
+    """
+    metrics.ACCESS_REFUSED.labels(reason=reason).inc()
+    _log.warning("access_refused", reason=reason, actor=principal.subject, tenant=principal.tenant,
+                 method=request.method, path=request.url.path)
+
+
 def require_role(*roles: str, platform: bool = False) -> Callable[[Request], Awaitable[Principal]]:
     """A FastAPI dependency admitting principals holding any of ``roles``.
 
@@ -83,8 +97,10 @@ def require_role(*roles: str, platform: bool = False) -> Callable[[Request], Awa
     async def dependency(request: Request) -> Principal:
         principal = await authenticate(request)
         if not principal.roles & allowed:
+            refuse_access(request, principal, "role")
             raise ForbiddenError(f"this endpoint needs one of the roles: {', '.join(sorted(allowed))}")
         if platform and principal.tenant is not None:
+            refuse_access(request, principal, "platform")
             raise ForbiddenError(
                 f"this endpoint serves every tenant's data; a key of tenant {principal.tenant} may not call it",
                 hint="Use a key of the platform tenant (ASSAY_PLATFORM_TENANT, `platform` by default): "

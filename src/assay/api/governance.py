@@ -19,11 +19,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from assay.api.auth import Principal, require_role
+from assay.api.auth import Principal, refuse_access, require_role
 from assay.api.governance_identity import verify_person
 from assay.api.ledger import audit_log_of
 from assay.clock import format_rfc3339
 from assay.governance import (
+    ForeignRecordError,
     change_steps,
     explain_request,
     get_change,
@@ -111,8 +112,12 @@ def explain(request: Request, request_id: str, principal: TenantReader) -> dict[
     role); another tenant's record is a 404 like a missing one, and no viewing is recorded.
     Only the platform operator's keys (no tenant) read across tenants.
     """
-    found = explain_request(request.app.state.instance, audit_log_of(request), request_id,
-                            actor=principal.subject, tenant=principal.tenant)
+    try:
+        found = explain_request(request.app.state.instance, audit_log_of(request), request_id,
+                                actor=principal.subject, tenant=principal.tenant)
+    except ForeignRecordError:
+        refuse_access(request, principal, "other_tenant")
+        raise
     return dict(_plain(found))
 
 

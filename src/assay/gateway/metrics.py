@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
 __all__ = [
+    "ACCESS_REFUSED",
     "BREAKER_STATE",
     "DETECTOR_FAIL_OPEN",
     "FAIL_OPEN",
@@ -33,6 +34,11 @@ OVERHEAD = Histogram(
 )
 UPSTREAM_LATENCY = Histogram(
     "assay_gateway_upstream_seconds", "Upstream latency (s).", ["upstream"], buckets=_S_BUCKETS, registry=REGISTRY
+)
+ACCESS_REFUSED = Counter(
+    "assay_api_access_refused",
+    "API requests refused for the key's role or tenant (role, platform, other_tenant).",
+    ["reason"], registry=REGISTRY,
 )
 REDACTIONS = Counter(
     "assay_gateway_redactions", "Redactions by PII type and direction.", ["type", "direction"], registry=REGISTRY

@@ -39,6 +39,7 @@ __all__ = [
     "DecisionRecord",
     "DecisionRecorder",
     "Explanation",
+    "ForeignRecordError",
     "decision_row",
     "explain_request",
     "record_decision",
@@ -254,6 +255,14 @@ class Explanation:
         return data
 
 
+class ForeignRecordError(NotFoundError):
+    """Another tenant's record: answered exactly as a missing one, but the caller may count it."""
+
+    @property
+    def type_slug(self) -> str:
+        return "not-found"  # the class name must not tell the caller the record exists
+
+
 def explain_request(
     instance: Instance, audit: AuditSink, request_id: str, *, actor: str,
     tenant: str | None = None,
@@ -268,8 +277,9 @@ def explain_request(
     with instance.db.session() as session:
         row = session.get(DecisionRecordRow, request_id)
         if row is None or (tenant is not None and row.tenant != tenant):
-            raise NotFoundError(f"no decision record for request {request_id}",
-                                hint="Use the X-Request-Id the gateway returned.")
+            refused = NotFoundError if row is None else ForeignRecordError
+            raise refused(f"no decision record for request {request_id}",
+                          hint="Use the X-Request-Id the gateway returned.")
     emit(audit, "decision.viewed", actor=actor, tenant=row.tenant,
          object_ids={"request": request_id}, attributes={"route": row.alias})
     with instance.db.session() as session:

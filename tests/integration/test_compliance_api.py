@@ -12,9 +12,9 @@ from assay.api.auth import Principal
 from assay.instance import Instance
 
 KEYS = {
-    "auditor-key": Principal("apikey:a1", frozenset({"auditor"})),
-    "admin-key": Principal("apikey:a2", frozenset({"admin"})),
-    "app-key": Principal("apikey:a3", frozenset({"app"})),
+    "auditor-key": Principal("apikey:a1", frozenset({"auditor"}), platform=True),
+    "admin-key": Principal("apikey:a2", frozenset({"admin"}), platform=True),
+    "app-key": Principal("apikey:a3", frozenset({"app"}), platform=True),
 }
 
 

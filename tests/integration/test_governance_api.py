@@ -21,8 +21,8 @@ from assay.instance import Instance
 from assay.ledger import AuditLog
 
 KEYS = {
-    "auditor-key": Principal("apikey:aud1", frozenset({"auditor"})),
-    "app-key": Principal("apikey:app1", frozenset({"app"})),
+    "auditor-key": Principal("apikey:aud1", frozenset({"auditor"}), platform=True),
+    "app-key": Principal("apikey:app1", frozenset({"app"}), platform=True),
 }
 
 

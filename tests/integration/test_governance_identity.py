@@ -106,8 +106,8 @@ def test_reject_and_withdraw_through_the_cli(
     assert [c["id"] for c in listed] == [second.id]
 
 
-KEYS = {"admin-key": Principal("apikey:adm1", frozenset({"admin"})),
-        "auditor-key": Principal("apikey:aud1", frozenset({"auditor"}))}
+KEYS = {"admin-key": Principal("apikey:adm1", frozenset({"admin"}), platform=True),
+        "auditor-key": Principal("apikey:aud1", frozenset({"auditor"}), platform=True)}
 
 
 def test_reject_and_withdraw_through_the_api(instance: Instance, change_id: str) -> None:

@@ -171,3 +171,38 @@ def test_a_missing_record_is_not_counted_as_refused(tenants: Tenants) -> None:
     before = _refusals(tenants.client)
     assert tenants.explain("req-that-never-was", key).status_code == 404
     assert _refusals(tenants.client) == before
+
+
+def test_a_principal_of_no_tenant_is_not_the_platform(tenants: Tenants) -> None:
+    """A custom key resolver that names no tenant grants nothing across tenants (fail closed)."""
+    state = tenants.client.app.state
+    built_in = state.key_resolver
+    try:
+        _check_no_tenant(tenants, state)
+    finally:
+        state.key_resolver = built_in
+
+
+def _check_no_tenant(tenants: Tenants, state: Any) -> None:
+    from assay.api.auth import Principal
+
+    state.key_resolver = lambda token: Principal("apikey:custom", frozenset({"auditor"}))
+    headers = {"Authorization": "Bearer anything"}
+    before = _refusals(tenants.client)
+
+    ledger = tenants.client.get("/api/v1/ledger/checkpoint", headers=headers)
+    assert ledger.status_code == 403
+    assert "a key of no tenant may not call it" in ledger.json()["detail"]
+    explained = tenants.client.get(f"/api/v1/governance/requests/{tenants.request_id}/explain", headers=headers)
+    assert explained.status_code == 403
+    assert "belongs to no tenant" in explained.json()["detail"]
+    assert _viewings(tenants.instance) == []
+
+    after = _refusals(tenants.client)
+    assert after.get("platform", 0) == before.get("platform", 0) + 1
+    assert after.get("no_tenant", 0) == before.get("no_tenant", 0) + 1
+
+    state.key_resolver = lambda token: Principal("apikey:custom", frozenset({"auditor"}), platform=True)
+    assert tenants.client.get("/api/v1/ledger/checkpoint", headers=headers).status_code == 200
+    assert tenants.client.get(f"/api/v1/governance/requests/{tenants.request_id}/explain",
+                              headers=headers).status_code == 200

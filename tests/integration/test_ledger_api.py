@@ -18,9 +18,9 @@ from assay.ledger.proof import verify_tlog_proof
 from assay.ledger.tiles import parse_bundle
 
 KEYS = {
-    "auditor-key": Principal("apikey:a1", frozenset({"auditor"})),
-    "admin-key": Principal("apikey:a2", frozenset({"admin"})),
-    "viewer-key": Principal("apikey:a3", frozenset({"viewer"})),
+    "auditor-key": Principal("apikey:a1", frozenset({"auditor"}), platform=True),
+    "admin-key": Principal("apikey:a2", frozenset({"admin"}), platform=True),
+    "viewer-key": Principal("apikey:a3", frozenset({"viewer"}), platform=True),
 }
 
 

@@ -30,13 +30,30 @@ _log = get_logger("assay.api.auth")
 class Principal:
     """Who is calling: ``subject`` is the ledger actor form (``apikey:<id>``, ``user:<id>``).
 
-    ``tenant`` is the tenant the caller is confined to; None is the platform operator (a key
-    of the platform tenant, ``ASSAY_PLATFORM_TENANT``), who may read across tenants.
+    ``tenant`` is the tenant the caller is confined to. ``platform`` marks the platform
+    operator (a key of ``ASSAY_PLATFORM_TENANT``), who reads every tenant's data. It must be
+    set explicitly: a resolver that names no tenant grants nothing across tenants.
     """
 
     subject: str
     roles: frozenset[str] = field(default_factory=frozenset)
     tenant: str | None = None
+    platform: bool = False
+
+    @property
+    def confined_to(self) -> str | None:
+        """The tenant whose records this caller may read; None: every tenant's (the platform).
+
+        Raises :class:`ForbiddenError` for a caller of no tenant that is not the platform's.
+        """
+        if self.platform:
+            return None
+        if self.tenant is None:
+            raise ForbiddenError(
+                "this key belongs to no tenant, so it may read no tenant's records",
+                hint="Use a key created with `assay keys create --tenant <tenant>`.",
+            )
+        return self.tenant
 
 
 KeyResolver = Callable[[str], "Principal | Awaitable[Principal | None] | None"]
@@ -99,10 +116,11 @@ def require_role(*roles: str, platform: bool = False) -> Callable[[Request], Awa
         if not principal.roles & allowed:
             refuse_access(request, principal, "role")
             raise ForbiddenError(f"this endpoint needs one of the roles: {', '.join(sorted(allowed))}")
-        if platform and principal.tenant is not None:
+        if platform and not principal.platform:
             refuse_access(request, principal, "platform")
+            who = f"a key of tenant {principal.tenant}" if principal.tenant else "a key of no tenant"
             raise ForbiddenError(
-                f"this endpoint serves every tenant's data; a key of tenant {principal.tenant} may not call it",
+                f"this endpoint serves every tenant's data; {who} may not call it",
                 hint="Use a key of the platform tenant (ASSAY_PLATFORM_TENANT, `platform` by default): "
                 "`assay keys create --tenant platform --role auditor`.",
             )

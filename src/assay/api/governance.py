@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from assay.api.auth import Principal, refuse_access, require_role
+from assay.api.auth import ForbiddenError, Principal, refuse_access, require_role
 from assay.api.governance_identity import verify_person
 from assay.api.ledger import audit_log_of
 from assay.clock import format_rfc3339
@@ -110,11 +110,16 @@ def explain(request: Request, request_id: str, principal: TenantReader) -> dict[
 
     Decision records belong to a tenant: a key reads only its own tenant's (whatever its
     role); another tenant's record is a 404 like a missing one, and no viewing is recorded.
-    Only the platform operator's keys (no tenant) read across tenants.
+    Only the platform operator's keys read across tenants; a key of no tenant reads nothing.
     """
     try:
+        tenant = principal.confined_to
+    except ForbiddenError:
+        refuse_access(request, principal, "no_tenant")
+        raise
+    try:
         found = explain_request(request.app.state.instance, audit_log_of(request), request_id,
-                                actor=principal.subject, tenant=principal.tenant)
+                                actor=principal.subject, tenant=tenant)
     except ForeignRecordError:
         refuse_access(request, principal, "other_tenant")
         raise

@@ -55,7 +55,7 @@ class KeyResolver:
         from assay.api.auth import Principal  # the API package imports this module
 
         platform = key.tenant == self._gateway.instance.settings.platform_tenant
-        return Principal(subject=key.actor, roles=frozenset({key.role}), tenant=None if platform else key.tenant)
+        return Principal(subject=key.actor, roles=frozenset({key.role}), tenant=key.tenant, platform=platform)
 
 
 class GatewayFastPath:

@@ -37,7 +37,7 @@ UPSTREAM_LATENCY = Histogram(
 )
 ACCESS_REFUSED = Counter(
     "assay_api_access_refused",
-    "API requests refused for the key's role or tenant (role, platform, other_tenant).",
+    "API requests refused for the key's role or tenant (role, platform, other_tenant, no_tenant).",
     ["reason"], registry=REGISTRY,
 )
 REDACTIONS = Counter(

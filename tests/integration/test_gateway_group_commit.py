@@ -119,3 +119,17 @@ def test_cached_key_still_needs_the_whole_secret(instance: Instance, audit: Reco
     forged = secret[:-1] + ("A" if secret[-1] != "A" else "B")
     with pytest.raises(KeyRejectedError, match="Incorrect"):
         store.verify(forged)
+
+
+def test_a_key_id_that_looks_like_a_card_number_is_drawn_again(
+    instance: Instance, audit: RecordingAudit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sixteen digits passing the Luhn check are refused by the ledger's personal-data screen."""
+    import assay.ids
+
+    draws = iter(["5895902531660557", "00000000000000a1"])
+    monkeypatch.setattr(assay.ids.secrets, "token_hex", lambda n: next(draws))
+    store = ApiKeyStore(instance.db, instance.clock, LedgerSink(audit.inner))
+    key, secret = asyncio.run(store.create("acme", "app", actor="cli:alice"))
+    assert key.id == "00000000000000a1"
+    assert store.verify(secret).id == key.id

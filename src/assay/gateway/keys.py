@@ -26,6 +26,7 @@ from assay.clock import Clock, format_rfc3339
 from assay.errors import AuthError, NotFoundError, StoreError, UsageError
 from assay.gateway._audit import EventSink
 from assay.gateway.models import ApiKeyRow
+from assay.ids import hex_id
 from assay.store import Database
 
 __all__ = ["ROLES", "ApiKey", "ApiKeyStore", "KeyRejectedError", "Role"]
@@ -166,7 +167,7 @@ class ApiKeyStore:
         self.check_new(tenant, role, expires_at, rpm_limit, tpm_limit)
         now = self._clock.now()
         audit = self._require_audit()
-        key_id = secrets.token_hex(8)
+        key_id = hex_id()  # recorded in the ledger: never a run of digits
         secret = f"{KEY_PREFIX}{key_id}-{secrets.token_urlsafe(32)}"
         row = ApiKeyRow(
             id=key_id,

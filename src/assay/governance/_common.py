@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import rfc8785
 
 from assay.errors import UsageError
+from assay.ids import hex_id
 
 __all__ = [
     "DEFAULT_MAX_REGRESSION_BP",
@@ -47,7 +47,7 @@ def sha256_text(text: str) -> str:
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(8)}"
+    return f"{prefix}_{hex_id()}"
 
 
 def check_identifier(kind: str, value: str) -> str:
